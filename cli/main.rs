@@ -1,0 +1,57 @@
+//! The `nfips` command: `run` (inline daemon), `replay`, `bench`, `rules check`, `firewall`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod rules_check;
+
+#[derive(Parser)]
+#[command(name = "nfips", version, about = "Inline intrusion prevention for Linux gateways")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Rule file tools.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load rule files and report loaded, unsupported and broken rules.
+    Check(rules_check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let usage_error = err.use_stderr();
+            let _ = err.print();
+            return if usage_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NFIPS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("nfips: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

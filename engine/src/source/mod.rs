@@ -1,0 +1,3 @@
+//! Packet sources: the only code that touches pcap files and NFQUEUE.
+pub mod nfqueue;
+pub mod pcap;

@@ -1,0 +1,467 @@
+//! The resolved form of one rule: what the loader produces and the compiler consumes.
+//!
+//! Everything here is already checked and resolved: variables are expanded, addresses and ports
+//! are sets, option arguments are typed, pcre bodies are compiled. Nothing here knows about
+//! automatons or packets; see [`crate::ruleset`] for that. Not a lossless syntax tree: the
+//! original text is kept in [`Rule::text`] for reports.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+/// What a rule does when it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Alert,
+    /// Snort's `log`: recorded like an alert, never changes the verdict.
+    Log,
+    Pass,
+    /// `drop`, and Snort 2.9's `block`.
+    Drop,
+    /// `sdrop` / `sblock`: drop without an alert record.
+    Sdrop,
+    /// `reject` (both ends), `rejectsrc`, `rejectdst`, `rejectboth`.
+    Reject(RejectTarget),
+}
+
+/// Which end(s) a reject sends its reset (or ICMP unreachable) to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectTarget {
+    Both,
+    Src,
+    Dst,
+}
+
+/// Header protocol. Application-layer names (http, dns, tls, ...) are reported unsupported by
+/// the loader and never reach a [`Rule`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Ip,
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// An address set with Snort's semantics: an address matches when it is in any `include` net
+/// (or `include` is empty, meaning any) and in no `exclude` net. Nested lists and negated lists
+/// are flattened into this form by the loader (negating a list flips the sign of its members).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddrSet {
+    pub include: Vec<IpNet>,
+    pub exclude: Vec<IpNet>,
+}
+
+impl AddrSet {
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|net| net.contains(&addr)))
+            && !self.exclude.iter().any(|net| net.contains(&addr))
+    }
+}
+
+/// A port set with the same include/exclude semantics as [`AddrSet`]; ranges are inclusive.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortSet {
+    pub include: Vec<(u16, u16)>,
+    pub exclude: Vec<(u16, u16)>,
+}
+
+impl PortSet {
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        let within = |&(lo, hi): &(u16, u16)| lo <= port && port <= hi;
+        (self.include.is_empty() || self.include.iter().any(within))
+            && !self.exclude.iter().any(within)
+    }
+}
+
+/// `->` or `<>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    OneWay,
+    Both,
+}
+
+/// Where a rule came from, for every message about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One loaded, supported rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub origin: Origin,
+    /// The rule as written (continuations joined), for reports.
+    pub text: String,
+    pub action: Action,
+    pub protocol: Protocol,
+    pub src: AddrSet,
+    pub src_ports: PortSet,
+    pub direction: Direction,
+    pub dst: AddrSet,
+    pub dst_ports: PortSet,
+    /// Defaults: gid 1, rev 1 when absent. A rule without `sid` is an error.
+    pub gid: u32,
+    pub sid: u32,
+    pub rev: u32,
+    pub msg: String,
+    pub classtype: Option<String>,
+    /// `priority:` if given, else the classtype's priority, else 3 (Snort's default).
+    pub priority: u32,
+    pub references: Vec<(String, String)>,
+    pub metadata: Vec<String>,
+    /// Payload and header tests, in rule order (order matters for relative options).
+    pub detection: Vec<DetectOption>,
+    pub flow: FlowOptions,
+    /// Flowbits operations in rule order: checks are tests, set/unset/toggle apply on match.
+    pub flowbits: Vec<Flowbits>,
+    pub threshold: Option<Threshold>,
+    pub detection_filter: Option<DetectionFilter>,
+    pub sticky_drop: Option<StickyDrop>,
+}
+
+impl Rule {
+    /// `flowbits:noalert` anywhere in the rule.
+    pub fn is_noalert(&self) -> bool {
+        self.flowbits.iter().any(|fb| fb.command == FlowbitsCommand::NoAlert)
+    }
+}
+
+/// A byte_extract variable or a literal, as accepted by offset/depth/distance/within and the
+/// byte_* options. `Var(i)` is the i-th byte_extract of the rule (0-based, in rule order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Literal(i64),
+    Var(usize),
+}
+
+/// A payload or header test.
+#[derive(Clone, Debug)]
+pub enum DetectOption {
+    Content(Content),
+    Pcre(Pcre),
+    IsDataAt(IsDataAt),
+    ByteTest(ByteTest),
+    ByteJump(ByteJump),
+    ByteExtract(ByteExtract),
+    /// Payload size of the packet (never of a reassembled buffer).
+    Dsize(IntCmp),
+    Flags(TcpFlags),
+    Ttl(IntCmp),
+    Tos(IntCmp),
+    IpId(IntCmp),
+    /// IP option present (`ipopts:rr|eol|nop|ts|sec|esec|lsrr|lsrre|ssrr|satid|any`).
+    IpOpts(IpOpt),
+    Fragbits(Fragbits),
+    IpProto(IntCmp),
+    SameIp,
+    Itype(IntCmp),
+    Icode(IntCmp),
+    IcmpId(u16),
+    IcmpSeq(u16),
+    TcpSeq(u32),
+    TcpAck(u32),
+    /// `window:[!]N`.
+    Window { value: u16, negated: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastPattern {
+    /// Not marked: the compiler may still choose this content (the longest one).
+    No,
+    Yes,
+    /// `fast_pattern:only`: the automaton hit is the whole test.
+    Only,
+    /// `fast_pattern:offset,length`: this slice of the pattern goes into the automaton.
+    Slice { offset: usize, length: usize },
+}
+
+/// `content` with its modifiers.
+#[derive(Clone, Debug)]
+pub struct Content {
+    /// Bytes after `|hex|` and escape decoding.
+    pub pattern: Vec<u8>,
+    pub negated: bool,
+    pub nocase: bool,
+    pub rawbytes: bool,
+    pub offset: Option<Value>,
+    pub depth: Option<Value>,
+    pub distance: Option<Value>,
+    pub within: Option<Value>,
+    pub fast_pattern: FastPattern,
+}
+
+impl Content {
+    /// Distance or within makes a content relative to the previous match.
+    pub fn is_relative(&self) -> bool {
+        self.distance.is_some() || self.within.is_some()
+    }
+}
+
+/// A compiled `pcre` option.
+#[derive(Clone, Debug)]
+pub struct Pcre {
+    /// The option's argument as written, e.g. `/foo\d+/Ri`.
+    pub source: String,
+    pub regex: Arc<pcre2::bytes::Regex>,
+    pub negated: bool,
+    /// `R`: search from the end of the previous match.
+    pub relative: bool,
+    /// `B`: raw bytes (no effect until normalised buffers exist).
+    pub rawbytes: bool,
+    /// `O`: ignore configured match limits.
+    pub override_limits: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsDataAt {
+    pub offset: Value,
+    pub relative: bool,
+    pub rawbytes: bool,
+    pub negated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endian {
+    Big,
+    Little,
+}
+
+/// `string,hex|dec|oct`: the bytes are ASCII digits in this base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberBase {
+    Hex,
+    Dec,
+    Oct,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteTestOp {
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Eq,
+    /// `&`: (value & operand) != 0
+    And,
+    /// `^`: (value ^ operand) != 0
+    Xor,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ByteTest {
+    pub bytes: u8,
+    pub negated: bool,
+    pub op: ByteTestOp,
+    pub value: Value,
+    pub offset: Value,
+    pub relative: bool,
+    pub endian: Endian,
+    pub string: Option<NumberBase>,
+    pub bitmask: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ByteJump {
+    pub bytes: u8,
+    pub offset: Value,
+    pub relative: bool,
+    pub multiplier: u32,
+    pub endian: Endian,
+    pub string: Option<NumberBase>,
+    pub align: bool,
+    pub from_beginning: bool,
+    pub from_end: bool,
+    pub post_offset: i64,
+    pub bitmask: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ByteExtract {
+    pub bytes: u8,
+    pub offset: i64,
+    /// The variable's name; later options refer to it as `Value::Var(index)`.
+    pub name: String,
+    pub relative: bool,
+    pub multiplier: u32,
+    pub endian: Endian,
+    pub string: Option<NumberBase>,
+    pub align: u8,
+    pub bitmask: Option<u32>,
+}
+
+/// A numeric comparison as used by dsize, ttl, tos, id, ip_proto, itype, icode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntCmp {
+    Eq(u64),
+    Ne(u64),
+    Lt(u64),
+    Gt(u64),
+    Le(u64),
+    Ge(u64),
+    /// `a<>b`: strictly between (Snort's dsize/itype semantics).
+    Between(u64, u64),
+    /// `a<=>b`: inclusive range.
+    Within(u64, u64),
+}
+
+impl IntCmp {
+    pub fn matches(self, v: u64) -> bool {
+        match self {
+            IntCmp::Eq(x) => v == x,
+            IntCmp::Ne(x) => v != x,
+            IntCmp::Lt(x) => v < x,
+            IntCmp::Gt(x) => v > x,
+            IntCmp::Le(x) => v <= x,
+            IntCmp::Ge(x) => v >= x,
+            IntCmp::Between(a, b) => a < v && v < b,
+            IntCmp::Within(a, b) => a <= v && v <= b,
+        }
+    }
+}
+
+/// `flags:[modifier]<flags>[,<mask>]`. Bits use the TCP header layout (FIN=0x01 ... CWR=0x80);
+/// Snort's `1`/`C` is CWR and `2`/`E` is ECE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpFlags {
+    pub flags: u8,
+    pub mask: u8,
+    pub mode: FlagsMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagsMode {
+    /// No modifier: exactly these flags (after masking).
+    Exact,
+    /// `+`: at least these.
+    All,
+    /// `*`: any of these.
+    Any,
+    /// `!`: not exactly these.
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpOpt {
+    Rr,
+    Eol,
+    Nop,
+    Ts,
+    Sec,
+    Esec,
+    Lsrr,
+    Lsrre,
+    Ssrr,
+    Satid,
+    Any,
+}
+
+/// `fragbits:[+*!]<MDR>`; bits: M=more fragments (0x1), D=don't fragment (0x2), R=reserved (0x4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragbits {
+    pub bits: u8,
+    pub mode: FlagsMode,
+}
+
+/// `flow:` keywords, merged from all `flow` options of the rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowOptions {
+    /// `established` = Some(true), `not_established` = Some(false).
+    pub established: Option<bool>,
+    pub stateless: bool,
+    /// `to_server`/`from_client` = Some(true), `to_client`/`from_server` = Some(false).
+    pub to_server: Option<bool>,
+    /// `only_stream` = Some(true): reassembled buffers only; `no_stream` = Some(false): packets only.
+    pub stream: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowbitsCommand {
+    Set,
+    Unset,
+    Toggle,
+    IsSet,
+    IsNotSet,
+    NoAlert,
+}
+
+/// How several names in one flowbits option combine: `a&b` (all) or `a|b` (any; checks only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitsJoin {
+    All,
+    Any,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flowbits {
+    pub command: FlowbitsCommand,
+    /// Empty only for `noalert`.
+    pub names: Vec<String>,
+    pub join: BitsJoin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Track {
+    BySrc,
+    ByDst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThresholdKind {
+    Limit,
+    Threshold,
+    Both,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold {
+    pub kind: ThresholdKind,
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+}
+
+/// `detection_filter`: the rule fires only from the (count+1)-th match in `seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DetectionFilter {
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+}
+
+/// Which address a `sticky-drop` blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StickyTarget {
+    Src,
+    Dst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StickyDrop {
+    pub seconds: u32,
+    pub target: StickyTarget,
+}

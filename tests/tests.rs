@@ -1,0 +1,3 @@
+//! End-to-end tests of the `nfips` binary: one test binary, a module per area.
+
+mod util;
