@@ -227,7 +227,8 @@ impl Content {
 pub struct Pcre {
     /// The option's argument as written, e.g. `/foo\d+/Ri`.
     pub source: String,
-    pub regex: Arc<pcre2::bytes::Regex>,
+    /// Compiled with [`crate::pcre::Regex::new`] (pcre2 with JIT and match limits).
+    pub regex: Arc<crate::pcre::Regex>,
     pub negated: bool,
     /// `R`: search from the end of the previous match.
     pub relative: bool,

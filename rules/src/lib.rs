@@ -15,6 +15,7 @@ pub mod check;
 pub mod classification;
 pub mod load;
 pub mod parse;
+pub mod pcre;
 pub mod reference;
 pub mod ruleset;
 pub mod vars;
