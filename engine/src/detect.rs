@@ -205,7 +205,7 @@ impl Detector {
 
     /// Inspect one packet's buffers (the packet payload, and for TCP later the reassembled
     /// stream) and decide. A rule matching in several buffers counts once.
-    pub fn inspect(&mut self, ctx: &PacketContext, buffers: &[(BufferKind, &[u8])], bits: &mut FlowBits, now_us: u64) -> &Decision {
+    pub fn inspect(&mut self, ctx: &PacketContext, buffers: &[(BufferKind, &[u8])], bits: &mut FlowBits, now_us: u64) {
         self.hits.clear();
         for &(kind, bytes) in buffers {
             let ctx = PacketContext { buffer: kind, ..*ctx };
@@ -218,6 +218,10 @@ impl Detector {
             }
         }
         self.decide(ctx.src, ctx.dst, now_us);
+    }
+
+    /// The decision of the last [`Detector::inspect`].
+    pub fn decision(&self) -> &Decision {
         &self.decision
     }
 

@@ -14,14 +14,7 @@ use std::path::{Path, PathBuf};
 
 use nfips_rules::ruleset::ActionClass;
 
-/// `checksum-validation`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChecksumMode {
-    /// Validate until a capture's early packets show mostly bad checksums (offload), then stop.
-    Auto,
-    Yes,
-    No,
-}
+pub use crate::decode::ChecksumMode;
 
 /// `decode-error-verdict`: what happens to a packet that cannot be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,20 +324,10 @@ impl SettingValue for Vec<u16> {
 
 impl SettingValue for ChecksumMode {
     fn parse_value(text: &str) -> Result<Self, String> {
-        match text {
-            "auto" => Ok(ChecksumMode::Auto),
-            "yes" | "true" => Ok(ChecksumMode::Yes),
-            "no" | "false" | "none" => Ok(ChecksumMode::No),
-            _ => Err(format!("expected auto, yes or no, got {text:?}")),
-        }
+        text.parse::<ChecksumMode>().map_err(|_| format!("expected auto, yes or no, got {text:?}"))
     }
     fn show(&self) -> String {
-        match self {
-            ChecksumMode::Auto => "auto",
-            ChecksumMode::Yes => "yes",
-            ChecksumMode::No => "no",
-        }
-        .into()
+        self.to_string()
     }
 }
 

@@ -41,10 +41,10 @@ pub struct WorkerStats {
 
 impl WorkerStats {
     pub fn decode_event(&mut self, reason: &'static str) {
-        self.add_decode_events(reason, 1);
+        self.decode_event_count(reason, 1);
     }
 
-    fn add_decode_events(&mut self, reason: &'static str, count: u64) {
+    pub fn decode_event_count(&mut self, reason: &'static str, count: u64) {
         match self.decode_events.iter_mut().find(|(name, _)| *name == reason) {
             Some((_, total)) => *total += count,
             None => self.decode_events.push((reason, count)),
@@ -93,7 +93,7 @@ impl WorkerStats {
             flows_active, tuning_untracked
         );
         for &(name, count) in &other.decode_events {
-            self.add_decode_events(name, count);
+            self.decode_event_count(name, count);
         }
         for (key, count) in &other.alerts_by_sid {
             *self.alerts_by_sid.entry(*key).or_default() += count;

@@ -17,7 +17,7 @@ use nfips_rules::ast::RejectTarget;
 use nfips_rules::ruleset::{BufferKind, FlowContext, IcmpFields, IpFields, TcpFields};
 use nfips_rules::PacketContext;
 
-use crate::decode::{ChecksumStatus, LinkType, Packet, Transport};
+use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::detect::{DetectionPlan, Detector, PacketAction};
 use crate::flow::{track_tcp, Endpoint, FlowTable, FlowVerdict};
 use crate::output::{AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef};
@@ -154,6 +154,7 @@ pub struct Worker {
     shared: Arc<Shared>,
     outputs: OutputHandle,
     generation: u64,
+    decoder: Decoder,
     detector: Detector,
     flows: FlowTable,
     stats: WorkerStats,
@@ -227,6 +228,7 @@ impl Worker {
         let plan = shared.plan();
         Worker {
             generation: shared.generation.load(Ordering::Acquire),
+            decoder: Decoder::new(shared.settings.checksum_validation),
             detector: Detector::new(plan),
             flows: FlowTable::new(&shared.settings.flow, id),
             stats: WorkerStats::default(),
@@ -244,6 +246,10 @@ impl Worker {
         self.stats.flows_evicted = c.evicted;
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.tuning_untracked = self.detector.untracked();
+        self.stats.decode_events.clear();
+        for (name, count) in self.decoder.stats.iter().filter(|&(_, count)| count > 0) {
+            self.stats.decode_event_count(name, count);
+        }
         &self.stats
     }
 
@@ -256,9 +262,14 @@ impl Worker {
             self.generation = generation;
             self.detector.set_plan(self.shared.plan());
         }
-        let verdict = match crate::decode::decode(raw.link, raw.data) {
+        let decoded = if raw.kernel_checksum_unchecked {
+            self.decoder.decode_checksum_not_ready(raw.link, raw.data)
+        } else {
+            self.decoder.decode(raw.link, raw.data)
+        };
+        let verdict = match decoded {
             Ok(pkt) => self.process_decoded(&pkt, raw.ts_us, raw.pcap_cnt),
-            Err(err) => self.decode_failed(err.as_str(), raw.ts_us, raw.pcap_cnt),
+            Err(_) => self.decode_failed(raw.ts_us, raw.pcap_cnt),
         };
         if verdict.accept {
             self.stats.accepted += 1;
@@ -268,9 +279,8 @@ impl Worker {
         verdict
     }
 
-    fn decode_failed(&mut self, reason: &'static str, ts_us: u64, pcap_cnt: Option<u64>) -> Verdict {
+    fn decode_failed(&mut self, ts_us: u64, pcap_cnt: Option<u64>) -> Verdict {
         self.stats.decode_errors += 1;
-        self.stats.decode_event(reason);
         match self.shared.settings.decode_error_verdict {
             DecodeErrorVerdict::Accept => Verdict::ACCEPT,
             DecodeErrorVerdict::Drop => {
@@ -315,7 +325,8 @@ impl Worker {
             track_tcp(flow, tcp.flags, to_server, settings.stream.midstream || settings.stream.async_oneside);
         }
         let ctx = packet_context(pkt, FlowContext { established: flow.established(pkt.ip_proto), to_server });
-        let decision = self.detector.inspect(&ctx, &[(BufferKind::Packet, pkt.payload)], &mut flow.bits, ts_us);
+        self.detector.inspect(&ctx, &[(BufferKind::Packet, pkt.payload)], &mut flow.bits, ts_us);
+        let decision = self.detector.decision();
         match decision.action {
             PacketAction::Drop if decision.flow_scope => flow.verdict = FlowVerdict::Drop,
             PacketAction::Pass if decision.flow_scope => flow.verdict = FlowVerdict::Pass,
