@@ -247,8 +247,11 @@ impl Worker {
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.tuning_untracked = self.detector.untracked();
         self.stats.decode_events.clear();
-        for (name, count) in self.decoder.stats.iter().filter(|&(_, count)| count > 0) {
-            self.stats.decode_event_count(name, count);
+        for &reason in crate::decode::DecodeError::ALL {
+            let count = self.decoder.stats.error_count(reason);
+            if count > 0 {
+                self.stats.decode_event_count(reason.name(), count);
+            }
         }
         &self.stats
     }
@@ -269,6 +272,8 @@ impl Worker {
         };
         let verdict = match decoded {
             Ok(pkt) => self.process_decoded(&pkt, raw.ts_us, raw.pcap_cnt),
+            // Not IP (ARP ...) or a link type we do not read: not ours to judge.
+            Err(err) if !err.is_malformed() => Verdict::ACCEPT,
             Err(_) => self.decode_failed(raw.ts_us, raw.pcap_cnt),
         };
         if verdict.accept {

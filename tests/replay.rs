@@ -1,0 +1,1 @@
+//! `nfips replay` end to end.
