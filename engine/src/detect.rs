@@ -205,7 +205,18 @@ impl Detector {
 
     /// Inspect one packet's buffers (the packet payload, and for TCP later the reassembled
     /// stream) and decide. A rule matching in several buffers counts once.
-    pub fn inspect(&mut self, ctx: &PacketContext, buffers: &[(BufferKind, &[u8])], bits: &mut FlowBits, now_us: u64) {
+    ///
+    /// `first_in_direction`: this is the flow's first packet in its direction. In `suricata`
+    /// action scope, header-only (IP-only) rules are evaluated on those packets only, as
+    /// Suricata's IP-only engine does.
+    pub fn inspect(
+        &mut self,
+        ctx: &PacketContext,
+        buffers: &[(BufferKind, &[u8])],
+        bits: &mut FlowBits,
+        now_us: u64,
+        first_in_direction: bool,
+    ) {
         self.hits.clear();
         for &(kind, bytes) in buffers {
             let ctx = PacketContext { buffer: kind, ..*ctx };
@@ -216,6 +227,10 @@ impl Detector {
                     self.hits.push((0, id, Action::Alert));
                 }
             }
+        }
+        if self.plan.scope == ActionScope::Suricata && !first_in_direction {
+            let info = &self.plan.info;
+            self.hits.retain(|&(_, id, _)| !info[id.0 as usize].header_only);
         }
         self.decide(ctx.src, ctx.dst, now_us);
     }
@@ -262,8 +277,9 @@ impl Detector {
             let enforce = !plan.ids;
             let alert_action = match action {
                 Action::Pass => {
+                    // A pass ranked after a drop keeps the drop but still ends alerting.
                     if d.action == PacketAction::Drop {
-                        continue;
+                        break;
                     }
                     d.action = PacketAction::Pass;
                     d.flow_scope = info.header_only;

@@ -19,7 +19,7 @@ use nfips_rules::PacketContext;
 
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::detect::{DetectionPlan, Detector, PacketAction};
-use crate::flow::{track_tcp, Endpoint, FlowTable, FlowVerdict};
+use crate::flow::{tcp_sender_is_server, track_tcp, Endpoint, FlowTable, FlowVerdict, TcpProgress};
 use crate::output::{AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef};
 use crate::settings::{DecodeErrorVerdict, Settings};
 use crate::stats::WorkerStats;
@@ -312,7 +312,13 @@ impl Worker {
         let (src_port, dst_port) = ports(pkt);
         self.flows.sweep(ts_us);
         let settings = &self.shared.settings;
-        let (flow, to_server, _) = self.flows.lookup(Endpoint::new(pkt.src, src_port), Endpoint::new(pkt.dst, dst_port), pkt.ip_proto, ts_us);
+        let midstream = settings.stream.midstream || settings.stream.async_oneside;
+        let sender_is_server = match pkt.transport {
+            Transport::Tcp(tcp) => tcp_sender_is_server(tcp.flags, src_port, dst_port, midstream),
+            _ => false,
+        };
+        let (flow, to_server, _) =
+            self.flows.lookup(Endpoint::new(pkt.src, src_port), Endpoint::new(pkt.dst, dst_port), pkt.ip_proto, ts_us, sender_is_server);
         let flow_id = flow.id;
         match flow.verdict {
             FlowVerdict::Drop => {
@@ -326,11 +332,17 @@ impl Worker {
             }
             FlowVerdict::None => {}
         }
+        // TCP: the packet that completes the handshake is not yet "established" (Suricata's
+        // semantics); a session picked up midstream is established from its first packet.
+        let mut established = flow.established(pkt.ip_proto);
         if let Transport::Tcp(tcp) = pkt.transport {
-            track_tcp(flow, tcp.flags, to_server, settings.stream.midstream || settings.stream.async_oneside);
+            let before = flow.tcp;
+            track_tcp(flow, tcp.flags, to_server, midstream);
+            established |= before == TcpProgress::None && flow.tcp == TcpProgress::Established;
         }
-        let ctx = packet_context(pkt, FlowContext { established: flow.established(pkt.ip_proto), to_server });
-        self.detector.inspect(&ctx, &[(BufferKind::Packet, pkt.payload)], &mut flow.bits, ts_us);
+        let ctx = packet_context(pkt, FlowContext { established, to_server });
+        let first_in_direction = if to_server { flow.packets_to_server == 1 } else { flow.packets_to_client == 1 };
+        self.detector.inspect(&ctx, &[(BufferKind::Packet, pkt.payload)], &mut flow.bits, ts_us, first_in_direction);
         let decision = self.detector.decision();
         match decision.action {
             PacketAction::Drop if decision.flow_scope => flow.verdict = FlowVerdict::Drop,
