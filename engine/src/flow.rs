@@ -377,7 +377,7 @@ mod tests {
         let mut t = table(10);
         let first = t.lookup(ep(1, 1), ep(2, 2), 17, 0, false).0.id;
         let udp_new = Settings::default().flow.timeouts.udp_new;
-        let (flow, _, how) = t.lookup(ep(1, 1), ep(2, 2), 17, (udp_new + 1, false) * 1_000_000);
+        let (flow, _, how) = t.lookup(ep(1, 1), ep(2, 2), 17, (udp_new + 1) * 1_000_000, false);
         assert_eq!(how, Lookup::Recycled);
         assert_ne!(flow.id, first);
         assert_eq!(t.counters.timed_out, 1);
