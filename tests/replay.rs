@@ -337,3 +337,37 @@ fn over_long_record_is_a_clear_error() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("huge.pcap: record 1"), "{}", run.stderr);
 }
+
+#[test]
+fn stickydrop_blocks_the_attacker_for_its_time_in_packet_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = |src: &str, payload: &[u8]| PacketBuilder::udp(src, "10.2.2.2:53").payload(payload).build();
+    // t=0 attack, t=1 harmless from the attacker (blocked), t=2 another host (fine),
+    // t=3..: harmless from the attacker; the block lasts 2 s.
+    let packets = [
+        from("10.1.1.1:5000", b"attack"),
+        from("10.1.1.1:5001", b"hello"),
+        from("10.9.9.9:5000", b"hello"),
+        from("10.1.1.1:5002", b"hello"),
+    ];
+    let pcap = write_pcap(dir.path(), "s.pcap", &packets).display().to_string();
+    let rules = write(dir.path(), "r.rules", "drop udp any any -> any any (msg:\"sticky\"; content:\"attack\"; sticky-drop:2,src; sid:1;)\n");
+    let run = replay(&["--rules", &rules, &pcap]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reasons: Vec<(u64, String)> = of_type(&run.eve, "drop")
+        .iter()
+        .map(|d| (d["pcap_cnt"].as_u64().unwrap(), d["drop"]["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(reasons, [(1, "rules".to_string()), (2, "stickydrop".to_string())]);
+}
+
+#[test]
+fn stats_records_follow_the_interval_in_packet_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let packets: Vec<Vec<u8>> = (0..5).map(|_| udp(b"x")).collect();
+    let pcap = write_pcap(dir.path(), "s.pcap", &packets).display().to_string();
+    let run = replay(&["--set", "output.stats-interval=2", &pcap]);
+    let stats = of_type(&run.eve, "stats");
+    assert_eq!(stats.len(), 2, "at t=2 and t=4");
+    assert_eq!(stats[0]["stats"]["nfips"]["packets"], 3);
+}

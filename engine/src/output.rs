@@ -109,7 +109,7 @@ pub enum Record {
     DecodeDrop { ts_us: u64, pcap_cnt: Option<u64> },
     /// Counters at a point in time, written as EVE `stats` with an `nfips` object of
     /// name -> value (Suricata's schema does not know our counter names).
-    Stats { ts_us: u64, counters: Vec<(&'static str, u64)> },
+    Stats { ts_us: u64, counters: Vec<(String, u64)> },
 }
 
 /// Where workers send records. Cheap to clone; never blocks.

@@ -93,7 +93,7 @@ pub struct OutputSettings {
     pub eve: Option<PathBuf>,
     pub fast: Option<PathBuf>,
     pub channel_capacity: u64,
-    /// Seconds between EVE stats records (0 = only at exit).
+    /// Seconds of packet time between EVE stats records (0 = none).
     pub stats_interval: u64,
 }
 
@@ -113,6 +113,8 @@ pub struct RuleFiles {
     pub classification: Option<PathBuf>,
     pub pcre_match_limit: u64,
     pub pcre_depth_limit: u64,
+    pub retry_limit: u64,
+    pub pattern_span_cap: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +173,8 @@ impl Default for Settings {
                 classification: None,
                 pcre_match_limit: 3500,
                 pcre_depth_limit: 1500,
+                retry_limit: 1024,
+                pattern_span_cap: 4096,
             },
             flow: FlowSettings {
                 max_flows: 65_536,
@@ -462,6 +466,8 @@ macro_rules! settings_table {
             }
 
             /// Every key with its default value and a one-line description.
+            ///
+            /// The README's settings table and `nfips run --print-config` come from this.
             pub fn describe() -> Vec<SettingDoc> {
                 let defaults = Settings::default();
                 vec![ $( SettingDoc { key: $key, default: SettingValue::show(&defaults.$($field).+), doc: $doc }, )* ]
@@ -481,6 +487,8 @@ settings_table! {
     "rules.classification" => rules.classification, "A Snort classification.config (the built-in table when empty).";
     "rules.pcre-match-limit" => rules.pcre_match_limit, "pcre2 match limit per pcre evaluation (rules with /O ignore it).";
     "rules.pcre-depth-limit" => rules.pcre_depth_limit, "pcre2 depth limit per pcre evaluation.";
+    "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
+    "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";
@@ -509,7 +517,7 @@ settings_table! {
     "output.eve" => output.eve, "EVE JSON output file (empty = none).";
     "output.fast" => output.fast, "fast.log output file (empty = none).";
     "output.channel-capacity" => output.channel_capacity, "Records queued for the output writer; records beyond it are lost and counted (output_lost), never waited for.";
-    "output.stats-interval" => output.stats_interval, "Seconds between EVE stats records (0 = one at exit).";
+    "output.stats-interval" => output.stats_interval, "Seconds of packet time between EVE stats records (0 = none).";
     "tuning.threshold-file" => tuning.threshold_file, "threshold.config: suppress, event_filter/threshold and rate_filter lines (empty = none).";
     "tuning.disable-file" => tuning.disable_file, "Rules to disable: sid, gid:sid or re:REGEX on msg, one per line (empty = none).";
     "tuning.modify-file" => tuning.modify_file, "Alert rules to turn into drop or reject: `drop SID|gid:sid|re:REGEX|all` lines (empty = none).";
@@ -551,6 +559,15 @@ impl Settings {
             self.set(&key, &value).map_err(|e| SettingsError(format!("{origin}: key {key}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// The README table of settings: `| key | default | meaning |` rows.
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| key | default | meaning |\n|---|---|---|\n");
+        for doc in Settings::describe() {
+            out.push_str(&format!("| `{}` | `{}` | {} |\n", doc.key, doc.default, doc.doc.replace('|', "\\|")));
+        }
+        out
     }
 
     /// `KEY = VALUE` lines of every setting with its current value (`--print-config`), TOML.
@@ -657,6 +674,22 @@ mod tests {
         let mut reloaded = Settings::default();
         reloaded.apply_toml(&changed.to_toml(), "printed").unwrap();
         assert_eq!(reloaded, changed);
+    }
+
+    #[test]
+    fn readme_settings_table_lists_every_key() {
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let Ok(text) = std::fs::read_to_string(&readme) else {
+            eprintln!("SKIPPED: {} not written yet (its settings table comes from Settings::markdown_table)", readme.display());
+            return;
+        };
+        let missing: Vec<_> = Settings::describe().into_iter().filter(|d| !text.contains(&format!("`{}`", d.key))).map(|d| d.key).collect();
+        assert!(missing.is_empty(), "README.md lacks settings {missing:?}; paste Settings::markdown_table()");
+    }
+
+    #[test]
+    fn markdown_table_has_a_row_per_key() {
+        assert_eq!(Settings::markdown_table().lines().count(), Settings::describe().len() + 2);
     }
 
     #[test]

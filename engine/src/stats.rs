@@ -35,6 +35,8 @@ pub struct WorkerStats {
     pub flows_active: u64,
     /// Threshold/detection_filter/rate_filter keys not tracked (tuning.max-entries reached).
     pub tuning_untracked: u64,
+    /// Output records lost to a full channel (shared by all workers of one output).
+    pub output_lost: u64,
     /// Alert records per (gid, sid).
     pub alerts_by_sid: HashMap<(u32, u32), u64>,
 }
@@ -74,6 +76,7 @@ impl WorkerStats {
             ("flows_evicted", self.flows_evicted),
             ("flows_active", self.flows_active),
             ("tuning_untracked", self.tuning_untracked),
+            ("output_lost", self.output_lost),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
@@ -92,6 +95,8 @@ impl WorkerStats {
             sticky_requests, checksum_invalid, decode_errors, flows_created, flows_timed_out, flow_emergency_prunes, flows_evicted,
             flows_active, tuning_untracked
         );
+        // One output channel is shared: its loss count is the same number in every worker.
+        self.output_lost = self.output_lost.max(other.output_lost);
         for &(name, count) in &other.decode_events {
             self.decode_event_count(name, count);
         }

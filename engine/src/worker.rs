@@ -158,6 +158,8 @@ pub struct Worker {
     detector: Detector,
     flows: FlowTable,
     stats: WorkerStats,
+    /// Packet time of the next EVE stats record (output.stats-interval).
+    next_stats_us: u64,
 }
 
 fn meta_of(pkt: &Packet<'_>, ts_us: u64, pcap_cnt: Option<u64>, flow_id: Option<u64>) -> PacketMeta {
@@ -232,6 +234,7 @@ impl Worker {
             detector: Detector::new(plan),
             flows: FlowTable::new(&shared.settings.flow, id),
             stats: WorkerStats::default(),
+            next_stats_us: 0,
             shared,
             outputs,
         }
@@ -246,6 +249,7 @@ impl Worker {
         self.stats.flows_evicted = c.evicted;
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.tuning_untracked = self.detector.untracked();
+        self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
         for &reason in crate::decode::DecodeError::ALL {
             let count = self.decoder.stats.error_count(reason);
@@ -281,7 +285,22 @@ impl Worker {
         } else {
             self.stats.dropped += 1;
         }
+        self.maybe_emit_stats(raw.ts_us);
         verdict
+    }
+
+    /// An EVE stats record every `output.stats-interval` seconds of packet time.
+    fn maybe_emit_stats(&mut self, ts_us: u64) {
+        let interval = self.shared.settings.output.stats_interval;
+        if interval == 0 || !self.outputs.enabled() || ts_us < self.next_stats_us {
+            return;
+        }
+        let first = self.next_stats_us == 0;
+        self.next_stats_us = ts_us + interval.saturating_mul(1_000_000);
+        if !first {
+            let counters = self.stats().counters();
+            self.outputs.send(Record::Stats { ts_us, counters });
+        }
     }
 
     fn decode_failed(&mut self, ts_us: u64, pcap_cnt: Option<u64>) -> Verdict {
