@@ -11,7 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use nfips_engine::output::Outputs;
-use nfips_engine::replay::{demo_dir, expand_pcaps, load_rules, replay, shared_for_replay, ReplayReport};
+use nfips_engine::replay::{
+    demo_dir, expand_pcaps, load_rules, replay, shared_for_replay, ReplayReport,
+};
 use nfips_engine::settings::Settings;
 
 #[derive(clap::Args)]
@@ -59,7 +61,9 @@ fn settings_from(args: &Args) -> anyhow::Result<Settings> {
         settings.load_toml(config)?;
     }
     for assignment in &args.set {
-        settings.set_assignment(assignment).map_err(|e| anyhow!(e))?;
+        settings
+            .set_assignment(assignment)
+            .map_err(|e| anyhow!(e))?;
     }
     settings.ids |= args.ids;
     settings.rules.paths.extend(args.rules.iter().cloned());
@@ -107,12 +111,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("nfips: warning: no --rules given: packets are decoded and tracked, not matched");
     }
     let files = expand_pcaps(&pcaps).map_err(|e| anyhow!(e))?;
-    let outputs = Outputs::start(settings.output.eve.as_deref(), settings.output.fast.as_deref(), settings.output.channel_capacity as usize)
-        .context("opening outputs")?;
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let outputs = Outputs::start(
+        settings.output.eve.as_deref(),
+        settings.output.fast.as_deref(),
+        settings.output.channel_capacity as usize,
+    )
+    .context("opening outputs")?;
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total_bytes);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
             bar.set_style(style);
         }
         bar
@@ -164,17 +178,27 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
     let mut by_sid: Vec<(&(u32, u32), &u64)> = s.alerts_by_sid.iter().collect();
     by_sid.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for ((gid, sid), count) in by_sid.into_iter().take(20) {
-        let msg = rules.rules().iter().find(|r| r.gid == *gid && r.sid == *sid).map_or("", |r| r.msg.as_str());
+        let msg = rules
+            .rules()
+            .iter()
+            .find(|r| r.gid == *gid && r.sid == *sid)
+            .map_or("", |r| r.msg.as_str());
         eprintln!("  {count:>8}  [{gid}:{sid}] {msg}");
     }
     if s.decode_errors > 0 || s.checksum_invalid > 0 {
-        eprintln!("decode:     {} undecodable, {} bad checksums (not inspected)", s.decode_errors, s.checksum_invalid);
+        eprintln!(
+            "decode:     {} undecodable, {} bad checksums (not inspected)",
+            s.decode_errors, s.checksum_invalid
+        );
     }
     for (name, count) in &s.decode_events {
         eprintln!("  {count:>8}  {name}");
     }
     if report.output_lost > 0 {
-        eprintln!("outputs:    {} records lost (output channel full)", report.output_lost);
+        eprintln!(
+            "outputs:    {} records lost (output channel full)",
+            report.output_lost
+        );
     }
     if eve_records > 0 {
         eprintln!("eve:        {eve_records} records");
@@ -189,18 +213,29 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
 
 /// Compare `--expect` counts with the replay; one line per mismatch.
 pub fn compare_expectations(path: &Path, report: &ReplayReport) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
     let mut by_sid: BTreeMap<u32, u64> = BTreeMap::new();
     for ((_, sid), count) in &report.stats.alerts_by_sid {
         *by_sid.entry(*sid).or_default() += count;
     }
     let mut diff = Vec::new();
     if let Some(alerts) = value.get("alerts").filter(|v| !v.is_null()) {
-        let alerts = alerts.as_object().ok_or_else(|| anyhow!("{}: \"alerts\" must be an object of SID: COUNT", path.display()))?;
+        let alerts = alerts.as_object().ok_or_else(|| {
+            anyhow!(
+                "{}: \"alerts\" must be an object of SID: COUNT",
+                path.display()
+            )
+        })?;
         for (sid, expected) in alerts {
-            let sid_num: u32 = sid.parse().map_err(|_| anyhow!("{}: alerts key {sid:?} is not a SID", path.display()))?;
-            let expected = expected.as_u64().ok_or_else(|| anyhow!("{}: alerts[{sid}] must be a count", path.display()))?;
+            let sid_num: u32 = sid
+                .parse()
+                .map_err(|_| anyhow!("{}: alerts key {sid:?} is not a SID", path.display()))?;
+            let expected = expected
+                .as_u64()
+                .ok_or_else(|| anyhow!("{}: alerts[{sid}] must be a count", path.display()))?;
             let got = by_sid.get(&sid_num).copied().unwrap_or(0);
             if got != expected {
                 diff.push(format!("sid {sid}: expected {expected} alerts, got {got}"));
@@ -208,9 +243,14 @@ pub fn compare_expectations(path: &Path, report: &ReplayReport) -> anyhow::Resul
         }
     }
     if let Some(total) = value.get("alerts_total").filter(|v| !v.is_null()) {
-        let expected = total.as_u64().ok_or_else(|| anyhow!("{}: alerts_total must be a count", path.display()))?;
+        let expected = total
+            .as_u64()
+            .ok_or_else(|| anyhow!("{}: alerts_total must be a count", path.display()))?;
         if report.stats.alerts != expected {
-            diff.push(format!("alerts_total: expected {expected}, got {}", report.stats.alerts));
+            diff.push(format!(
+                "alerts_total: expected {expected}, got {}",
+                report.stats.alerts
+            ));
         }
     }
     Ok(diff)

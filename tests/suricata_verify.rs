@@ -26,23 +26,45 @@ fn field<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 fn matches(record: &Value, wanted: &serde_json::Map<String, Value>) -> bool {
-    wanted.iter().all(|(path, want)| field(record, path) == Some(want))
+    wanted
+        .iter()
+        .all(|(path, want)| field(record, path) == Some(want))
 }
 
 /// Outcome of one case: None when it passed, else why not.
 fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("expected.json: {e}"))?;
-    let text = |key: &str| expected.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("expected.json: {e}"))?;
+    let text = |key: &str| {
+        expected
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let config = &expected["config"];
-    let eve = scratch.join(format!("{}.eve.json", dir.file_name().and_then(|n| n.to_str()).unwrap_or("case")));
+    let eve = scratch.join(format!(
+        "{}.eve.json",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("case")
+    ));
     let mut cmd = nfips();
-    cmd.arg("replay").arg("--rules").arg(dir.join(text("rules"))).arg("--vars").arg(vars).arg("--eve").arg(&eve);
+    cmd.arg("replay")
+        .arg("--rules")
+        .arg(dir.join(text("rules")))
+        .arg("--vars")
+        .arg(vars)
+        .arg("--eve")
+        .arg(&eve);
     cmd.args(["--set", "action-scope=suricata"]);
     if text("mode") == "ids" {
         cmd.arg("--ids");
     }
-    if config["checksum_validation"].as_str().is_some_and(|c| c.starts_with("off")) {
+    if config["checksum_validation"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("off"))
+    {
         cmd.args(["--set", "checksum-validation=no"]);
     }
     if config["midstream"] == Value::Bool(true) {
@@ -53,12 +75,19 @@ fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
     }
     if let Some(order) = config["action_order"].as_array() {
         let order: Vec<&str> = order.iter().filter_map(Value::as_str).collect();
-        cmd.arg("--set").arg(format!("action-order={}", order.join(",")));
+        cmd.arg("--set")
+            .arg(format!("action-order={}", order.join(",")));
     }
     cmd.arg(dir.join(text("pcap")));
     let output = cmd.output().map_err(|e| format!("cannot run nfips: {e}"))?;
     if !output.status.success() {
-        return Err(format!("nfips failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("")));
+        return Err(format!(
+            "nfips failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
     }
     let records: Vec<Value> = std::fs::read_to_string(&eve)
         .unwrap_or_default()
@@ -68,7 +97,9 @@ fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
     let mut failures = Vec::new();
     for check in expected["checks"].as_array().into_iter().flatten() {
         let want = check["count"].as_u64().unwrap_or(0);
-        let Some(filter) = check["match"].as_object() else { continue };
+        let Some(filter) = check["match"].as_object() else {
+            continue;
+        };
         // A check without event_type but with alert fields counts alert records.
         let mut filter = filter.clone();
         if !filter.contains_key("event_type") && filter.keys().any(|k| k.starts_with("alert.")) {
@@ -76,7 +107,10 @@ fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
         }
         let got = records.iter().filter(|r| matches(r, &filter)).count() as u64;
         if got != want {
-            failures.push(format!("{} expected {want} got {got}", Value::Object(filter.clone())));
+            failures.push(format!(
+                "{} expected {want} got {got}",
+                Value::Object(filter.clone())
+            ));
         }
     }
     if failures.is_empty() {
@@ -112,6 +146,13 @@ fn suricata_verify_cases() {
             Err(why) => eprintln!("{name:<50} FAIL  {why}"),
         }
     }
-    eprintln!("suricata-verify: {passed}/{} passed (required {REQUIRED_PASSING})", cases.len());
-    assert!(passed >= REQUIRED_PASSING, "only {passed}/{} suricata-verify cases passed", cases.len());
+    eprintln!(
+        "suricata-verify: {passed}/{} passed (required {REQUIRED_PASSING})",
+        cases.len()
+    );
+    assert!(
+        passed >= REQUIRED_PASSING,
+        "only {passed}/{} suricata-verify cases passed",
+        cases.len()
+    );
 }

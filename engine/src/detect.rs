@@ -18,7 +18,9 @@ use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::output::AlertAction;
 use crate::settings::{ActionScope, Settings};
-use crate::tuning::{EventFilter, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker};
+use crate::tuning::{
+    EventFilter, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
+};
 
 /// Per-rule facts computed once per plan.
 #[derive(Clone, Debug, Default)]
@@ -71,7 +73,11 @@ fn header_only(rule: &nfips_rules::Rule) -> bool {
 
 impl DetectionPlan {
     /// Combine a built RuleSet with the settings and a parsed threshold.config.
-    pub fn new(rules: Arc<RuleSet>, settings: &Settings, thresholds: &ThresholdConfig) -> DetectionPlan {
+    pub fn new(
+        rules: Arc<RuleSet>,
+        settings: &Settings,
+        thresholds: &ThresholdConfig,
+    ) -> DetectionPlan {
         let mut rank = [0u8; 4];
         for (position, class) in settings.action_order.iter().enumerate() {
             rank[class_index(*class)] = position as u8;
@@ -82,15 +88,24 @@ impl DetectionPlan {
             .map(|rule| {
                 let named = |r: &RuleRef| r.matches(rule.gid, rule.sid);
                 // threshold.config wins over the rule's own `threshold:` option.
-                let event_filter = thresholds.event_filters.iter().rev().find(|f| named(&f.rule)).copied().or_else(|| {
-                    rule.threshold.map(|t| EventFilter {
-                        rule: RuleRef { gid: rule.gid, sid: rule.sid },
-                        kind: t.kind,
-                        track: t.track.into(),
-                        count: t.count,
-                        seconds: t.seconds,
-                    })
-                });
+                let event_filter = thresholds
+                    .event_filters
+                    .iter()
+                    .rev()
+                    .find(|f| named(&f.rule))
+                    .copied()
+                    .or_else(|| {
+                        rule.threshold.map(|t| EventFilter {
+                            rule: RuleRef {
+                                gid: rule.gid,
+                                sid: rule.sid,
+                            },
+                            kind: t.kind,
+                            track: t.track.into(),
+                            count: t.count,
+                            seconds: t.seconds,
+                        })
+                    });
                 RuleInfo {
                     header_only: header_only(rule),
                     suppress: thresholds
@@ -101,7 +116,12 @@ impl DetectionPlan {
                         .map(|(i, _)| i as u32)
                         .collect(),
                     event_filter,
-                    rate_filter: thresholds.rate_filters.iter().rev().find(|f| named(&f.rule)).copied(),
+                    rate_filter: thresholds
+                        .rate_filters
+                        .iter()
+                        .rev()
+                        .find(|f| named(&f.rule))
+                        .copied(),
                 }
             })
             .collect();
@@ -121,12 +141,15 @@ impl DetectionPlan {
     }
 
     fn suppressed(&self, id: RuleId, src: IpAddr, dst: IpAddr) -> bool {
-        self.info[id.0 as usize].suppress.iter().any(|&i| match &self.suppress[i as usize].track {
-            None => true,
-            Some((TrackBy::Src, nets)) => nets.iter().any(|n| n.contains(&src)),
-            Some((TrackBy::Dst, nets)) => nets.iter().any(|n| n.contains(&dst)),
-            Some((TrackBy::Rule, _)) => true,
-        })
+        self.info[id.0 as usize]
+            .suppress
+            .iter()
+            .any(|&i| match &self.suppress[i as usize].track {
+                None => true,
+                Some((TrackBy::Src, nets)) => nets.iter().any(|n| n.contains(&src)),
+                Some((TrackBy::Dst, nets)) => nets.iter().any(|n| n.contains(&dst)),
+                Some((TrackBy::Rule, _)) => true,
+            })
     }
 }
 
@@ -161,7 +184,15 @@ pub struct Decision {
 
 impl Default for Decision {
     fn default() -> Self {
-        Decision { action: PacketAction::Accept, flow_scope: false, deciding_rule: None, reject: None, sticky: None, alerts: Vec::new(), matched: 0 }
+        Decision {
+            action: PacketAction::Accept,
+            flow_scope: false,
+            deciding_rule: None,
+            reject: None,
+            sticky: None,
+            alerts: Vec::new(),
+            matched: 0,
+        }
     }
 }
 
@@ -219,9 +250,14 @@ impl Detector {
     ) {
         self.hits.clear();
         for &(kind, bytes) in buffers {
-            let ctx = PacketContext { buffer: kind, ..*ctx };
+            let ctx = PacketContext {
+                buffer: kind,
+                ..*ctx
+            };
             self.buffer_hits.clear();
-            self.plan.rules.detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
+            self.plan
+                .rules
+                .detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
             for &id in &self.buffer_hits {
                 if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
                     self.hits.push((0, id, Action::Alert));
@@ -230,7 +266,8 @@ impl Detector {
         }
         if self.plan.scope == ActionScope::Suricata && !first_in_direction {
             let info = &self.plan.info;
-            self.hits.retain(|&(_, id, _)| !info[id.0 as usize].header_only);
+            self.hits
+                .retain(|&(_, id, _)| !info[id.0 as usize].header_only);
         }
         self.decide(ctx.src, ctx.dst, now_us);
     }
@@ -256,7 +293,15 @@ impl Detector {
         self.hits.retain_mut(|(rank, id, action)| {
             let rule = plan.rules.rule(*id);
             if let Some(df) = rule.detection_filter {
-                if !tracker.detection_filter(id.0, df.track.into(), df.count, df.seconds, src, dst, now_us) {
+                if !tracker.detection_filter(
+                    id.0,
+                    df.track.into(),
+                    df.count,
+                    df.seconds,
+                    src,
+                    dst,
+                    now_us,
+                ) {
                     return false;
                 }
             }
@@ -296,7 +341,11 @@ impl Detector {
                     }
                     if let Some(sticky) = rule.sticky_drop {
                         if d.sticky.is_none() {
-                            let addr = if sticky.target == StickyTarget::Src { src } else { dst };
+                            let addr = if sticky.target == StickyTarget::Src {
+                                src
+                            } else {
+                                dst
+                            };
                             d.sticky = Some((addr, sticky.seconds));
                         }
                     }
@@ -308,7 +357,9 @@ impl Detector {
                 continue;
             }
             if let Some(f) = &info.event_filter {
-                if !tracker.event_filter(id.0, f.kind, f.track, f.count, f.seconds, src, dst, now_us) {
+                if !tracker
+                    .event_filter(id.0, f.kind, f.track, f.count, f.seconds, src, dst, now_us)
+                {
                     continue;
                 }
             }

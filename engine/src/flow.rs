@@ -34,7 +34,9 @@ impl Endpoint {
 
     pub fn ip(&self) -> IpAddr {
         let v6 = Ipv6Addr::from(self.addr);
-        v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6))
+        v6.to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6))
     }
 }
 
@@ -50,9 +52,23 @@ impl FlowKey {
     /// The key of a packet from `src` to `dst`, and whether `src` is the key's `low` end.
     pub fn of(src: Endpoint, dst: Endpoint, proto: u8) -> (FlowKey, bool) {
         if src <= dst {
-            (FlowKey { low: src, high: dst, proto }, true)
+            (
+                FlowKey {
+                    low: src,
+                    high: dst,
+                    proto,
+                },
+                true,
+            )
         } else {
-            (FlowKey { low: dst, high: src, proto }, false)
+            (
+                FlowKey {
+                    low: dst,
+                    high: src,
+                    proto,
+                },
+                false,
+            )
         }
     }
 }
@@ -195,7 +211,9 @@ impl FlowTable {
     /// Remove flows idle past their timeout (at most once per `flow.sweep-interval` of packet
     /// time). Returns how many were removed.
     pub fn sweep(&mut self, now_us: u64) -> usize {
-        if now_us.saturating_sub(self.last_sweep_us) < self.settings.sweep_interval.saturating_mul(1_000_000) {
+        if now_us.saturating_sub(self.last_sweep_us)
+            < self.settings.sweep_interval.saturating_mul(1_000_000)
+        {
             return 0;
         }
         self.last_sweep_us = now_us;
@@ -231,7 +249,14 @@ impl FlowTable {
     /// packet goes to the server (from the initiator), and what happened. `sender_is_server`
     /// says, for a packet that creates a flow, that its sender is the server (a SYN-ACK or a
     /// midstream packet from a service port), so the destination is recorded as the initiator.
-    pub fn lookup(&mut self, src: Endpoint, dst: Endpoint, proto: u8, now_us: u64, sender_is_server: bool) -> (&mut Flow, bool, Lookup) {
+    pub fn lookup(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        proto: u8,
+        now_us: u64,
+        sender_is_server: bool,
+    ) -> (&mut Flow, bool, Lookup) {
         let (key, src_is_low) = FlowKey::of(src, dst, proto);
         let mut outcome = Lookup::Existing;
         if let Some(flow) = self.flows.get(&key) {
@@ -243,7 +268,8 @@ impl FlowTable {
         } else {
             outcome = Lookup::Created;
         }
-        if outcome != Lookup::Existing && self.flows.len() as u64 >= self.settings.max_flows.max(1) {
+        if outcome != Lookup::Existing && self.flows.len() as u64 >= self.settings.max_flows.max(1)
+        {
             self.make_room(now_us);
         }
         let next_id = &mut self.next_id;
@@ -315,9 +341,15 @@ pub fn track_tcp(flow: &mut Flow, flags: u8, to_server: bool, midstream: bool) {
         TcpProgress::None if flags & SYN != 0 && flags & ACK == 0 => TcpProgress::SynSeen,
         TcpProgress::None if midstream && flags & SYN == 0 => TcpProgress::Established,
         // Midstream pickup from the SYN-ACK: Suricata treats the sender as the server.
-        TcpProgress::None if midstream && flags & (SYN | ACK) == SYN | ACK => TcpProgress::SynAckSeen,
-        TcpProgress::SynSeen if !to_server && flags & (SYN | ACK) == SYN | ACK => TcpProgress::SynAckSeen,
-        TcpProgress::SynAckSeen if to_server && flags & (SYN | ACK) == ACK => TcpProgress::Established,
+        TcpProgress::None if midstream && flags & (SYN | ACK) == SYN | ACK => {
+            TcpProgress::SynAckSeen
+        }
+        TcpProgress::SynSeen if !to_server && flags & (SYN | ACK) == SYN | ACK => {
+            TcpProgress::SynAckSeen
+        }
+        TcpProgress::SynAckSeen if to_server && flags & (SYN | ACK) == ACK => {
+            TcpProgress::Established
+        }
         TcpProgress::SynAckSeen if midstream && flags & SYN == 0 => TcpProgress::Established,
         other => other,
     };
@@ -368,8 +400,14 @@ mod tests {
     #[test]
     fn udp_is_established_once_seen_both_ways() {
         let mut t = table(10);
-        assert!(!t.lookup(ep(1, 53), ep(2, 999), 17, 0, false).0.established(17));
-        assert!(t.lookup(ep(2, 999), ep(1, 53), 17, 0, false).0.established(17));
+        assert!(!t
+            .lookup(ep(1, 53), ep(2, 999), 17, 0, false)
+            .0
+            .established(17));
+        assert!(t
+            .lookup(ep(2, 999), ep(1, 53), 17, 0, false)
+            .0
+            .established(17));
     }
 
     #[test]
@@ -436,6 +474,10 @@ mod tests {
 
     #[test]
     fn flow_entry_stays_small() {
-        assert!(std::mem::size_of::<Flow>() <= 80, "{}", std::mem::size_of::<Flow>());
+        assert!(
+            std::mem::size_of::<Flow>() <= 80,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
     }
 }

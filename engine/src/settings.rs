@@ -164,7 +164,12 @@ impl Default for Settings {
         Settings {
             checksum_validation: ChecksumMode::Auto,
             decode_error_verdict: DecodeErrorVerdict::Accept,
-            action_order: [ActionClass::Pass, ActionClass::Drop, ActionClass::Reject, ActionClass::Alert],
+            action_order: [
+                ActionClass::Pass,
+                ActionClass::Drop,
+                ActionClass::Reject,
+                ActionClass::Alert,
+            ],
             action_scope: ActionScope::Flow,
             ids: false,
             rules: RuleFiles {
@@ -207,11 +212,33 @@ impl Default for Settings {
                 prune_sessions: 16,
                 max_sessions: 262_144,
             },
-            output: OutputSettings { eve: None, fast: None, channel_capacity: 65_536, stats_interval: 0 },
-            tuning: TuningSettings { threshold_file: None, disable_file: None, modify_file: None, max_entries: 65_536 },
-            stickydrop: StickyDropSettings { max_entries: 65_536, kernel_set: String::new() },
-            reject: RejectSettings { max_per_second: 1000, icmp_unreachable: true },
-            queue: QueueSettings { queues: vec![0], maxlen: 4096, fail_open: true, bypass_mark: 0x1000_0000, rcvbuf: 64 << 20 },
+            output: OutputSettings {
+                eve: None,
+                fast: None,
+                channel_capacity: 65_536,
+                stats_interval: 0,
+            },
+            tuning: TuningSettings {
+                threshold_file: None,
+                disable_file: None,
+                modify_file: None,
+                max_entries: 65_536,
+            },
+            stickydrop: StickyDropSettings {
+                max_entries: 65_536,
+                kernel_set: String::new(),
+            },
+            reject: RejectSettings {
+                max_per_second: 1000,
+                icmp_unreachable: true,
+            },
+            queue: QueueSettings {
+                queues: vec![0],
+                maxlen: 4096,
+                fail_open: true,
+                bypass_mark: 0x1000_0000,
+                rcvbuf: 64 << 20,
+            },
         }
     }
 }
@@ -240,11 +267,14 @@ impl SettingValue for u64 {
     fn parse_value(text: &str) -> Result<Self, String> {
         let lower = text.trim().to_ascii_lowercase();
         let (digits, scale) = match lower.strip_suffix(['k', 'm', 'g']) {
-            Some(digits) => (digits, match lower.as_bytes()[lower.len() - 1] {
-                b'k' => 1u64 << 10,
-                b'm' => 1 << 20,
-                _ => 1 << 30,
-            }),
+            Some(digits) => (
+                digits,
+                match lower.as_bytes()[lower.len() - 1] {
+                    b'k' => 1u64 << 10,
+                    b'm' => 1 << 20,
+                    _ => 1 << 30,
+                },
+            ),
             None => (lower.as_str(), 1),
         };
         let base = if let Some(hex) = digits.strip_prefix("0x") {
@@ -252,9 +282,9 @@ impl SettingValue for u64 {
         } else {
             digits.parse::<u64>()
         };
-        base.ok()
-            .and_then(|v| v.checked_mul(scale))
-            .ok_or_else(|| format!("expected a non-negative integer (k/m/g suffix allowed), got {text:?}"))
+        base.ok().and_then(|v| v.checked_mul(scale)).ok_or_else(|| {
+            format!("expected a non-negative integer (k/m/g suffix allowed), got {text:?}")
+        })
     }
     fn show(&self) -> String {
         self.to_string()
@@ -263,7 +293,9 @@ impl SettingValue for u64 {
 
 impl SettingValue for u32 {
     fn parse_value(text: &str) -> Result<Self, String> {
-        u64::parse_value(text)?.try_into().map_err(|_| format!("{text:?} does not fit in 32 bits"))
+        u64::parse_value(text)?
+            .try_into()
+            .map_err(|_| format!("{text:?} does not fit in 32 bits"))
     }
     fn show(&self) -> String {
         format!("{self:#x}")
@@ -285,17 +317,27 @@ impl SettingValue for Option<PathBuf> {
         Ok((!text.is_empty()).then(|| PathBuf::from(text)))
     }
     fn show(&self) -> String {
-        self.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        self.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 }
 
 /// Comma-separated.
 impl SettingValue for Vec<PathBuf> {
     fn parse_value(text: &str) -> Result<Self, String> {
-        Ok(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect())
     }
     fn show(&self) -> String {
-        self.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -307,7 +349,10 @@ impl SettingValue for Vec<u16> {
             let bad = || format!("expected queue numbers like 0,1 or 0-3, got {part:?}");
             match part.split_once('-') {
                 Some((a, b)) => {
-                    let (a, b) = (a.trim().parse::<u16>().map_err(|_| bad())?, b.trim().parse::<u16>().map_err(|_| bad())?);
+                    let (a, b) = (
+                        a.trim().parse::<u16>().map_err(|_| bad())?,
+                        b.trim().parse::<u16>().map_err(|_| bad())?,
+                    );
                     if a > b {
                         return Err(bad());
                     }
@@ -322,13 +367,17 @@ impl SettingValue for Vec<u16> {
         Ok(out)
     }
     fn show(&self) -> String {
-        self.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
 impl SettingValue for ChecksumMode {
     fn parse_value(text: &str) -> Result<Self, String> {
-        text.parse::<ChecksumMode>().map_err(|_| format!("expected auto, yes or no, got {text:?}"))
+        text.parse::<ChecksumMode>()
+            .map_err(|_| format!("expected auto, yes or no, got {text:?}"))
     }
     fn show(&self) -> String {
         self.to_string()
@@ -391,7 +440,9 @@ impl SettingValue for ActionScope {
 /// The four classes pass, drop, reject, alert, each exactly once, in any order.
 impl SettingValue for [ActionClass; 4] {
     fn parse_value(text: &str) -> Result<Self, String> {
-        let bad = || format!("expected pass, drop, reject and alert each once (e.g. pass,drop,reject,alert), got {text:?}");
+        let bad = || {
+            format!("expected pass, drop, reject and alert each once (e.g. pass,drop,reject,alert), got {text:?}")
+        };
         let mut out = Vec::with_capacity(4);
         for name in text.split(',').map(str::trim) {
             let class = match name {
@@ -552,11 +603,13 @@ impl Settings {
 
     /// [`Settings::load_toml`] on text; `origin` names it in errors.
     pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), SettingsError> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| SettingsError(format!("{origin}: {e}")))?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| SettingsError(format!("{origin}: {e}")))?;
         let mut flat = Vec::new();
         flatten_toml("", &table, &mut flat).map_err(|e| SettingsError(format!("{origin}: {e}")))?;
         for (key, value) in flat {
-            self.set(&key, &value).map_err(|e| SettingsError(format!("{origin}: key {key}: {e}")))?;
+            self.set(&key, &value)
+                .map_err(|e| SettingsError(format!("{origin}: key {key}: {e}")))?;
         }
         Ok(())
     }
@@ -565,7 +618,12 @@ impl Settings {
     pub fn markdown_table() -> String {
         let mut out = String::from("| key | default | meaning |\n|---|---|---|\n");
         for doc in Settings::describe() {
-            out.push_str(&format!("| `{}` | `{}` | {} |\n", doc.key, doc.default, doc.doc.replace('|', "\\|")));
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} |\n",
+                doc.key,
+                doc.default,
+                doc.doc.replace('|', "\\|")
+            ));
         }
         out
     }
@@ -575,15 +633,28 @@ impl Settings {
         let mut out = String::new();
         for doc in Settings::describe() {
             let value = self.get(doc.key).unwrap_or_default();
-            out.push_str(&format!("# {}\n\"{}\" = {}\n", doc.doc, doc.key, toml::Value::String(value)));
+            out.push_str(&format!(
+                "# {}\n\"{}\" = {}\n",
+                doc.doc,
+                doc.key,
+                toml::Value::String(value)
+            ));
         }
         out
     }
 }
 
-fn flatten_toml(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String)>) -> Result<(), String> {
+fn flatten_toml(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), String> {
     for (name, value) in table {
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         let text = match value {
             toml::Value::Table(inner) => {
                 flatten_toml(&key, inner, out)?;
@@ -603,7 +674,12 @@ fn flatten_toml(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String
                 }
                 parts.join(",")
             }
-            _ => return Err(format!("key {key}: unsupported value type {}", value.type_str())),
+            _ => {
+                return Err(format!(
+                    "key {key}: unsupported value type {}",
+                    value.type_str()
+                ))
+            }
         };
         out.push((key, text));
     }
@@ -618,7 +694,9 @@ mod tests {
     fn every_described_key_round_trips_its_default() {
         let mut settings = Settings::default();
         for doc in Settings::describe() {
-            settings.set(doc.key, &doc.default).unwrap_or_else(|e| panic!("{}: {e}", doc.key));
+            settings
+                .set(doc.key, &doc.default)
+                .unwrap_or_else(|e| panic!("{}: {e}", doc.key));
         }
         assert_eq!(settings, Settings::default());
     }
@@ -634,15 +712,29 @@ mod tests {
         assert_eq!(s.flow.max_flows, 10_240);
         assert!(s.stream.midstream);
         assert_eq!(s.checksum_validation, ChecksumMode::No);
-        assert_eq!(s.action_order, [ActionClass::Drop, ActionClass::Alert, ActionClass::Reject, ActionClass::Pass]);
+        assert_eq!(
+            s.action_order,
+            [
+                ActionClass::Drop,
+                ActionClass::Alert,
+                ActionClass::Reject,
+                ActionClass::Pass
+            ]
+        );
         assert_eq!(s.queue.queues, vec![0, 1, 2, 5]);
     }
 
     #[test]
     fn set_rejects_unknown_keys_and_bad_values() {
         let mut s = Settings::default();
-        assert!(s.set("flow.max-flow", "1").unwrap_err().contains("unknown setting"));
-        assert!(s.set("stream.midstream", "maybe").unwrap_err().contains("stream.midstream"));
+        assert!(s
+            .set("flow.max-flow", "1")
+            .unwrap_err()
+            .contains("unknown setting"));
+        assert!(s
+            .set("stream.midstream", "maybe")
+            .unwrap_err()
+            .contains("stream.midstream"));
         assert!(s.set("action-order", "pass,drop,drop,alert").is_err());
         assert!(s.set("action-order", "pass,drop,reject").is_err());
         assert!(s.set("flow.max-flows", "-1").is_err());
@@ -657,13 +749,22 @@ mod tests {
         assert!(s.ids);
         assert_eq!(s.flow.max_flows, 7);
         assert_eq!(s.flow.timeouts.udp_new, 3);
-        assert_eq!(s.rules.paths, vec![PathBuf::from("a.rules"), PathBuf::from("b")]);
+        assert_eq!(
+            s.rules.paths,
+            vec![PathBuf::from("a.rules"), PathBuf::from("b")]
+        );
     }
 
     #[test]
     fn toml_unknown_key_names_file_and_key() {
-        let err = Settings::default().apply_toml("[flow]\nmax-flowz = 1\n", "conf.toml").unwrap_err().0;
-        assert!(err.contains("conf.toml") && err.contains("flow.max-flowz"), "{err}");
+        let err = Settings::default()
+            .apply_toml("[flow]\nmax-flowz = 1\n", "conf.toml")
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("conf.toml") && err.contains("flow.max-flowz"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -683,13 +784,23 @@ mod tests {
             eprintln!("SKIPPED: {} not written yet (its settings table comes from Settings::markdown_table)", readme.display());
             return;
         };
-        let missing: Vec<_> = Settings::describe().into_iter().filter(|d| !text.contains(&format!("`{}`", d.key))).map(|d| d.key).collect();
-        assert!(missing.is_empty(), "README.md lacks settings {missing:?}; paste Settings::markdown_table()");
+        let missing: Vec<_> = Settings::describe()
+            .into_iter()
+            .filter(|d| !text.contains(&format!("`{}`", d.key)))
+            .map(|d| d.key)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README.md lacks settings {missing:?}; paste Settings::markdown_table()"
+        );
     }
 
     #[test]
     fn markdown_table_has_a_row_per_key() {
-        assert_eq!(Settings::markdown_table().lines().count(), Settings::describe().len() + 2);
+        assert_eq!(
+            Settings::markdown_table().lines().count(),
+            Settings::describe().len() + 2
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ impl WorkerStats {
     }
 
     pub fn decode_event_count(&mut self, reason: &'static str, count: u64) {
-        match self.decode_events.iter_mut().find(|(name, _)| *name == reason) {
+        match self
+            .decode_events
+            .iter_mut()
+            .find(|(name, _)| *name == reason)
+        {
             Some((_, total)) => *total += count,
             None => self.decode_events.push((reason, count)),
         }
@@ -81,7 +85,11 @@ impl WorkerStats {
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect();
-        out.extend(self.decode_events.iter().map(|(name, value)| (format!("decode.{name}"), *value)));
+        out.extend(
+            self.decode_events
+                .iter()
+                .map(|(name, value)| (format!("decode.{name}"), *value)),
+        );
         out
     }
 
@@ -91,9 +99,26 @@ impl WorkerStats {
             ($($field:ident),*) => { $( self.$field += other.$field; )* };
         }
         add!(
-            packets, bytes, accepted, dropped, rejected, passed, alerts, drop_rules, drop_flow, drop_decode, drop_stickydrop,
-            sticky_requests, checksum_invalid, decode_errors, flows_created, flows_timed_out, flow_emergency_prunes, flows_evicted,
-            flows_active, tuning_untracked
+            packets,
+            bytes,
+            accepted,
+            dropped,
+            rejected,
+            passed,
+            alerts,
+            drop_rules,
+            drop_flow,
+            drop_decode,
+            drop_stickydrop,
+            sticky_requests,
+            checksum_invalid,
+            decode_errors,
+            flows_created,
+            flows_timed_out,
+            flow_emergency_prunes,
+            flows_evicted,
+            flows_active,
+            tuning_untracked
         );
         // One output channel is shared: its loss count is the same number in every worker.
         self.output_lost = self.output_lost.max(other.output_lost);
@@ -112,9 +137,15 @@ mod tests {
 
     #[test]
     fn merge_adds_counters_and_events() {
-        let mut a = WorkerStats { packets: 2, ..Default::default() };
+        let mut a = WorkerStats {
+            packets: 2,
+            ..Default::default()
+        };
         a.decode_event("truncated");
-        let mut b = WorkerStats { packets: 3, ..Default::default() };
+        let mut b = WorkerStats {
+            packets: 3,
+            ..Default::default()
+        };
         b.decode_event("truncated");
         b.decode_event("truncated");
         b.decode_event("bad-version");
