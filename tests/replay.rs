@@ -90,6 +90,14 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// A temp dir with `r.rules` holding `rules` and `one.pcap` holding one UDP packet.
+fn one_packet_case(payload: &[u8], rules: &str) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write_pcap(dir.path(), "one.pcap", &[udp(payload)]);
+    let rules = write(dir.path(), "r.rules", rules);
+    (dir, rules, pcap.display().to_string())
+}
+
 fn udp(payload: &[u8]) -> Vec<u8> {
     PacketBuilder::udp("10.1.1.1:5000", "10.2.2.2:53")
         .payload(payload)
@@ -267,14 +275,7 @@ fn ids_mode_turns_drops_into_allowed_alerts() {
 
 #[test]
 fn action_order_decides_between_pass_and_drop() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = write_pcap(dir.path(), "one.pcap", &[udp(b"attack")]);
-    let rules = write(
-        dir.path(),
-        "r.rules",
-        "drop udp any any -> any any (msg:\"d\"; content:\"attack\"; sid:1;)\npass udp any any -> any any (msg:\"p\"; content:\"attack\"; sid:2;)\nalert udp any any -> any any (msg:\"a\"; content:\"attack\"; sid:3;)\n",
-    );
-    let pcap = pcap.display().to_string();
+    let (_dir, rules, pcap) = one_packet_case(b"attack", "drop udp any any -> any any (msg:\"d\"; content:\"attack\"; sid:1;)\npass udp any any -> any any (msg:\"p\"; content:\"attack\"; sid:2;)\nalert udp any any -> any any (msg:\"a\"; content:\"attack\"; sid:3;)\n");
     let default = replay(&["--rules", &rules, &pcap]);
     assert!(
         default.eve.is_empty(),
@@ -311,13 +312,8 @@ fn action_order_decides_between_pass_and_drop() {
 
 #[test]
 fn sdrop_drops_without_an_alert() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = write_pcap(dir.path(), "one.pcap", &[udp(b"attack")])
-        .display()
-        .to_string();
-    let rules = write(
-        dir.path(),
-        "r.rules",
+    let (_dir, rules, pcap) = one_packet_case(
+        b"attack",
         "sdrop udp any any -> any any (msg:\"s\"; content:\"attack\"; sid:1;)\n",
     );
     let run = replay(&["--rules", &rules, &pcap]);
@@ -360,15 +356,7 @@ fn detection_filter_and_threshold_count_in_packet_time() {
 
 #[test]
 fn suppress_disable_and_modify_tune_vendor_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = write_pcap(dir.path(), "one.pcap", &[udp(b"attack")])
-        .display()
-        .to_string();
-    let rules = write(
-        dir.path(),
-        "r.rules",
-        "alert udp any any -> any any (msg:\"ET noisy one\"; content:\"attack\"; sid:1;)\nalert udp any any -> any any (msg:\"two\"; content:\"attack\"; sid:2;)\nalert udp any any -> any any (msg:\"three\"; content:\"attack\"; sid:3;)\n",
-    );
+    let (dir, rules, pcap) = one_packet_case(b"attack", "alert udp any any -> any any (msg:\"ET noisy one\"; content:\"attack\"; sid:1;)\nalert udp any any -> any any (msg:\"two\"; content:\"attack\"; sid:2;)\nalert udp any any -> any any (msg:\"three\"; content:\"attack\"; sid:3;)\n");
     let threshold = write(
         dir.path(),
         "threshold.config",
@@ -405,15 +393,8 @@ fn suppress_disable_and_modify_tune_vendor_rules() {
 
 #[test]
 fn tuning_file_errors_name_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = write_pcap(dir.path(), "one.pcap", &[udp(b"x")])
-        .display()
-        .to_string();
-    let rules = write(
-        dir.path(),
-        "r.rules",
-        "alert udp any any -> any any (msg:\"m\"; sid:1;)\n",
-    );
+    let (dir, rules, pcap) =
+        one_packet_case(b"x", "alert udp any any -> any any (msg:\"m\"; sid:1;)\n");
     let threshold = write(
         dir.path(),
         "threshold.config",

@@ -19,7 +19,7 @@ use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 use crate::output::AlertAction;
 use crate::settings::{ActionScope, Settings};
 use crate::tuning::{
-    EventFilter, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
+    EventFilter, MatchAt, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
 };
 
 /// Per-rule facts computed once per plan.
@@ -294,20 +294,30 @@ impl Detector {
             let rule = plan.rules.rule(*id);
             if let Some(df) = rule.detection_filter {
                 if !tracker.detection_filter(
-                    id.0,
+                    &MatchAt {
+                        rule: id.0,
+                        src,
+                        dst,
+                        now_us,
+                    },
                     df.track.into(),
                     df.count,
                     df.seconds,
-                    src,
-                    dst,
-                    now_us,
                 ) {
                     return false;
                 }
             }
             *action = rule.action;
             if let Some(rf) = &plan.info[id.0 as usize].rate_filter {
-                if tracker.rate_filter(id.0, rf, src, dst, now_us) {
+                if tracker.rate_filter(
+                    &MatchAt {
+                        rule: id.0,
+                        src,
+                        dst,
+                        now_us,
+                    },
+                    rf,
+                ) {
                     *action = rf.new_action;
                 }
             }
@@ -357,9 +367,15 @@ impl Detector {
                 continue;
             }
             if let Some(f) = &info.event_filter {
-                if !tracker
-                    .event_filter(id.0, f.kind, f.track, f.count, f.seconds, src, dst, now_us)
-                {
+                if !tracker.event_filter(
+                    &MatchAt {
+                        rule: id.0,
+                        src,
+                        dst,
+                        now_us,
+                    },
+                    f,
+                ) {
                     continue;
                 }
             }

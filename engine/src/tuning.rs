@@ -353,6 +353,17 @@ pub struct Tracker {
     pub untracked: u64,
 }
 
+/// One match of one rule, as the counters see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatchAt {
+    /// Index of the rule in its RuleSet.
+    pub rule: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Packet time, µs.
+    pub now_us: u64,
+}
+
 /// The outcome of counting one match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Count {
@@ -382,11 +393,12 @@ impl Tracker {
     fn count(
         &mut self,
         counter: Counter,
-        rule: u32,
-        addr: [u8; 16],
+        at: &MatchAt,
+        track: TrackBy,
         seconds: u32,
-        now_us: u64,
     ) -> (Count, Option<&mut Window>) {
+        let (rule, now_us) = (at.rule, at.now_us);
+        let addr = Self::key_addr(track, at.src, at.dst);
         let window_us = u64::from(seconds) * 1_000_000;
         let key = (counter, rule, addr);
         if !self.windows.contains_key(&key) && self.windows.len() >= self.max_entries {
@@ -416,46 +428,28 @@ impl Tracker {
     /// `seconds`)?
     pub fn detection_filter(
         &mut self,
-        rule: u32,
+        at: &MatchAt,
         track: TrackBy,
         count: u32,
         seconds: u32,
-        src: IpAddr,
-        dst: IpAddr,
-        now_us: u64,
     ) -> bool {
-        let addr = Self::key_addr(track, src, dst);
-        match self
-            .count(Counter::DetectionFilter, rule, addr, seconds, now_us)
-            .0
-        {
+        match self.count(Counter::DetectionFilter, at, track, seconds).0 {
             Count::InWindow(n) => n > count,
             Count::Untracked => false,
         }
     }
 
     /// threshold / event_filter: is this match logged?
-    pub fn event_filter(
-        &mut self,
-        rule: u32,
-        kind: ThresholdKind,
-        track: TrackBy,
-        count: u32,
-        seconds: u32,
-        src: IpAddr,
-        dst: IpAddr,
-        now_us: u64,
-    ) -> bool {
-        let addr = Self::key_addr(track, src, dst);
+    pub fn event_filter(&mut self, at: &MatchAt, filter: &EventFilter) -> bool {
         let n = match self
-            .count(Counter::EventFilter, rule, addr, seconds, now_us)
+            .count(Counter::EventFilter, at, filter.track, filter.seconds)
             .0
         {
             Count::InWindow(n) => n,
             Count::Untracked => return true,
         };
-        let count = count.max(1);
-        match kind {
+        let count = filter.count.max(1);
+        match filter.kind {
             ThresholdKind::Limit => n <= count,
             ThresholdKind::Threshold => n % count == 0,
             ThresholdKind::Both => n == count,
@@ -463,22 +457,14 @@ impl Tracker {
     }
 
     /// rate_filter: does `new_action` replace the rule's action for this match?
-    pub fn rate_filter(
-        &mut self,
-        rule: u32,
-        filter: &RateFilter,
-        src: IpAddr,
-        dst: IpAddr,
-        now_us: u64,
-    ) -> bool {
-        let addr = Self::key_addr(filter.track, src, dst);
-        let (count, window) = self.count(Counter::RateFilter, rule, addr, filter.seconds, now_us);
+    pub fn rate_filter(&mut self, at: &MatchAt, filter: &RateFilter) -> bool {
+        let (count, window) = self.count(Counter::RateFilter, at, filter.track, filter.seconds);
         let Some(window) = window else { return false };
-        if window.active_until_us > now_us {
+        if window.active_until_us > at.now_us {
             return true;
         }
         if matches!(count, Count::InWindow(n) if n > filter.count) {
-            window.active_until_us = now_us + u64::from(filter.timeout) * 1_000_000;
+            window.active_until_us = at.now_us + u64::from(filter.timeout) * 1_000_000;
             return true;
         }
         false
@@ -501,6 +487,25 @@ mod tests {
     const A: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     const B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
     const SEC: u64 = 1_000_000;
+
+    fn at(rule: u32, src: IpAddr, dst: IpAddr, now_us: u64) -> MatchAt {
+        MatchAt {
+            rule,
+            src,
+            dst,
+            now_us,
+        }
+    }
+
+    fn ef(kind: ThresholdKind, track: TrackBy, count: u32, seconds: u32) -> EventFilter {
+        EventFilter {
+            rule: RuleRef { gid: 1, sid: 1 },
+            kind,
+            track,
+            count,
+            seconds,
+        }
+    }
 
     #[test]
     fn threshold_config_lines_parse() {
@@ -560,12 +565,23 @@ mod tests {
     fn limit_logs_the_first_count_matches_per_window() {
         let mut t = Tracker::new(100);
         let logged: Vec<bool> = (0..4)
-            .map(|i| t.event_filter(1, ThresholdKind::Limit, TrackBy::Src, 2, 60, A, B, i))
+            .map(|i| {
+                t.event_filter(
+                    &at(1, A, B, i),
+                    &ef(ThresholdKind::Limit, TrackBy::Src, 2, 60),
+                )
+            })
             .collect();
         assert_eq!(logged, [true, true, false, false]);
-        assert!(t.event_filter(1, ThresholdKind::Limit, TrackBy::Src, 2, 60, A, B, 61 * SEC));
+        assert!(t.event_filter(
+            &at(1, A, B, 61 * SEC),
+            &ef(ThresholdKind::Limit, TrackBy::Src, 2, 60)
+        ));
         assert!(
-            t.event_filter(1, ThresholdKind::Limit, TrackBy::Src, 2, 60, B, A, 3),
+            t.event_filter(
+                &at(1, B, A, 3),
+                &ef(ThresholdKind::Limit, TrackBy::Src, 2, 60)
+            ),
             "other source has its own count"
         );
     }
@@ -574,11 +590,21 @@ mod tests {
     fn threshold_logs_every_countth_and_both_once() {
         let mut t = Tracker::new(100);
         let every: Vec<bool> = (0..6)
-            .map(|i| t.event_filter(1, ThresholdKind::Threshold, TrackBy::Src, 3, 60, A, B, i))
+            .map(|i| {
+                t.event_filter(
+                    &at(1, A, B, i),
+                    &ef(ThresholdKind::Threshold, TrackBy::Src, 3, 60),
+                )
+            })
             .collect();
         assert_eq!(every, [false, false, true, false, false, true]);
         let once: Vec<bool> = (0..6)
-            .map(|i| t.event_filter(2, ThresholdKind::Both, TrackBy::Dst, 3, 60, A, B, i))
+            .map(|i| {
+                t.event_filter(
+                    &at(2, A, B, i),
+                    &ef(ThresholdKind::Both, TrackBy::Dst, 3, 60),
+                )
+            })
             .collect();
         assert_eq!(once, [false, false, true, false, false, false]);
     }
@@ -587,11 +613,11 @@ mod tests {
     fn detection_filter_fires_after_count_in_packet_time() {
         let mut t = Tracker::new(100);
         let fired: Vec<bool> = (0..4)
-            .map(|i| t.detection_filter(1, TrackBy::Src, 2, 10, A, B, i * SEC))
+            .map(|i| t.detection_filter(&at(1, A, B, i * SEC), TrackBy::Src, 2, 10))
             .collect();
         assert_eq!(fired, [false, false, true, true]);
         assert!(
-            !t.detection_filter(1, TrackBy::Src, 2, 10, A, B, 20 * SEC),
+            !t.detection_filter(&at(1, A, B, 20 * SEC), TrackBy::Src, 2, 10),
             "a new window starts over"
         );
     }
@@ -607,20 +633,20 @@ mod tests {
             new_action: Action::Drop,
             timeout: 5,
         };
-        let hits: Vec<bool> = (0..3).map(|i| t.rate_filter(1, &f, A, B, i)).collect();
+        let hits: Vec<bool> = (0..3).map(|i| t.rate_filter(&at(1, A, B, i), &f)).collect();
         assert_eq!(hits, [false, false, true]);
         assert!(
-            t.rate_filter(1, &f, A, B, 4 * SEC),
+            t.rate_filter(&at(1, A, B, 4 * SEC), &f),
             "still within the timeout"
         );
-        assert!(!t.rate_filter(1, &f, A, B, 10 * SEC));
+        assert!(!t.rate_filter(&at(1, A, B, 10 * SEC), &f));
     }
 
     #[test]
     fn full_tracker_counts_untracked() {
         let mut t = Tracker::new(1);
-        t.detection_filter(1, TrackBy::Src, 0, 10, A, B, 0);
-        assert!(!t.detection_filter(1, TrackBy::Src, 0, 10, B, A, 0));
+        t.detection_filter(&at(1, A, B, 0), TrackBy::Src, 0, 10);
+        assert!(!t.detection_filter(&at(1, B, A, 0), TrackBy::Src, 0, 10));
         assert_eq!(t.untracked, 1);
     }
 }
