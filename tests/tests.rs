@@ -1,3 +1,4 @@
 //! End-to-end tests of the `nfips` binary: one test binary, a module per area.
 
 mod util;
+mod rules_check;

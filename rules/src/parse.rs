@@ -1303,6 +1303,9 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
     Ok(out)
 }
 
+/// Builds a comparison from its number.
+type MakeCmp = fn(u64) -> IntCmp;
+
 /// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), `N<=>M` (inclusive).
 fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
     let text = text.trim();
@@ -1329,7 +1332,7 @@ fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
             };
         }
     }
-    let ops: [(&str, fn(u64) -> IntCmp); 6] = [
+    let ops: [(&str, MakeCmp); 6] = [
         ("<=", IntCmp::Le),
         (">=", IntCmp::Ge),
         ("<", IntCmp::Lt),
