@@ -250,7 +250,7 @@ fn random_rule() -> impl Strategy<Value = Rule> {
             Just(DetectOption::Dsize(IntCmp::Lt(6))),
             Just(DetectOption::Flags(TcpFlags {
                 flags: 0x10,
-                mask: 0,
+                mask: 0xff,
                 mode: FlagsMode::All
             }))
         ]),
