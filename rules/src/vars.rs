@@ -466,14 +466,14 @@ fn port_expr(i: &str) -> IResult<&str, PortExpr> {
 }
 
 /// A bare comma list `a,b` (Suricata's form) is read as `[a,b]`.
-fn top_level<T>(items: Vec<T>, list: fn(Vec<T>) -> T) -> T {
-    if items.len() == 1 {
-        items
-            .into_iter()
-            .next()
-            .map_or_else(|| list(Vec::new()), |e| e)
-    } else {
-        list(items)
+fn top_level<T>(mut items: Vec<T>, list: fn(Vec<T>) -> T) -> T {
+    match (items.pop(), items.is_empty()) {
+        (Some(only), true) => only,
+        (Some(last), false) => {
+            items.push(last);
+            list(items)
+        }
+        (None, _) => list(items),
     }
 }
 
