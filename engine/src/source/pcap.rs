@@ -483,6 +483,26 @@ pub struct PcapReader {
     finished: bool,
 }
 
+/// Fills each read as far as the source allows: pcap-parser looks for the whole file header
+/// in its first read, and pipes or sockets may hand out less.
+struct FullReads<R>(R);
+
+impl<R: Read> Read for FullReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(filled)
+    }
+}
+
 enum Step {
     Packet {
         size: usize,
@@ -525,7 +545,7 @@ impl PcapReader {
             offset: 0,
             kind,
         };
-        let inner = match pcap_parser::create_reader(READ_BUFFER_SIZE, reader) {
+        let inner = match pcap_parser::create_reader(READ_BUFFER_SIZE, FullReads(reader)) {
             Ok(inner) => inner,
             Err(PcapError::Eof) => return Err(fail(PcapErrorKind::Empty)),
             Err(PcapError::Incomplete(_)) => return Err(fail(PcapErrorKind::TruncatedHeader)),

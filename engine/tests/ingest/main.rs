@@ -1,2 +1,4 @@
 //! Tests of the ingest layer: pcap reading and writing, decoding, packet crafting.
 mod corpus;
+mod decode;
+mod pcap;
