@@ -450,6 +450,16 @@ impl FormatState {
         })
     }
 
+    /// An error about the record being read, which starts at byte `offset` of file `name`.
+    fn error(&self, name: &str, offset: u64, kind: PcapErrorKind) -> PcapReadError {
+        PcapReadError {
+            file: name.to_string(),
+            record: self.stats.records + 1,
+            offset,
+            kind,
+        }
+    }
+
     fn link_type(&self) -> Option<LinkType> {
         match &self.format {
             Format::Legacy { link, .. } => Some(*link),
@@ -591,12 +601,8 @@ impl PcapReader {
     }
 
     fn error(&self, kind: PcapErrorKind) -> PcapReadError {
-        PcapReadError {
-            file: self.name.clone(),
-            record: self.state.stats.records + 1,
-            offset: self.inner.consumed() as u64,
-            kind,
-        }
+        self.state
+            .error(&self.name, self.inner.consumed() as u64, kind)
     }
 
     fn step(&mut self) -> Step {
@@ -757,12 +763,7 @@ impl<'a> PcapSliceReader<'a> {
     }
 
     fn error(&self, kind: PcapErrorKind) -> PcapReadError {
-        PcapReadError {
-            file: self.name.clone(),
-            record: self.state.stats.records + 1,
-            offset: self.position as u64,
-            kind,
-        }
+        self.state.error(&self.name, self.position as u64, kind)
     }
 
     fn accept(&mut self, parsed: ParseResult<'a>) -> Result<Option<Found<'a>>, PcapErrorKind> {

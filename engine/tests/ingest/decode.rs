@@ -21,9 +21,9 @@ fn ok(link: LinkType, data: &[u8]) -> Packet<'_> {
 
 fn err(link: LinkType, data: &[u8]) -> DecodeError {
     let mut stats = DecodeStats::default();
-    let e = decode(link, data, true, &mut stats)
-        .err()
-        .expect("decode should fail");
+    let Err(e) = decode(link, data, true, &mut stats) else {
+        panic!("decode should fail");
+    };
     assert_eq!(stats.error_count(e), 1, "the reason is counted");
     assert_eq!(stats.errors_total, 1);
     e

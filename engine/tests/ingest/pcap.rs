@@ -481,9 +481,7 @@ impl Ng {
     }
     fn block(&mut self, block_type: u32, body: &[u8]) {
         let mut padded = body.to_vec();
-        while padded.len() % 4 != 0 {
-            padded.push(0);
-        }
+        padded.resize(padded.len().next_multiple_of(4), 0);
         let total = 12 + padded.len() as u32;
         let (t, l) = (self.word(block_type), self.word(total));
         self.bytes.extend_from_slice(&t);
