@@ -824,7 +824,11 @@ fn decode_ipv4<'a>(
     if header_len < 20 {
         return Err(DecodeError::Ipv4BadHeaderLen);
     }
-    let total_len = usize::from(be16(data, 2));
+    let mut total_len = usize::from(be16(data, 2));
+    if total_len == 0 && data.len() > usize::from(u16::MAX) {
+        // A GSO super-packet over 64 KiB ("BIG TCP" for IPv4) carries total length 0.
+        total_len = data.len();
+    }
     if total_len < header_len {
         return Err(if header_len > data.len() {
             DecodeError::Ipv4BadHeaderLen

@@ -347,6 +347,18 @@ fn ip_length_beyond_the_captured_bytes_is_reported() {
     );
 }
 
+#[test]
+fn ipv4_gso_super_packet_with_zero_total_length_uses_the_delivered_length() {
+    let mut packet = web_request().payload(&vec![b'a'; 70_000]).build();
+    packet[2..4].copy_from_slice(&[0, 0]);
+    let mut stats = DecodeStats::default();
+    let p = decode(LinkType::RawIp, &packet, false, &mut stats).unwrap();
+    assert_eq!(p.payload.len(), 70_000);
+    let mut small = web_request().build();
+    small[2..4].copy_from_slice(&[0, 0]);
+    assert_eq!(err(LinkType::RawIp, &small), DecodeError::Ipv4BadTotalLen);
+}
+
 // ----- IPv6 -----
 
 #[test]
