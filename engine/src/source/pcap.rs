@@ -33,6 +33,8 @@ use crate::decode::LinkType;
 /// Longest packet record accepted (libpcap's `MAXIMUM_SNAPLEN`); a longer one means a corrupt
 /// file and ends reading with [`PcapErrorKind::RecordTooLong`].
 pub const MAX_RECORD_LEN: usize = 262_144;
+/// Smallest initial read buffer (for short files).
+pub const MIN_READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Longest pcapng block of any kind (name resolution, statistics ...) accepted.
 pub const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
 /// Initial size of [`PcapReader`]'s read buffer; it grows (up to [`MAX_BLOCK_LEN`]) only for
@@ -540,7 +542,15 @@ impl PcapReader {
             offset: 0,
             kind: PcapErrorKind::Io(e.to_string()),
         })?;
-        PcapReader::from_reader(name, file)
+        // A small file gets a buffer of its size: zeroing 1 MiB per file costs more than
+        // reading a short capture. The buffer still grows for a larger block.
+        let capacity = file.metadata().map_or(READ_BUFFER_SIZE, |m| {
+            usize::try_from(m.len())
+                .unwrap_or(usize::MAX)
+                .saturating_add(64)
+                .clamp(MIN_READ_BUFFER_SIZE, READ_BUFFER_SIZE)
+        });
+        PcapReader::with_capacity(name, file, capacity)
     }
 
     /// Read a capture from any reader; `name` is used in errors.
@@ -548,14 +558,21 @@ impl PcapReader {
         name: impl Into<String>,
         reader: impl Read + Send + 'static,
     ) -> Result<PcapReader, PcapReadError> {
-        let name = name.into();
+        PcapReader::with_capacity(name.into(), reader, READ_BUFFER_SIZE)
+    }
+
+    fn with_capacity(
+        name: String,
+        reader: impl Read + Send + 'static,
+        capacity: usize,
+    ) -> Result<PcapReader, PcapReadError> {
         let fail = |kind| PcapReadError {
             file: name.clone(),
             record: 0,
             offset: 0,
             kind,
         };
-        let inner = match pcap_parser::create_reader(READ_BUFFER_SIZE, FullReads(reader)) {
+        let inner = match pcap_parser::create_reader(capacity, FullReads(reader)) {
             Ok(inner) => inner,
             Err(PcapError::Eof) => return Err(fail(PcapErrorKind::Empty)),
             Err(PcapError::Incomplete(_)) => return Err(fail(PcapErrorKind::TruncatedHeader)),
@@ -568,7 +585,7 @@ impl PcapReader {
             state: FormatState::new(),
             name,
             pending_consume: 0,
-            capacity: READ_BUFFER_SIZE,
+            capacity,
             finished: false,
         };
         // The first block is the pcap header or the pcapng section header: read it now so an

@@ -662,3 +662,30 @@ fn timestamp_conversions() {
     assert_eq!(Timestamp::new(1, 2_345).subsec_micros(), 2);
     assert_eq!(t.to_string(), "11.500000000");
 }
+
+#[test]
+fn pcapng_block_larger_than_the_read_buffer_grows_it() {
+    let mut ng = Ng::new(false);
+    ng.interface(1, None);
+    let custom = vec![0u8; 3 * 1024 * 1024];
+    ng.block(0x0000_0bad, &custom);
+    ng.packet(0, 1, &frame());
+    let (seen, error) = read_both(ng.bytes);
+    assert_eq!(error, None);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].3, frame());
+}
+
+#[test]
+fn pcapng_block_beyond_the_block_limit_is_an_error() {
+    let mut ng = Ng::new(false);
+    ng.interface(1, None);
+    let mut bytes = ng.bytes;
+    bytes.extend_from_slice(&0x0000_0badu32.to_le_bytes());
+    bytes.extend_from_slice(&(1u32 << 30).to_le_bytes());
+    bytes.extend_from_slice(&[0; 32]);
+    let (_, error) = read_both(bytes);
+    assert!(
+        matches!(error.unwrap().kind, PcapErrorKind::RecordTooLong { len, .. } if len == 1 << 30)
+    );
+}
