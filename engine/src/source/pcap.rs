@@ -33,6 +33,8 @@ use crate::decode::LinkType;
 /// Longest packet record accepted (libpcap's `MAXIMUM_SNAPLEN`); a longer one means a corrupt
 /// file and ends reading with [`PcapErrorKind::RecordTooLong`].
 pub const MAX_RECORD_LEN: usize = 262_144;
+/// Smallest initial read buffer (for short files).
+pub const MIN_READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Longest pcapng block of any kind (name resolution, statistics ...) accepted.
 pub const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
 /// Initial size of [`PcapReader`]'s read buffer; it grows (up to [`MAX_BLOCK_LEN`]) only for
@@ -450,6 +452,16 @@ impl FormatState {
         })
     }
 
+    /// An error about the record being read, which starts at byte `offset` of file `name`.
+    fn error(&self, name: &str, offset: u64, kind: PcapErrorKind) -> PcapReadError {
+        PcapReadError {
+            file: name.to_string(),
+            record: self.stats.records + 1,
+            offset,
+            kind,
+        }
+    }
+
     fn link_type(&self) -> Option<LinkType> {
         match &self.format {
             Format::Legacy { link, .. } => Some(*link),
@@ -483,6 +495,26 @@ pub struct PcapReader {
     finished: bool,
 }
 
+/// Fills each read as far as the source allows: pcap-parser looks for the whole file header
+/// in its first read, and pipes or sockets may hand out less.
+struct FullReads<R>(R);
+
+impl<R: Read> Read for FullReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(filled)
+    }
+}
+
 enum Step {
     Packet {
         size: usize,
@@ -510,7 +542,15 @@ impl PcapReader {
             offset: 0,
             kind: PcapErrorKind::Io(e.to_string()),
         })?;
-        PcapReader::from_reader(name, file)
+        // A small file gets a buffer of its size: zeroing 1 MiB per file costs more than
+        // reading a short capture. The buffer still grows for a larger block.
+        let capacity = file.metadata().map_or(READ_BUFFER_SIZE, |m| {
+            usize::try_from(m.len())
+                .unwrap_or(usize::MAX)
+                .saturating_add(64)
+                .clamp(MIN_READ_BUFFER_SIZE, READ_BUFFER_SIZE)
+        });
+        PcapReader::with_capacity(name, file, capacity)
     }
 
     /// Read a capture from any reader; `name` is used in errors.
@@ -518,14 +558,21 @@ impl PcapReader {
         name: impl Into<String>,
         reader: impl Read + Send + 'static,
     ) -> Result<PcapReader, PcapReadError> {
-        let name = name.into();
+        PcapReader::with_capacity(name.into(), reader, READ_BUFFER_SIZE)
+    }
+
+    fn with_capacity(
+        name: String,
+        reader: impl Read + Send + 'static,
+        capacity: usize,
+    ) -> Result<PcapReader, PcapReadError> {
         let fail = |kind| PcapReadError {
             file: name.clone(),
             record: 0,
             offset: 0,
             kind,
         };
-        let inner = match pcap_parser::create_reader(READ_BUFFER_SIZE, reader) {
+        let inner = match pcap_parser::create_reader(capacity, FullReads(reader)) {
             Ok(inner) => inner,
             Err(PcapError::Eof) => return Err(fail(PcapErrorKind::Empty)),
             Err(PcapError::Incomplete(_)) => return Err(fail(PcapErrorKind::TruncatedHeader)),
@@ -538,7 +585,7 @@ impl PcapReader {
             state: FormatState::new(),
             name,
             pending_consume: 0,
-            capacity: READ_BUFFER_SIZE,
+            capacity,
             finished: false,
         };
         // The first block is the pcap header or the pcapng section header: read it now so an
@@ -571,12 +618,8 @@ impl PcapReader {
     }
 
     fn error(&self, kind: PcapErrorKind) -> PcapReadError {
-        PcapReadError {
-            file: self.name.clone(),
-            record: self.state.stats.records + 1,
-            offset: self.inner.consumed() as u64,
-            kind,
-        }
+        self.state
+            .error(&self.name, self.inner.consumed() as u64, kind)
     }
 
     fn step(&mut self) -> Step {
@@ -737,12 +780,7 @@ impl<'a> PcapSliceReader<'a> {
     }
 
     fn error(&self, kind: PcapErrorKind) -> PcapReadError {
-        PcapReadError {
-            file: self.name.clone(),
-            record: self.state.stats.records + 1,
-            offset: self.position as u64,
-            kind,
-        }
+        self.state.error(&self.name, self.position as u64, kind)
     }
 
     fn accept(&mut self, parsed: ParseResult<'a>) -> Result<Option<Found<'a>>, PcapErrorKind> {
