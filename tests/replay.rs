@@ -411,7 +411,7 @@ fn expect_file_passes_and_fails_with_a_readable_diff() {
     let good = write(
         dir.path(),
         "good.json",
-        r#"{"alerts": {"1000001": 1, "1000005": 1, "999": 0}, "alerts_total": 5}"#,
+        r#"{"alerts": {"1000001": 1, "1000005": 1, "999": 0, "1000007": 3}, "alerts_total": 8}"#,
     );
     let bad = write(
         dir.path(),
