@@ -565,3 +565,18 @@ fn stats_records_follow_the_interval_in_packet_time() {
     assert_eq!(stats.len(), 2, "at t=2 and t=4");
     assert_eq!(stats[0]["stats"]["nfips"]["packets"], 3);
 }
+
+#[test]
+fn udp_reject_asks_for_icmp_unreachable_unless_disabled() {
+    let (_dir, rules, pcap) = one_packet_case(
+        b"attack",
+        "reject udp any any -> any any (msg:\"r\"; content:\"attack\"; sid:1;)\n",
+    );
+    let run = replay(&["--rules", &rules, &pcap]);
+    let drops = of_type(&run.eve, "drop");
+    assert_eq!(drops[0]["verdict"]["reject"][0], "icmp-prohib");
+    let quiet = replay(&["--rules", &rules, "--set", "reject.icmp-unreachable=false", &pcap]);
+    let drops = of_type(&quiet.eve, "drop");
+    assert_eq!(drops.len(), 1, "still dropped");
+    assert!(drops[0]["verdict"].get("reject").is_none());
+}

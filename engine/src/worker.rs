@@ -486,10 +486,14 @@ impl Worker {
         };
         if decision.action == PacketAction::Drop {
             self.stats.drop_rules += 1;
-            let reject = decision.reject.map(|target| reject_request(pkt, target));
-            if let Some(request) = &reject {
+            // Non-TCP rejects answer with ICMP unreachable only when `reject.icmp-unreachable`.
+            let answerable = pkt.ip_proto == 6 || self.shared.settings.reject.icmp_unreachable;
+            let reject = decision
+                .reject
+                .filter(|_| answerable)
+                .map(|target| reject_request(pkt, target));
+            if reject.is_some() {
                 self.stats.rejected += 1;
-                let _ = request;
             }
             if let Some((addr, secs)) = decision.sticky {
                 self.stats.sticky_requests += 1;
