@@ -45,6 +45,16 @@ fn replay(args: &[&str]) -> Run {
     }
 }
 
+/// The replay failed (exit 1) and said `needle` on stderr.
+fn assert_fails_with(run: &Run, needle: &str) {
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        run.stderr
+    );
+}
+
 fn demo_args() -> Vec<String> {
     let d = demo();
     vec![
@@ -401,8 +411,7 @@ fn tuning_file_errors_name_file_and_line() {
         "suppress gen_id 1, sig_id 1\nsuppress gen_id 1\n",
     );
     let run = replay(&["--rules", &rules, "--threshold", &threshold, &pcap]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("threshold.config:2:"), "{}", run.stderr);
+    assert_fails_with(&run, "threshold.config:2:");
 }
 
 #[test]
@@ -425,23 +434,13 @@ fn expect_file_passes_and_fails_with_a_readable_diff() {
     a.pop();
     a.push(bad);
     let run = replay(&args(&a));
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("sid 1000001: expected 3 alerts, got 1"),
-        "{}",
-        run.stderr
-    );
+    assert_fails_with(&run, "sid 1000001: expected 3 alerts, got 1");
 }
 
 #[test]
 fn set_rejects_unknown_keys() {
     let run = replay(&["--set", "flow.max-flowz=1", "x.pcap"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("unknown setting \"flow.max-flowz\""),
-        "{}",
-        run.stderr
-    );
+    assert_fails_with(&run, "unknown setting \"flow.max-flowz\"");
 }
 
 #[test]
@@ -453,8 +452,7 @@ fn not_a_pcap_is_a_clear_error() {
         "this is not a capture file at all\n",
     );
     let run = replay(&[&path]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("notes.pcap"), "{}", run.stderr);
+    assert_fails_with(&run, "notes.pcap");
 }
 
 #[test]
@@ -468,8 +466,7 @@ fn truncated_pcap_reports_the_record_and_keeps_what_was_read() {
         &demo().join("demo.rules").display().to_string(),
         &path.display().to_string(),
     ]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("cut.pcap: record"), "{}", run.stderr);
+    assert_fails_with(&run, "cut.pcap: record");
     assert!(
         !alerts_for(&run.eve, 1000001).is_empty(),
         "records before the cut were replayed"
@@ -512,8 +509,7 @@ fn over_long_record_is_a_clear_error() {
     let path = dir.path().join("huge.pcap");
     std::fs::write(&path, bytes).unwrap();
     let run = replay(&[&path.display().to_string()]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("huge.pcap: record 1"), "{}", run.stderr);
+    assert_fails_with(&run, "huge.pcap: record 1");
 }
 
 #[test]
@@ -575,7 +571,13 @@ fn udp_reject_asks_for_icmp_unreachable_unless_disabled() {
     let run = replay(&["--rules", &rules, &pcap]);
     let drops = of_type(&run.eve, "drop");
     assert_eq!(drops[0]["verdict"]["reject"][0], "icmp-prohib");
-    let quiet = replay(&["--rules", &rules, "--set", "reject.icmp-unreachable=false", &pcap]);
+    let quiet = replay(&[
+        "--rules",
+        &rules,
+        "--set",
+        "reject.icmp-unreachable=false",
+        &pcap,
+    ]);
     let drops = of_type(&quiet.eve, "drop");
     assert_eq!(drops.len(), 1, "still dropped");
     assert!(drops[0]["verdict"].get("reject").is_none());
