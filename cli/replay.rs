@@ -191,6 +191,9 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
             s.decode_errors, s.checksum_invalid
         );
     }
+    if report.checksums_auto_disabled {
+        eprintln!("checksums:  auto mode stopped validating (most early packets had bad checksums: offload)");
+    }
     for (name, count) in &s.decode_events {
         eprintln!("  {count:>8}  {name}");
     }

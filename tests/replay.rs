@@ -582,3 +582,17 @@ fn udp_reject_asks_for_icmp_unreachable_unless_disabled() {
     assert_eq!(drops.len(), 1, "still dropped");
     assert!(drops[0]["verdict"].get("reject").is_none());
 }
+
+#[test]
+fn config_file_sets_settings_and_names_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "ids.toml", "ids = true\n[flow]\nmax-flows = 100\n");
+    let mut a = demo_args();
+    a.extend(["--config".to_string(), good]);
+    let run = replay(&args(&a));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(of_type(&run.eve, "drop").is_empty(), "ids = true from the file");
+    let bad = write(dir.path(), "bad.toml", "[stream]\nmidstreem = true\n");
+    let run = replay(&["--config", &bad, "x.pcap"]);
+    assert_fails_with(&run, "bad.toml: key stream.midstreem: unknown setting");
+}

@@ -307,6 +307,11 @@ impl Worker {
         &self.stats
     }
 
+    /// Checksum validation in `auto` mode has stopped (the capture's checksums were offloaded).
+    pub fn checksums_auto_disabled(&self) -> bool {
+        self.decoder.checksums.auto_disabled()
+    }
+
     /// Decide one packet.
     pub fn process(&mut self, raw: RawPacket<'_>) -> Verdict {
         self.stats.packets += 1;
