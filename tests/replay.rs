@@ -586,13 +586,80 @@ fn udp_reject_asks_for_icmp_unreachable_unless_disabled() {
 #[test]
 fn config_file_sets_settings_and_names_bad_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let good = write(dir.path(), "ids.toml", "ids = true\n[flow]\nmax-flows = 100\n");
+    let good = write(
+        dir.path(),
+        "ids.toml",
+        "ids = true\n[flow]\nmax-flows = 100\n",
+    );
     let mut a = demo_args();
     a.extend(["--config".to_string(), good]);
     let run = replay(&args(&a));
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(of_type(&run.eve, "drop").is_empty(), "ids = true from the file");
+    assert!(
+        of_type(&run.eve, "drop").is_empty(),
+        "ids = true from the file"
+    );
     let bad = write(dir.path(), "bad.toml", "[stream]\nmidstreem = true\n");
     let run = replay(&["--config", &bad, "x.pcap"]);
     assert_fails_with(&run, "bad.toml: key stream.midstreem: unknown setting");
+}
+
+#[test]
+fn rate_filter_turns_alerts_into_drops_past_the_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let packets: Vec<Vec<u8>> = (0..4).map(|_| udp(b"login")).collect();
+    let path = dir.path().join("r.pcap");
+    let mut writer =
+        PcapWriter::new(std::fs::File::create(&path).unwrap(), LinkType::RawIp).unwrap();
+    for (i, p) in packets.iter().enumerate() {
+        writer
+            .write_packet(Timestamp::new(1_700_000_000, i as u64 * 1000), p)
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    let rules = write(
+        dir.path(),
+        "r.rules",
+        "alert udp any any -> any any (msg:\"login\"; content:\"login\"; sid:7;)\n",
+    );
+    let threshold = write(
+        dir.path(),
+        "threshold.config",
+        "rate_filter gen_id 1, sig_id 7, track by_src, count 2, seconds 1, new_action drop, timeout 10\n",
+    );
+    let run = replay(&[
+        "--rules",
+        &rules,
+        "--threshold",
+        &threshold,
+        &path.display().to_string(),
+    ]);
+    let actions: Vec<&str> = alerts_for(&run.eve, 7)
+        .iter()
+        .map(|a| a["alert"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["allowed", "allowed", "blocked"],
+        "the 4th packet belongs to the dropped flow"
+    );
+    let reasons: Vec<&str> = of_type(&run.eve, "drop")
+        .iter()
+        .map(|d| d["drop"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["rules", "flow drop"]);
+}
+
+#[test]
+fn full_flow_table_evicts_and_says_so() {
+    let mut a = demo_args();
+    a.extend(["--set".to_string(), "flow.max-flows=2".to_string()]);
+    let run = replay(&args(&a));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("flows:"))
+        .unwrap();
+    assert!(!line.contains(" 0 evicted"), "{line}");
 }
