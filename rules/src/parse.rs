@@ -2159,6 +2159,12 @@ mod tests {
     }
 
     #[test]
+    fn pcre_that_does_not_compile_is_an_error() {
+        let message = error(r#"pcre:"/a(b/";"#);
+        assert!(message.starts_with("pcre `/a(b/`:"), "{message}");
+    }
+
+    #[test]
     fn pcre_bodies_are_compiled_once() {
         let classes = Classifications::builtin();
         let mut cache = PcreCache::new();
