@@ -449,7 +449,7 @@ impl FormatState {
         }
         let block_len = word(4)? as usize;
         let caplen = word(20)? as usize;
-        let well_formed = block_len % 4 == 0
+        let well_formed = block_len & 3 == 0
             && block_len <= data.len()
             && EPB_HEADER + caplen + 4 <= block_len
             && word(block_len - 4)? as usize == block_len;
