@@ -388,7 +388,7 @@ impl Session {
         }
         let need = half.buf.len() + len + half.ooo_bytes as usize;
         let grow = need.saturating_sub(half.buf.capacity());
-        grow.max(len + SEGMENT_OVERHEAD)
+        grow.max(len + (half.ooo.len() + 1) * SEGMENT_OVERHEAD)
     }
 
     /// Release inspected, acknowledged data beyond the context of both directions (memcap
@@ -652,6 +652,16 @@ impl Session {
                 return;
             }
         }
+        if !seg.payload.is_empty() && !seg.flags.ack() {
+            env.stats.invalid_state_drops += 1;
+            result.drop(DropReason::InvalidState, Some(StreamEvent::DataWithoutAck));
+            return;
+        }
+        if seg.flags.fin() && !self.fin_acceptable(seg) {
+            env.stats.out_of_window_drops += 1;
+            result.drop(DropReason::OutOfWindow, Some(StreamEvent::FinOutOfWindow));
+            return;
+        }
         let next_before = self.half[side].next;
         if !seg.payload.is_empty() && !self.data(seg, env, result) {
             return;
@@ -675,6 +685,17 @@ impl Session {
             self.state = TcpState::TimeWait;
             env.stats.sessions_closed += 1;
         }
+    }
+
+    /// A FIN must not end the stream before bytes already made contiguous (a spoofed FIN would
+    /// then cut off the sender's real data) nor beyond the receiver's window.
+    fn fin_acceptable(&self, seg: &Segment) -> bool {
+        let half = &self.half[seg.side.index()];
+        let fin_seq = seg.seq.wrapping_add(seg.payload.len() as u32);
+        if half.has(FIN) {
+            return true; // retransmitted FIN; the first one stands
+        }
+        seq_ge(fin_seq, half.next) && !(half.has(WINDOW) && seq_gt(fin_seq, half.window_end))
     }
 
     /// The ACK and window of `seg` describe the other side's data.

@@ -763,3 +763,27 @@ fn syn_flood_from_spoofed_sources_stays_under_memcap() {
     table.clear();
     assert_eq!(table.memory_used(), 0);
 }
+
+#[test]
+fn data_without_ack_flag_is_dropped() {
+    let mut h = Harness::established(cfg());
+    assert_eq!(h.raw(C, 1, 1, PSH, b"ATTACK", 0), "drop(invalid_state) events=stream.data_without_ack");
+    assert_eq!(h.data(C, 1, b"benign"), "accept view=|benign");
+}
+
+#[test]
+fn spoofed_fin_before_contiguous_end_is_dropped() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"0123456789");
+    assert_eq!(h.raw(C, 3, 1, FIN | ACK, b"", 0), "drop(out_of_window) events=stream.fin_out_of_window");
+    assert_eq!(h.data(C, 11, b"more"), "accept view=0123456789|more");
+}
+
+#[test]
+fn fin_beyond_window_is_dropped() {
+    let mut h = Harness::new(cfg());
+    h.window = 100;
+    h.handshake();
+    assert_eq!(h.raw(C, 500, 1, FIN | ACK, b"", 0), "drop(out_of_window) events=stream.fin_out_of_window");
+    assert!(h.state().starts_with("Established"));
+}
