@@ -30,7 +30,10 @@ fn segment(side: Side, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Segment
 /// Returns payload bytes per second and the share of segments queued out of order.
 fn run(out_of_order_every: Option<u32>) -> (f64, f64) {
     // Unlimited depth: measure reassembly of every byte, not the bypass after 1 MiB.
-    let mut table = StreamTable::<u32>::new(StreamConfig { depth: 0, ..StreamConfig::default() });
+    let mut table = StreamTable::<u32>::new(StreamConfig {
+        depth: 0,
+        ..StreamConfig::default()
+    });
     table.set_context(64);
     let payload: Vec<u8> = (0..SEGMENT).map(|i| (i % 251) as u8).collect();
     let (c, s) = (Side::Initiator, Side::Responder);
@@ -59,8 +62,11 @@ fn run(out_of_order_every: Option<u32>) -> (f64, f64) {
                 bytes += SEGMENT as u64;
             }
             let acked = i + order.len() as u32;
-            if acked % 2 == 0 || swap {
-                table.process(&key, &segment(s, 1, 1 + acked * SEGMENT as u32, TcpFlags::ACK, b""));
+            if acked & 1 == 0 || swap {
+                table.process(
+                    &key,
+                    &segment(s, 1, 1 + acked * SEGMENT as u32, TcpFlags::ACK, b""),
+                );
             }
         }
         i += order.len() as u32;
@@ -70,7 +76,10 @@ fn run(out_of_order_every: Option<u32>) -> (f64, f64) {
     let stats = table.stats();
     assert_eq!(stats.out_of_window_drops + stats.memcap_drops, 0, "{stats}");
     assert_eq!(stats.bytes_reassembled, bytes, "{stats}");
-    (bytes as f64 / elapsed, stats.out_of_order_queued as f64 / (bytes / SEGMENT as u64) as f64)
+    (
+        bytes as f64 / elapsed,
+        stats.out_of_order_queued as f64 / (bytes / SEGMENT as u64) as f64,
+    )
 }
 
 fn main() {
@@ -84,5 +93,8 @@ fn main() {
             runs[0].1 * 100.0
         );
     }
-    println!("session overhead charged: {} bytes (u32 key)", StreamTable::<u32>::session_overhead());
+    println!(
+        "session overhead charged: {} bytes (u32 key)",
+        StreamTable::<u32>::session_overhead()
+    );
 }

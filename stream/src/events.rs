@@ -70,7 +70,10 @@ impl Events {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = StreamEvent> {
-        StreamEvent::ALL.iter().copied().filter(move |e| self.contains(*e))
+        StreamEvent::ALL
+            .iter()
+            .copied()
+            .filter(move |e| self.contains(*e))
     }
 }
 
@@ -108,6 +111,9 @@ mod tests {
         let mut events = Events::default();
         events.insert(StreamEvent::RstOutOfWindow);
         events.insert(StreamEvent::DataOnSyn);
-        assert_eq!(events.to_string(), "stream.data_on_syn,stream.rst_out_of_window");
+        assert_eq!(
+            events.to_string(),
+            "stream.data_on_syn,stream.rst_out_of_window"
+        );
     }
 }

@@ -130,14 +130,25 @@ impl Half {
         self.flags |= KNOWN;
     }
     fn charged(&self) -> usize {
-        self.buf.capacity() + self.ooo.iter().map(|s| s.data.len() + SEGMENT_OVERHEAD).sum::<usize>()
+        self.buf.capacity()
+            + self
+                .ooo
+                .iter()
+                .map(|s| s.data.len() + SEGMENT_OVERHEAD)
+                .sum::<usize>()
     }
 
     /// Release inspected bytes no longer needed: keep `context` bytes before `next` and, when
     /// the receiver's ACKs are known, everything it has not acknowledged (retransmissions are
     /// compared against it). `force` compacts now and gives back spare capacity. Returns the
     /// bytes freed from the budget.
-    fn release(&mut self, context: usize, no_acks: bool, force: bool, budget: &mut Budget) -> usize {
+    fn release(
+        &mut self,
+        context: usize,
+        no_acks: bool,
+        force: bool,
+        budget: &mut Budget,
+    ) -> usize {
         let live_from = if self.has(ACKED) {
             seq_min(self.acked, self.next)
         } else if no_acks {
@@ -174,7 +185,9 @@ impl Half {
         if need <= cap {
             return true;
         }
-        let wanted = need.max(cap.saturating_mul(2).min(cap + (64 << 10))).max(MIN_BUFFER);
+        let wanted = need
+            .max(cap.saturating_mul(2).min(cap + (64 << 10)))
+            .max(MIN_BUFFER);
         let target = if budget.try_charge(wanted - cap) {
             wanted
         } else if budget.try_charge(need - cap) {
@@ -245,7 +258,12 @@ impl Half {
                 (None, Some(_)) => false,
                 (None, None) => break,
             };
-            let (from, to) = if take_queued { queued.next() } else { new.next() }.unwrap_or((0, 0));
+            let (from, to) = if take_queued {
+                queued.next()
+            } else {
+                new.next()
+            }
+            .unwrap_or((0, 0));
             if seq_gt(from, cursor) {
                 holes += 1;
             }
@@ -263,7 +281,10 @@ pub(crate) struct Pieces {
 
 impl Pieces {
     fn new() -> Self {
-        Pieces { ranges: [(0, 0); 16], len: 0 }
+        Pieces {
+            ranges: [(0, 0); 16],
+            len: 0,
+        }
     }
     fn push(&mut self, from: u32, to: u32) {
         if self.len < self.ranges.len() {
@@ -272,7 +293,9 @@ impl Pieces {
         self.len += 1;
     }
     fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.ranges[..self.len.min(self.ranges.len())].iter().copied()
+        self.ranges[..self.len.min(self.ranges.len())]
+            .iter()
+            .copied()
     }
     fn bytes(&self) -> usize {
         self.iter().map(|(a, b)| b.wrapping_sub(a) as usize).sum()
@@ -299,7 +322,12 @@ pub(crate) struct SegmentResult {
 
 impl SegmentResult {
     pub fn new() -> Self {
-        SegmentResult { verdict: Verdict::Accept, events: Events::default(), view: None, depth_reached: false }
+        SegmentResult {
+            verdict: Verdict::Accept,
+            events: Events::default(),
+            view: None,
+            depth_reached: false,
+        }
     }
     fn drop(&mut self, reason: DropReason, event: Option<StreamEvent>) {
         self.verdict = Verdict::Drop(reason);
@@ -350,7 +378,13 @@ impl Session {
     }
 
     fn empty(client: Side, now: u64, state: TcpState) -> Session {
-        Session { half: [Half::default(), Half::default()], last_us: now, state, client, flags: 0 }
+        Session {
+            half: [Half::default(), Half::default()],
+            last_us: now,
+            state,
+            client,
+            flags: 0,
+        }
     }
 
     /// Bytes this session holds beyond its fixed overhead.
@@ -420,7 +454,10 @@ impl Session {
             TcpState::Reset => {
                 if has_data {
                     env.stats.data_after_close_drops += 1;
-                    result.drop(DropReason::DataAfterClose, Some(StreamEvent::DataAfterReset));
+                    result.drop(
+                        DropReason::DataAfterClose,
+                        Some(StreamEvent::DataAfterReset),
+                    );
                 }
                 return;
             }
@@ -576,7 +613,10 @@ impl Session {
 
     fn invalid(&mut self, env: &mut Env, result: &mut SegmentResult) -> bool {
         env.stats.invalid_state_drops += 1;
-        result.drop(DropReason::InvalidState, Some(StreamEvent::DataBeforeHandshake));
+        result.drop(
+            DropReason::InvalidState,
+            Some(StreamEvent::DataBeforeHandshake),
+        );
         false
     }
 
@@ -605,7 +645,11 @@ impl Session {
             self.honour_rst(true, env, result);
             return;
         }
-        let window_end = if half.has(WINDOW) { half.window_end } else { half.next.wrapping_add(65535) };
+        let window_end = if half.has(WINDOW) {
+            half.window_end
+        } else {
+            half.next.wrapping_add(65535)
+        };
         if seq_gt(seg.seq, half.next) && seq_lt(seg.seq, window_end) {
             env.stats.rst_inexact += 1;
             return;
@@ -643,7 +687,10 @@ impl Session {
                 Some(_) => {}
             }
         }
-        if seg.flags.urg() && seg.urgent_pointer > 0 && seg.urgent_pointer as usize <= seg.payload.len() {
+        if seg.flags.urg()
+            && seg.urgent_pointer > 0
+            && seg.urgent_pointer as usize <= seg.payload.len()
+        {
             env.stats.urgent_data += 1;
             result.events.insert(StreamEvent::UrgentData);
             if env.cfg.urgent_policy == UrgentPolicy::Drop {
@@ -768,7 +815,10 @@ impl Session {
                     // Inspected bytes stand under both policies: the receiver holds them.
                     env.stats.overlap_conflicts += 1;
                     env.stats.overlap_conflict_drops += 1;
-                    result.drop(DropReason::OverlapConflict, Some(StreamEvent::OverlapDifferentData));
+                    result.drop(
+                        DropReason::OverlapConflict,
+                        Some(StreamEvent::OverlapDifferentData),
+                    );
                     return false;
                 }
             }
@@ -849,7 +899,10 @@ impl Session {
             half.ooo_bytes -= queued.data.len() as u32;
             env.budget.release(queued.data.len() + SEGMENT_OVERHEAD);
         }
-        half.max_end = seq_max(half.max_end, seq_max(half.next, seg.seq.wrapping_add(seg.payload.len() as u32)));
+        half.max_end = seq_max(
+            half.max_end,
+            seq_max(half.next, seg.seq.wrapping_add(seg.payload.len() as u32)),
+        );
         let added = half.next.wrapping_sub(old_next) as usize;
         half.delivered += added as u64;
         env.stats.bytes_reassembled += added as u64;
@@ -892,7 +945,9 @@ impl Session {
             result.events.insert(StreamEvent::Retransmission);
             return true;
         }
-        let (reason, event) = if half.ooo.len() + pieces.len > cfg.max_ooo_packets || pieces.len > pieces.ranges.len() {
+        let (reason, event) = if half.ooo.len() + pieces.len > cfg.max_ooo_packets
+            || pieces.len > pieces.ranges.len()
+        {
             env.stats.ooo_packets_drops += 1;
             (DropReason::OooPackets, StreamEvent::OooPacketsLimit)
         } else if half.ooo_bytes as usize + pieces.bytes() > cfg.max_ooo_bytes {
@@ -914,8 +969,10 @@ impl Session {
                         let from = seq_max(seg.seq, queued.seq);
                         let to = seq_min(end, queued.end());
                         if seq_lt(from, to) {
-                            let dst = from.wrapping_sub(queued.seq) as usize..to.wrapping_sub(queued.seq) as usize;
-                            let src = from.wrapping_sub(seg.seq) as usize..to.wrapping_sub(seg.seq) as usize;
+                            let dst = from.wrapping_sub(queued.seq) as usize
+                                ..to.wrapping_sub(queued.seq) as usize;
+                            let src = from.wrapping_sub(seg.seq) as usize
+                                ..to.wrapping_sub(seg.seq) as usize;
                             queued.data[dst].copy_from_slice(&seg.payload[src]);
                         }
                     }
@@ -925,7 +982,11 @@ impl Session {
                         [from.wrapping_sub(seg.seq) as usize..to.wrapping_sub(seg.seq) as usize]
                         .into();
                     half.ooo_bytes += data.len() as u32;
-                    let at = half.ooo.iter().position(|q| seq_gt(q.seq, from)).unwrap_or(half.ooo.len());
+                    let at = half
+                        .ooo
+                        .iter()
+                        .position(|q| seq_gt(q.seq, from))
+                        .unwrap_or(half.ooo.len());
                     half.ooo.insert(at, OooSegment { seq: from, data });
                     half.max_end = seq_max(half.max_end, to);
                 }
@@ -943,7 +1004,13 @@ fn fmt_half(f: &mut fmt::Formatter<'_>, name: &str, half: &Half) -> fmt::Result 
         return write!(f, "{name}[-]");
     }
     let rel = |seq: u32| seq.wrapping_sub(half.isn);
-    write!(f, "{name}[next={} buf={}..{}", rel(half.next), rel(half.base), rel(half.next))?;
+    write!(
+        f,
+        "{name}[next={} buf={}..{}",
+        rel(half.next),
+        rel(half.base),
+        rel(half.next)
+    )?;
     if !half.ooo.is_empty() {
         f.write_str(" ooo=")?;
         for (i, queued) in half.ooo.iter().enumerate() {

@@ -53,9 +53,28 @@ struct Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    (0u8..8, any::<bool>(), 0u8..20, 0u16..12_000, 0u16..12_000, 0u16..1600, 0u8..3, 0u32..5_000_000).prop_map(
-        |(key, from_server, kind, rel_seq, rel_ack, len, fill, advance_us)| Op { key, from_server, kind, rel_seq, rel_ack, len, fill, advance_us },
+    (
+        0u8..8,
+        any::<bool>(),
+        0u8..20,
+        0u16..12_000,
+        0u16..12_000,
+        0u16..1600,
+        0u8..3,
+        0u32..5_000_000,
     )
+        .prop_map(
+            |(key, from_server, kind, rel_seq, rel_ack, len, fill, advance_us)| Op {
+                key,
+                from_server,
+                kind,
+                rel_seq,
+                rel_ack,
+                len,
+                fill,
+                advance_us,
+            },
+        )
 }
 
 fn run(ops: &[Op], memcap: u64, policy_last: bool, midstream: bool) -> nfips_stream::StreamStats {
@@ -65,7 +84,11 @@ fn run(ops: &[Op], memcap: u64, policy_last: bool, midstream: bool) -> nfips_str
         memcap,
         max_sessions: 6,
         midstream,
-        overlap_policy: if policy_last { OverlapPolicy::Last } else { OverlapPolicy::First },
+        overlap_policy: if policy_last {
+            OverlapPolicy::Last
+        } else {
+            OverlapPolicy::First
+        },
         embryonic_timeout_us: 20_000_000,
         established_timeout_us: 60_000_000,
         closed_timeout_us: 10_000_000,
@@ -76,8 +99,15 @@ fn run(ops: &[Op], memcap: u64, policy_last: bool, midstream: bool) -> nfips_str
     let mut now = 1u64;
     for op in ops {
         now += op.advance_us as u64;
-        let isn = [1000u32.wrapping_mul(op.key as u32 + 1), u32::MAX - 4000 * op.key as u32];
-        let side = if op.from_server { Side::Responder } else { Side::Initiator };
+        let isn = [
+            1000u32.wrapping_mul(op.key as u32 + 1),
+            u32::MAX - 4000 * op.key as u32,
+        ];
+        let side = if op.from_server {
+            Side::Responder
+        } else {
+            Side::Initiator
+        };
         let (flags, len) = match op.kind {
             0 => (TcpFlags::SYN, 0),
             1 => (TcpFlags::SYN | TcpFlags::ACK, 0),
@@ -92,7 +122,7 @@ fn run(ops: &[Op], memcap: u64, policy_last: bool, midstream: bool) -> nfips_str
         };
         let own = isn[side as usize];
         let other = isn[side.other() as usize];
-            let mut bytes = payload[..len].to_vec();
+        let mut bytes = payload[..len].to_vec();
         // Fill with a pattern of the stream offset, so equal offsets usually hold equal bytes
         // and `fill` sometimes makes them differ (overlap conflicts).
         for (i, b) in bytes.iter_mut().enumerate() {
@@ -100,7 +130,11 @@ fn run(ops: &[Op], memcap: u64, policy_last: bool, midstream: bool) -> nfips_str
         }
         let seg = Segment {
             side,
-            seq: if op.kind <= 1 { own } else { own.wrapping_add(1 + op.rel_seq as u32) },
+            seq: if op.kind <= 1 {
+                own
+            } else {
+                own.wrapping_add(1 + op.rel_seq as u32)
+            },
             ack: other.wrapping_add(1 + op.rel_ack as u32),
             flags: TcpFlags(flags),
             window: 16_000,
@@ -115,14 +149,23 @@ fn run(ops: &[Op], memcap: u64, policy_last: bool, midstream: bool) -> nfips_str
             assert!(view.new_from <= view.bytes.len());
         }
         drop(bytes);
-        assert!(table.memory_used() <= memcap, "{} > {memcap}", table.memory_used());
+        assert!(
+            table.memory_used() <= memcap,
+            "{} > {memcap}",
+            table.memory_used()
+        );
     }
     let stats = table.stats().clone();
     table.clear();
     assert_eq!(table.memory_used(), 0);
     assert_eq!(table.len(), 0);
     table.shrink_to_fit();
-    assert_eq!(live(), before, "allocations did not return to the start: {}", table.stats());
+    assert_eq!(
+        live(),
+        before,
+        "allocations did not return to the start: {}",
+        table.stats()
+    );
     drop(table);
     drop(payload);
     stats
@@ -158,17 +201,43 @@ fn generated_sessions_reach_prunes_truncations_overlaps_and_resets() {
             *total.entry(name).or_insert(0) += value;
         }
     }
-    for name in ["sessions_pruned", "sessions_truncated", "overlap_conflicts", "rst_honoured", "rst_out_of_window", "out_of_order_queued", "bytes_reassembled", "sessions_timed_out", "memcap_reached"] {
+    for name in [
+        "sessions_pruned",
+        "sessions_truncated",
+        "overlap_conflicts",
+        "rst_honoured",
+        "rst_out_of_window",
+        "out_of_order_queued",
+        "bytes_reassembled",
+        "sessions_timed_out",
+        "memcap_reached",
+    ] {
         assert!(total[name] > 0, "{name} never reached: {total:?}");
     }
 }
 
 #[test]
 fn handshake_and_data_then_clear_returns_allocations() {
-    let ops: Vec<Op> = [(false, 0, 0, 0), (true, 1, 0, 0), (false, 4, 0, 0), (false, 6, 0, 1000), (false, 6, 3000, 1000), (false, 6, 1000, 1500)]
-        .iter()
-        .map(|&(from_server, kind, rel_seq, len)| Op { key: 1, from_server, kind, rel_seq, rel_ack: 0, len, fill: 0, advance_us: 10 })
-        .collect();
+    let ops: Vec<Op> = [
+        (false, 0, 0, 0),
+        (true, 1, 0, 0),
+        (false, 4, 0, 0),
+        (false, 6, 0, 1000),
+        (false, 6, 3000, 1000),
+        (false, 6, 1000, 1500),
+    ]
+    .iter()
+    .map(|&(from_server, kind, rel_seq, len)| Op {
+        key: 1,
+        from_server,
+        kind,
+        rel_seq,
+        rel_ack: 0,
+        len,
+        fill: 0,
+        advance_us: 10,
+    })
+    .collect();
     let stats = run(&ops, 1 << 20, false, false);
     assert_eq!(stats.bytes_reassembled, 2500, "{stats}");
 }
