@@ -343,8 +343,9 @@ impl Defragmenter {
                         != frag.payload[(from - start) as usize..(to - start) as usize];
                 }
             }
+            // Buffer growth (reserved exactly below) and the ranges vector doubling.
             let grow = (end as usize).saturating_sub(datagram.buf.capacity())
-                + 2 * std::mem::size_of::<(u32, u32)>();
+                + (datagram.ranges.capacity() + 4) * std::mem::size_of::<(u32, u32)>();
             (grow, conflict)
         };
         if conflict {
@@ -361,6 +362,9 @@ impl Defragmenter {
         };
         let before = datagram.charged();
         if datagram.buf.len() < end as usize {
+            datagram
+                .buf
+                .reserve_exact(end as usize - datagram.buf.len());
             datagram.buf.resize(end as usize, 0);
         }
         datagram.buf[start as usize..end as usize].copy_from_slice(frag.payload);

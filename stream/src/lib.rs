@@ -33,7 +33,32 @@
 //! [`StreamConfig::memcap`]; the charge never exceeds it (asserted in debug builds) and is exactly
 //! zero when the table is empty. See [`StreamTable`] for truncation and pruning.
 //!
-//! Not here: which bytes are attacks (rules), packet decoding, checksums, verdict delivery.
+//! Not here: which bytes are attacks (rules), packet decoding, checksums (the engine must not
+//! hand segments with a bad checksum to the stream: the receiver discards them, so their bytes
+//! must not become stream data), verdict delivery.
+//!
+//! # Example
+//!
+//! ```
+//! use nfips_stream::{Segment, Side, StreamConfig, StreamTable, TcpFlags, Verdict};
+//!
+//! let mut table = StreamTable::<u64>::new(StreamConfig::default());
+//! table.set_context(32); // the ruleset's longest pattern span
+//! let seg = |side, seq, ack, flags, payload| Segment {
+//!     side, seq, ack, flags: TcpFlags(flags), window: 65535, window_scale: None,
+//!     timestamp: None, urgent_pointer: 0, payload, time_us: 0,
+//! };
+//! let flow = 7; // the engine's flow handle
+//! table.process(&flow, &seg(Side::Initiator, 100, 0, TcpFlags::SYN, b""));
+//! table.process(&flow, &seg(Side::Responder, 900, 101, TcpFlags::SYN | TcpFlags::ACK, b""));
+//! table.process(&flow, &seg(Side::Initiator, 101, 901, TcpFlags::ACK, b""));
+//! table.process(&flow, &seg(Side::Initiator, 101, 901, TcpFlags::ACK, b"GET /AT"));
+//! let out = table.process(&flow, &seg(Side::Initiator, 108, 901, TcpFlags::ACK, b"TACK"));
+//! assert_eq!(out.verdict, Verdict::Accept);
+//! let view = out.view.expect("new contiguous data");
+//! assert_eq!(view.bytes, b"GET /ATTACK"); // match detection here; drop this packet on a hit
+//! assert_eq!(view.new_from, 7);
+//! ```
 
 pub mod defrag;
 mod events;
@@ -226,6 +251,13 @@ pub enum UrgentPolicy {
 }
 
 /// All settings of the stream, with named defaults.
+///
+/// Setting names for configuration files: `stream.memcap`, `stream.max-sessions`,
+/// `stream.midstream`, `stream.async-oneside`, `stream.max-ooo-packets`, `stream.max-ooo-bytes`,
+/// `stream.max-seq-holes`, `stream.overlap-policy` (first | last), `stream.urgent-policy`
+/// (drop | inline), `stream.window-size`, `stream.depth`, `stream.truncate-sessions`,
+/// `stream.prune-sessions`, `stream.timeout.embryonic`, `stream.timeout.established`,
+/// `stream.timeout.closed`.
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
     /// Bytes charged for all sessions of one table (one worker). Default 32 MiB.

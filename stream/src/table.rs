@@ -12,6 +12,9 @@ use std::hash::{BuildHasher, Hash};
 
 const NIL: u32 = u32::MAX;
 
+/// Largest payload accepted in one segment (GSO super-segments are at most 64 KiB).
+const MAX_PAYLOAD: usize = 1 << 24;
+
 struct Slot<K> {
     key: Option<K>,
     session: Session,
@@ -123,6 +126,19 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
     pub fn process(&mut self, key: &K, seg: &Segment) -> Outcome<'_> {
         self.stats.segments += 1;
         let mut result = SegmentResult::new();
+        if seg.payload.len() > MAX_PAYLOAD {
+            // Sequence arithmetic needs segments far below 2^31 bytes; no real packet is close.
+            self.stats.invalid_state_drops += 1;
+            result.verdict = crate::Verdict::Drop(crate::DropReason::InvalidState);
+            return Outcome {
+                verdict: result.verdict,
+                events: result.events,
+                view: None,
+                depth_reached: false,
+                both_depths_reached: false,
+                state: self.state(key),
+            };
+        }
         let mut existing = self.find(key);
         if let Some(index) = existing {
             let session = &self.slots[index as usize].session;
