@@ -370,6 +370,17 @@ impl Session {
         session
     }
 
+    /// A session started by a SYN/ACK when only the responder's direction is visible
+    /// (`async_oneside`): the client's ISN is the acknowledgement minus one.
+    pub fn from_synack(seg: &Segment, env: &mut Env, result: &mut SegmentResult) -> Session {
+        let client = seg.side.other();
+        let mut session = Session::empty(client, seg.time_us, TcpState::Established);
+        session.half[client.index()].start_at(seg.ack.wrapping_sub(1), seg.ack);
+        session.syn(seg, env, result);
+        session.negotiate();
+        session
+    }
+
     /// A session picked up from a non-SYN segment (`midstream`).
     pub fn midstream(seg: &Segment) -> Session {
         let mut session = Session::empty(seg.side, seg.time_us, TcpState::Established);
@@ -494,6 +505,8 @@ impl Session {
         if !seg.payload.is_empty() {
             env.stats.data_on_syn += 1;
             result.events.insert(StreamEvent::DataOnSyn);
+            // Remember where it ends: a TCP Fast Open server acknowledges it.
+            half.max_end = half.next.wrapping_add(seg.payload.len() as u32);
         }
     }
 
@@ -551,10 +564,17 @@ impl Session {
             }
             (TcpState::SynSent, false) => {
                 if flags.syn() && flags.ack() {
-                    if seg.ack != client_isn.wrapping_add(1) {
+                    let client = &mut self.half[self.client.index()];
+                    let fast_open = client.max_end != client.next && seg.ack == client.max_end;
+                    if seg.ack != client_isn.wrapping_add(1) && !fast_open {
                         result.drop(DropReason::InvalidState, Some(StreamEvent::SynAckBadAck));
                         env.stats.invalid_state_drops += 1;
                         return false;
+                    }
+                    if fast_open {
+                        // The server took the SYN's data (TFO): the stream continues after it.
+                        // Those bytes were inspected only as a packet (data_on_syn event).
+                        client.start_at(client.isn, seg.ack);
                     }
                     self.syn(seg, env, result);
                     self.negotiate();

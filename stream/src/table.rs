@@ -223,8 +223,10 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
     /// A new session for `seg`, or `None` when it starts none (counted, event set).
     fn create(&mut self, key: &K, seg: &Segment, result: &mut SegmentResult) -> Option<u32> {
         let syn = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
+        let synack_oneside =
+            self.cfg.async_oneside && seg.flags.syn() && seg.flags.ack() && !seg.flags.rst();
         let pick_up = self.cfg.midstream && !seg.flags.rst();
-        if !syn && !pick_up {
+        if !syn && !synack_oneside && !pick_up {
             self.stats.no_session += 1;
             result.events.insert(StreamEvent::NoSession);
             return None;
@@ -243,6 +245,9 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         let session = if syn {
             let (mut env, _) = self.env();
             Session::from_syn(seg, &mut env, result)
+        } else if synack_oneside {
+            let (mut env, _) = self.env();
+            Session::from_synack(seg, &mut env, result)
         } else {
             self.stats.sessions_midstream += 1;
             result.events.insert(StreamEvent::NoHandshake);
@@ -275,7 +280,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         });
         self.live += 1;
         self.link_newest(index);
-        if !syn {
+        if !syn && !synack_oneside {
             let need = self.slots[index as usize].session.estimate(seg);
             if need > 0 {
                 self.make_room(need, index);

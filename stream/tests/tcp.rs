@@ -1035,3 +1035,37 @@ fn idle_session_costs_at_most_300_bytes() {
         h.table.memory_used()
     );
 }
+
+#[test]
+fn fast_open_synack_acknowledging_syn_data_is_accepted() {
+    let mut h = Harness::new(cfg());
+    assert_eq!(
+        h.raw(C, 0, 0, SYN, b"GET /", 0),
+        "accept events=stream.data_on_syn"
+    );
+    assert_eq!(h.raw(S, 0, 6, SYN | ACK, b"", 0), "accept");
+    h.raw(C, 6, 1, ACK, b"", 0);
+    assert_eq!(h.data(C, 6, b"index"), "accept view=|index");
+}
+
+#[test]
+fn async_oneside_picks_up_from_synack_of_the_responder() {
+    let mut h = Harness::new(StreamConfig {
+        async_oneside: true,
+        ..cfg()
+    });
+    assert_eq!(h.raw(S, 0, 1, SYN | ACK, b"", 0), "accept");
+    assert_eq!(h.data(S, 1, b"220 ready"), "accept view=|220 ready");
+    assert_eq!(h.data(S, 10, b"\r\n"), "accept view=220 ready|\r\n");
+}
+
+#[test]
+fn window_size_caps_the_context() {
+    let mut h = Harness::established(StreamConfig {
+        window_size: 2,
+        ..cfg()
+    });
+    h.table.set_context(100);
+    h.data(C, 1, b"abcdef");
+    assert_eq!(h.data(C, 7, b"gh"), "accept view=ef|gh");
+}
