@@ -433,6 +433,14 @@ impl Defragmenter {
         true
     }
 
+    /// Discard every pending datagram and the last completed one. The memcap counter is then
+    /// exactly zero.
+    pub fn clear(&mut self) {
+        self.pending = HashMap::with_hasher(self.pending.hasher().clone());
+        self.done = Vec::new();
+        self.used = 0;
+    }
+
     /// Discard datagrams older than the timeout. Returns how many.
     pub fn expire(&mut self, now_us: u64) -> usize {
         let timeout = self.cfg.timeout_us;

@@ -241,3 +241,69 @@ fn handshake_and_data_then_clear_returns_allocations() {
     let stats = run(&ops, 1 << 20, false, false);
     assert_eq!(stats.bytes_reassembled, 2500, "{stats}");
 }
+
+mod defrag {
+    use super::live;
+    use nfips_stream::defrag::{DefragConfig, DefragVerdict, Defragmenter, Fragment};
+    use nfips_stream::OverlapPolicy;
+    use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Random fragments of a few datagrams: the memcap holds, what completes has the
+        /// announced length, and expiring everything frees all charged bytes and allocations.
+        #[test]
+        fn defrag_memory_returns_to_zero(
+            frags in proptest::collection::vec((0u32..4, 0u32..64, any::<bool>(), 1usize..12, any::<bool>(), 0u64..3_000_000), 1..200),
+            memcap in 500u64..20_000,
+            policy_last in any::<bool>(),
+        ) {
+            let data = vec![7u8; 96];
+            let before = live();
+            let cfg = DefragConfig {
+                memcap,
+                max_fragments: 8,
+                overlap_policy: if policy_last { OverlapPolicy::Last } else { OverlapPolicy::First },
+                ..DefragConfig::default()
+            };
+            let mut d = Defragmenter::new(cfg);
+            let mut now = 0;
+            for &(id, offset_units, more, units, flip, advance) in &frags {
+                now += advance;
+                let mut payload = data[..units * 8].to_vec();
+                if flip {
+                    payload[0] ^= 1;
+                }
+                let frag = Fragment {
+                    src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                    dst: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+                    proto: 17,
+                    id,
+                    offset: offset_units * 8,
+                    more,
+                    payload: &payload,
+                    time_us: now,
+                };
+                let out = d.process(&frag);
+                if out.verdict == DefragVerdict::Complete {
+                    // The completing fragment lies inside the datagram, and ends it if last.
+                    let len = out.datagram.map(|b| b.len()).unwrap_or(0) as u32;
+                    let end = offset_units * 8 + payload.len() as u32;
+                    prop_assert!(len >= end);
+                    if !more {
+                        prop_assert_eq!(len, end);
+                    }
+                }
+                drop(payload);
+                prop_assert!(d.memory_used() <= memcap);
+            }
+            d.expire(u64::MAX);
+            prop_assert_eq!(d.memory_used(), 0);
+            prop_assert_eq!(d.pending(), 0);
+            d.clear();
+            prop_assert_eq!(live(), before);
+        }
+    }
+}
