@@ -260,7 +260,7 @@ mod defrag {
             memcap in 500u64..20_000,
             policy_last in any::<bool>(),
         ) {
-            let data = vec![7u8; 96];
+            let data = [7u8; 96];
             let before = live();
             let cfg = DefragConfig {
                 memcap,
