@@ -26,6 +26,12 @@
 //! segments is seen when its last byte arrives. The view borrows the session's buffer: in-order
 //! data is copied once, into that buffer, and inspected data is released as the window moves.
 //!
+//! A view's bytes are part of the stream from the moment they are returned: if detection drops
+//! the packet, the engine must drop the rest of the flow too (nfips flow verdicts do) or
+//! [`StreamTable::remove`] the session, otherwise the sender's retransmission of the same bytes
+//! would be recognised as a retransmission and passed without a new view. Segments the stream
+//! itself drops leave no trace in it.
+//!
 //! # Memory
 //!
 //! Every buffer byte (by capacity), every queued out-of-order segment (bytes plus

@@ -852,8 +852,27 @@ fn memcap_truncates_least_recently_used_sessions_first() {
         Verdict::Accept
     );
     let stats = table.stats().clone();
-    assert!(stats.sessions_truncated >= 1, "{stats}");
+    // The least recently used session alone gave back enough: all but its 100 context bytes.
+    assert_eq!(stats.sessions_truncated, 1, "{stats}");
+    assert_eq!(stats.bytes_truncated, 1400, "{stats}");
     assert_eq!(stats.sessions_pruned, 0, "{stats}");
+    let client_half = |key| {
+        table
+            .describe(&key)
+            .unwrap_or_default()
+            .split(" S[")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        client_half(0),
+        "Established C[next=1501 buf=1401..1501 acked=1501 win=67036]"
+    );
+    assert_eq!(
+        client_half(2),
+        "Established C[next=1501 buf=1..1501 acked=1501 win=67036]"
+    );
     assert!(table.memory_used() <= table.config().memcap);
     assert_eq!(before, 3 * (overhead + 1500));
     table.clear();
