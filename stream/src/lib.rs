@@ -153,6 +153,15 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Accept => f.write_str("accept"),
+            Verdict::Drop(reason) => write!(f, "drop({reason})"),
+        }
+    }
+}
+
 /// Why the stream asks for a segment to be dropped. Every drop is also counted in [`StreamStats`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {

@@ -596,8 +596,12 @@ impl Session {
             (TcpState::SynReceived, _) => {
                 // The other side's SYN: completes with an ACK of that SYN from either side
                 // (a split handshake has the server send the final ACK).
+                // Acknowledging the peer's SYN, and for a TCP Fast Open client its SYN's data.
                 let peer = &self.half[seg.side.other().index()];
-                let acks_peer_syn = flags.ack() && seg.ack == peer.isn.wrapping_add(1);
+                let acks_peer_syn = flags.ack()
+                    && peer.has(KNOWN)
+                    && seq_gt(seg.ack, peer.isn)
+                    && seq_le(seg.ack, seq_max(peer.max_end, peer.next));
                 if flags.syn() {
                     let own = &self.half[seg.side.index()];
                     if own.has(KNOWN) && seg.seq == own.isn {

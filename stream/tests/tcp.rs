@@ -84,10 +84,7 @@ impl Harness {
             time_us: self.now,
         };
         let outcome = self.table.process(&KEY, &seg);
-        let mut text = match outcome.verdict {
-            Verdict::Accept => "accept".to_string(),
-            Verdict::Drop(reason) => format!("drop({reason})"),
-        };
+        let mut text = outcome.verdict.to_string();
         if let Some(view) = outcome.view {
             let (old, new) = view.bytes.split_at(view.new_from);
             text += &format!(
@@ -1087,4 +1084,16 @@ fn window_size_caps_the_context() {
     h.table.set_context(100);
     h.data(C, 1, b"abcdef");
     assert_eq!(h.data(C, 7, b"gh"), "accept view=ef|gh");
+}
+
+#[test]
+fn fast_open_server_may_send_data_before_the_final_ack() {
+    let mut h = Harness::new(cfg());
+    h.raw(C, 0, 0, SYN, b"GET /", 0);
+    h.raw(S, 0, 6, SYN | ACK, b"", 0);
+    assert_eq!(
+        h.raw(S, 1, 6, ACK | PSH, b"HTTP/1.1 200", 0),
+        "accept view=|HTTP/1.1 200"
+    );
+    assert!(h.state().starts_with("Established"), "{}", h.state());
 }
