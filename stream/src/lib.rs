@@ -43,6 +43,19 @@
 //! hand segments with a bad checksum to the stream: the receiver discards them, so their bytes
 //! must not become stream data), verdict delivery.
 //!
+//! # For the engine
+//!
+//! - Key the table by the engine's flow key (or a 64-bit flow handle); `Side::Initiator` is the
+//!   side the engine calls the client (`to_server`). Pass only TCP segments whose checksum is
+//!   valid or unchecked, after defragmentation ([`defrag::Defragmenter`]).
+//! - Map the decoded header straight into [`Segment`] (window-scale and timestamp options,
+//!   urgent pointer, payload, packet time in microseconds).
+//! - Run detection over [`Outcome::view`] when present (stream rules) and apply the stream's
+//!   own [`Verdict`] first; raise [`Outcome::events`] as gid 129 events; when
+//!   [`Outcome::both_depths_reached`], the flow can be bypassed.
+//! - Call [`StreamTable::expire`] from the worker's periodic sweep with a small budget, and
+//!   report [`StreamTable::stats`] (name, value pairs).
+//!
 //! # Example
 //!
 //! ```
@@ -72,7 +85,7 @@ mod seq;
 mod session;
 mod table;
 
-pub use events::{Events, StreamEvent};
+pub use events::{Events, StreamEvent, STREAM_GID};
 pub use seq::{seq_ge, seq_gt, seq_le, seq_lt};
 pub use session::TcpState;
 pub use table::{StreamTable, SEGMENT_OVERHEAD};

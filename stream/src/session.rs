@@ -923,6 +923,10 @@ impl Session {
             half.ooo_bytes -= queued.data.len() as u32;
             env.budget.release(queued.data.len() + SEGMENT_OVERHEAD);
         }
+        if half.ooo.is_empty() && half.ooo.capacity() > 0 {
+            // Idle sessions hold nothing beyond their buffer.
+            half.ooo = Vec::new();
+        }
         half.max_end = seq_max(
             half.max_end,
             seq_max(half.next, seg.seq.wrapping_add(seg.payload.len() as u32)),
