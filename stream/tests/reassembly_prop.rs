@@ -79,3 +79,41 @@ proptest! {
         prop_assert_eq!(table.stats().overlap_conflicts, 0);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Arbitrary header values never panic and never break the memcap; the table drains to zero.
+    #[test]
+    fn arbitrary_segments_never_panic(
+        segs in proptest::collection::vec(
+            (0u8..3, any::<bool>(), any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>(),
+             proptest::option::of(any::<u8>()), proptest::option::of(any::<(u32, u32)>()), any::<u16>(),
+             0usize..600, 0u64..100_000_000),
+            1..120),
+        midstream in any::<bool>(),
+        async_oneside in any::<bool>(),
+    ) {
+        let memcap = 20_000;
+        let cfg = StreamConfig { memcap, midstream, async_oneside, ..StreamConfig::default() };
+        let mut table = StreamTable::<u8>::new(cfg);
+        let payload = [0x41u8; 600];
+        let mut now = 0;
+        for (key, responder, seq, ack, flags, window, wscale, ts, urg, len, advance) in segs {
+            now += advance;
+            let seg = Segment {
+                side: if responder { Side::Responder } else { Side::Initiator },
+                seq, ack, flags: TcpFlags(flags), window, window_scale: wscale, timestamp: ts,
+                urgent_pointer: urg, payload: &payload[..len], time_us: now,
+            };
+            let out = table.process(&key, &seg);
+            if let Some(view) = out.view {
+                prop_assert!(view.new_from <= view.bytes.len());
+            }
+            prop_assert!(table.memory_used() <= memcap);
+            table.expire(now, 2);
+        }
+        table.clear();
+        prop_assert_eq!(table.memory_used(), 0);
+    }
+}
