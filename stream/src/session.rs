@@ -73,7 +73,7 @@ impl Budget<'_> {
 /// A queued out-of-order piece of data.
 pub(crate) struct OooSegment {
     seq: u32,
-    data: Box<[u8]>,
+    data: Vec<u8>,
 }
 
 impl OooSegment {
@@ -344,6 +344,20 @@ pub(crate) struct Env<'a, 'b> {
     pub context: usize,
     pub budget: Budget<'b>,
     pub stats: &'a mut StreamStats,
+    /// Spare out-of-order buffers of the table, reused so queueing does not allocate per
+    /// segment after warm-up.
+    pub pool: &'a mut Vec<Vec<u8>>,
+}
+
+/// Spare out-of-order buffers kept per table, and the largest one kept. Not charged to the
+/// memcap (at most 1 MiB per table); [`crate::StreamTable::shrink_to_fit`] frees them.
+const POOL_BUFFERS: usize = 64;
+const POOL_BUFFER_MAX: usize = 16 << 10;
+
+fn recycle(pool: &mut Vec<Vec<u8>>, buffer: Vec<u8>) {
+    if pool.len() < POOL_BUFFERS && buffer.capacity() <= POOL_BUFFER_MAX {
+        pool.push(buffer);
+    }
 }
 
 // Session flags.
@@ -922,6 +936,7 @@ impl Session {
         for queued in half.ooo.drain(..drained) {
             half.ooo_bytes -= queued.data.len() as u32;
             env.budget.release(queued.data.len() + SEGMENT_OVERHEAD);
+            recycle(env.pool, queued.data);
         }
         if half.ooo.is_empty() && half.ooo.capacity() > 0 {
             // Idle sessions hold nothing beyond their buffer.
@@ -1006,9 +1021,12 @@ impl Session {
                     }
                 }
                 for (from, to) in pieces.iter() {
-                    let data: Box<[u8]> = seg.payload
-                        [from.wrapping_sub(seg.seq) as usize..to.wrapping_sub(seg.seq) as usize]
-                        .into();
+                    let mut data = env.pool.pop().unwrap_or_default();
+                    data.clear();
+                    data.extend_from_slice(
+                        &seg.payload[from.wrapping_sub(seg.seq) as usize
+                            ..to.wrapping_sub(seg.seq) as usize],
+                    );
                     half.ooo_bytes += data.len() as u32;
                     let at = half
                         .ooo

@@ -47,6 +47,8 @@ pub struct StreamTable<K> {
     live: usize,
     rng: u64,
     stats: StreamStats,
+    /// Spare out-of-order buffers (see `session::recycle`).
+    pool: Vec<Vec<u8>>,
 }
 
 impl<K: Hash + Eq + Clone> StreamTable<K> {
@@ -66,6 +68,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
             live: 0,
             rng,
             stats: StreamStats::default(),
+            pool: Vec::new(),
         }
     }
 
@@ -215,6 +218,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
                     cap: self.cfg.memcap,
                 },
                 stats: &mut self.stats,
+                pool: &mut self.pool,
             },
             &mut self.slots,
         )
@@ -418,8 +422,10 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         debug_assert_eq!(self.used, 0);
     }
 
-    /// Give back the table's own spare capacity (slots, free list, map) when it is empty.
+    /// Give back the table's own spare capacity (slots, free list, map, spare out-of-order
+    /// buffers) when it is empty.
     pub fn shrink_to_fit(&mut self) {
+        self.pool = Vec::new();
         if self.live == 0 {
             self.slots = Vec::new();
             self.free = Vec::new();

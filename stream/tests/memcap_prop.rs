@@ -12,6 +12,7 @@ struct Counting;
 
 thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn add(delta: i64) {
@@ -21,6 +22,7 @@ fn add(delta: i64) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         add(layout.size() as i64);
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -306,4 +308,52 @@ mod defrag {
             prop_assert_eq!(live(), before);
         }
     }
+}
+
+/// After warm-up, out-of-order segments reuse pooled buffers: an episode of two queued
+/// segments and the filling one costs at most one allocation (the queue's vector), not one
+/// per segment, and in-order data none.
+#[test]
+fn out_of_order_episodes_do_not_allocate_per_segment() {
+    let (c, s) = (Side::Initiator, Side::Responder);
+    let seg = |side, seq: u32, ack: u32, flags: u8, payload: &'static [u8]| Segment {
+        side,
+        seq,
+        ack,
+        flags: TcpFlags(flags),
+        window: 65535,
+        window_scale: None,
+        timestamp: None,
+        urgent_pointer: 0,
+        payload,
+        time_us: 1,
+    };
+    let mut table = StreamTable::<u8>::new(StreamConfig {
+        depth: 0,
+        ..StreamConfig::default()
+    });
+    table.process(&1, &seg(c, 0, 0, TcpFlags::SYN, b""));
+    table.process(&1, &seg(s, 0, 1, TcpFlags::SYN | TcpFlags::ACK, b""));
+    table.process(&1, &seg(c, 1, 1, TcpFlags::ACK, b""));
+    const CHUNK: &[u8] = &[b'x'; 1000];
+    let mut episode = |i: u32| {
+        let base = 1 + i * 3000;
+        table.process(&1, &seg(c, base + 2000, 1, TcpFlags::ACK, CHUNK));
+        table.process(&1, &seg(c, base + 1000, 1, TcpFlags::ACK, CHUNK));
+        let out = table.process(&1, &seg(c, base, 1, TcpFlags::ACK, CHUNK));
+        assert_eq!(out.view.map(|v| v.bytes.len() - v.new_from), Some(3000));
+        table.process(&1, &seg(s, 1, base + 3000, TcpFlags::ACK, b""));
+    };
+    for i in 0..10 {
+        episode(i);
+    }
+    let before = ALLOCS.with(|n| n.get());
+    for i in 10..110 {
+        episode(i);
+    }
+    let allocations = ALLOCS.with(|n| n.get()) - before;
+    assert!(
+        allocations <= 100,
+        "{allocations} allocations for 100 episodes"
+    );
 }
