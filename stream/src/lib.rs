@@ -382,8 +382,8 @@ stats_struct! {
         sessions_created,
         /// Sessions picked up without a handshake (`midstream`).
         sessions_midstream,
+        /// Sessions that reached TIME_WAIT, or that the engine removed.
         sessions_closed,
-        sessions_reset,
         sessions_timed_out,
         /// Segments of no session (no SYN seen and `midstream` off), passed without reassembly.
         no_session,
@@ -410,6 +410,7 @@ stats_struct! {
         seq_holes_drops,
         overlap_conflicts,
         overlap_conflict_drops,
+        /// RSTs that closed their session (state Reset).
         rst_honoured,
         /// RSTs in the window but not at the expected sequence: passed (the receiver sends a
         /// challenge ACK), the session is kept.
