@@ -384,14 +384,16 @@ impl Session {
         session
     }
 
-    /// A session started by a SYN/ACK when only the responder's direction is visible
-    /// (`async_oneside`): the client's ISN is the acknowledgement minus one.
+    /// A session started by a SYN/ACK (`async_oneside`, or `midstream` after a missed SYN):
+    /// the client's ISN is the acknowledgement minus one.
     pub fn from_synack(seg: &Segment, env: &mut Env, result: &mut SegmentResult) -> Session {
         let client = seg.side.other();
         let mut session = Session::empty(client, seg.time_us, TcpState::Established);
         session.half[client.index()].start_at(seg.ack.wrapping_sub(1), seg.ack);
         session.syn(seg, env, result);
         session.negotiate();
+        // The client's window-scale option was not seen: windows are not enforced.
+        session.flags |= MIDSTREAM;
         session
     }
 

@@ -227,10 +227,13 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
     /// A new session for `seg`, or `None` when it starts none (counted, event set).
     fn create(&mut self, key: &K, seg: &Segment, result: &mut SegmentResult) -> Option<u32> {
         let syn = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
-        let synack_oneside =
-            self.cfg.async_oneside && seg.flags.syn() && seg.flags.ack() && !seg.flags.rst();
+        // A SYN/ACK first: the responder's side alone (async) or a missed SYN (midstream).
+        let synack_pickup = (self.cfg.async_oneside || self.cfg.midstream)
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && !seg.flags.rst();
         let pick_up = self.cfg.midstream && !seg.flags.rst();
-        if !syn && !synack_oneside && !pick_up {
+        if !syn && !synack_pickup && !pick_up {
             self.stats.no_session += 1;
             result.events.insert(StreamEvent::NoSession);
             return None;
@@ -249,7 +252,11 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         let session = if syn {
             let (mut env, _) = self.env();
             Session::from_syn(seg, &mut env, result)
-        } else if synack_oneside {
+        } else if synack_pickup {
+            if !self.cfg.async_oneside {
+                self.stats.sessions_midstream += 1;
+                result.events.insert(StreamEvent::NoHandshake);
+            }
             let (mut env, _) = self.env();
             Session::from_synack(seg, &mut env, result)
         } else {
@@ -284,7 +291,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         });
         self.live += 1;
         self.link_newest(index);
-        if !syn && !synack_oneside {
+        if !syn && !synack_pickup {
             let need = self.slots[index as usize].session.estimate(seg);
             if need > 0 {
                 self.make_room(need, index);

@@ -1097,3 +1097,21 @@ fn fast_open_server_may_send_data_before_the_final_ack() {
     );
     assert!(h.state().starts_with("Established"), "{}", h.state());
 }
+
+#[test]
+fn midstream_pickup_from_synack_knows_both_isns() {
+    let mut h = Harness::new(StreamConfig {
+        midstream: true,
+        ..cfg()
+    });
+    assert_eq!(
+        h.raw(S, 0, 1, SYN | ACK, b"", 0),
+        "accept events=stream.midstream_pickup"
+    );
+    h.raw(C, 1, 1, ACK, b"", 0);
+    assert_eq!(h.data(C, 1, b"hello"), "accept view=|hello");
+    assert_state!(
+        h,
+        "Established C[next=6 buf=1..6] S[next=1 buf=1..1 acked=1]"
+    );
+}
