@@ -982,6 +982,7 @@ fn syn_flood_from_spoofed_sources_stays_under_memcap() {
         assert!(table.memory_used() <= memcap);
     }
     let stats = table.stats();
+    println!("{} sessions live, {stats}", table.len());
     assert!(table.len() as u64 <= memcap / per_session);
     assert_eq!(stats.sessions_created, sources as u64);
     assert_eq!(
