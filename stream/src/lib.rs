@@ -12,8 +12,9 @@
 //! intrusive least-recently-used list through the slab. The table, not the engine, owns sessions
 //! because memcap enforcement must act across sessions of one worker: truncation walks sessions
 //! LRU first and pruning picks sessions at random, neither may touch the session being processed,
-//! and each needs O(1) access to every session's buffers and charge. The map uses std's keyed
-//! SipHash ([`std::collections::hash_map::RandomState`]) because keys are attacker-chosen tuples.
+//! and each needs O(1) access to every session's buffers and charge. The index is a hash table of
+//! slot numbers (the key is stored once, in the slot) hashed with std's keyed SipHash
+//! ([`std::collections::hash_map::RandomState`]), because keys are attacker-chosen tuples.
 //! The cost is one extra hash lookup per TCP packet in the engine (its flow table and this one).
 //!
 //! # Per segment
