@@ -18,7 +18,8 @@ use std::net::IpAddr;
 pub const MAX_DATAGRAM: u32 = 65_535;
 
 /// Bytes charged per pending datagram on top of its buffer.
-pub const DATAGRAM_OVERHEAD: usize = std::mem::size_of::<Datagram>() + std::mem::size_of::<Key>() + 16;
+pub const DATAGRAM_OVERHEAD: usize =
+    std::mem::size_of::<Datagram>() + std::mem::size_of::<Key>() + 16;
 
 const TCP: u8 = 6;
 const TCP_HEADER_MIN: u32 = 20;
@@ -188,7 +189,9 @@ struct Datagram {
 
 impl Datagram {
     fn charged(&self) -> usize {
-        self.buf.capacity() + self.ranges.capacity() * std::mem::size_of::<(u32, u32)>() + DATAGRAM_OVERHEAD
+        self.buf.capacity()
+            + self.ranges.capacity() * std::mem::size_of::<(u32, u32)>()
+            + DATAGRAM_OVERHEAD
     }
     fn complete(&self) -> bool {
         matches!((self.total, self.ranges.as_slice()), (Some(total), [(0, end)]) if *end == total)
@@ -234,13 +237,21 @@ impl Defragmenter {
     pub fn process(&mut self, frag: &Fragment) -> DefragOutcome<'_> {
         self.stats.fragments += 1;
         match self.insert(frag) {
-            Ok(false) => DefragOutcome { verdict: DefragVerdict::Pending, event: None, datagram: None },
+            Ok(false) => DefragOutcome {
+                verdict: DefragVerdict::Pending,
+                event: None,
+                datagram: None,
+            },
             Ok(true) => DefragOutcome {
                 verdict: DefragVerdict::Complete,
                 event: None,
                 datagram: Some(&self.done),
             },
-            Err((reason, event)) => DefragOutcome { verdict: DefragVerdict::Drop(reason), event: Some(event), datagram: None },
+            Err((reason, event)) => DefragOutcome {
+                verdict: DefragVerdict::Drop(reason),
+                event: Some(event),
+                datagram: None,
+            },
         }
     }
 
@@ -265,14 +276,22 @@ impl Defragmenter {
         if end > MAX_DATAGRAM {
             return self.fail(DefragDrop::TooLarge);
         }
-        if len == 0 || (frag.more && len % 8 != 0) {
+        if len == 0 || (frag.more && len & 7 != 0) {
             return self.fail(DefragDrop::BadSize);
         }
         // A first fragment too short for a TCP header, or a later one landing inside it.
-        if frag.proto == TCP && ((start == 0 && frag.more && len < TCP_HEADER_MIN) || (start > 0 && start < TCP_HEADER_MIN)) {
+        if frag.proto == TCP
+            && ((start == 0 && frag.more && len < TCP_HEADER_MIN)
+                || (start > 0 && start < TCP_HEADER_MIN))
+        {
             return self.fail(DefragDrop::TinyFragment);
         }
-        let key = Key { src: frag.src, dst: frag.dst, proto: frag.proto, id: frag.id };
+        let key = Key {
+            src: frag.src,
+            dst: frag.dst,
+            proto: frag.proto,
+            id: frag.id,
+        };
         if let Some(datagram) = self.pending.get(&key) {
             if frag.time_us > datagram.first_us.saturating_add(self.cfg.timeout_us) {
                 self.stats.datagrams_timed_out += 1;
@@ -288,14 +307,22 @@ impl Defragmenter {
             }
             self.used += DATAGRAM_OVERHEAD as u64;
             self.stats.datagrams_started += 1;
-            let datagram = Datagram { buf: Vec::new(), ranges: Vec::new(), total: None, fragments: 0, first_us: frag.time_us };
+            let datagram = Datagram {
+                buf: Vec::new(),
+                ranges: Vec::new(),
+                total: None,
+                fragments: 0,
+                first_us: frag.time_us,
+            };
             self.pending.insert(key.clone(), datagram);
         }
         let policy = self.cfg.overlap_policy;
         let max_fragments = self.cfg.max_fragments;
         // Checks that need the datagram but change nothing.
         let (grow, conflict) = {
-            let Some(datagram) = self.pending.get(&key) else { return self.fail(DefragDrop::Memcap) };
+            let Some(datagram) = self.pending.get(&key) else {
+                return self.fail(DefragDrop::Memcap);
+            };
             if datagram.fragments >= max_fragments {
                 return self.fail(DefragDrop::TooManyFragments);
             }
@@ -316,7 +343,9 @@ impl Defragmenter {
                         != frag.payload[(from - start) as usize..(to - start) as usize];
                 }
             }
-            let grow = (end as usize).saturating_sub(datagram.buf.capacity()) + 2 * std::mem::size_of::<(u32, u32)>();
+            // Buffer growth (reserved exactly below) and the ranges vector doubling.
+            let grow = (end as usize).saturating_sub(datagram.buf.capacity())
+                + (datagram.ranges.capacity() + 4) * std::mem::size_of::<(u32, u32)>();
             (grow, conflict)
         };
         if conflict {
@@ -328,9 +357,14 @@ impl Defragmenter {
         if !self.make_room(grow, Some(&key)) {
             return self.fail(DefragDrop::Memcap);
         }
-        let Some(datagram) = self.pending.get_mut(&key) else { return self.fail(DefragDrop::Memcap) };
+        let Some(datagram) = self.pending.get_mut(&key) else {
+            return self.fail(DefragDrop::Memcap);
+        };
         let before = datagram.charged();
         if datagram.buf.len() < end as usize {
+            datagram
+                .buf
+                .reserve_exact(end as usize - datagram.buf.len());
             datagram.buf.resize(end as usize, 0);
         }
         datagram.buf[start as usize..end as usize].copy_from_slice(frag.payload);
@@ -348,7 +382,11 @@ impl Defragmenter {
                 false
             }
         });
-        let at = datagram.ranges.iter().position(|&(a, _)| a > merged.0).unwrap_or(datagram.ranges.len());
+        let at = datagram
+            .ranges
+            .iter()
+            .position(|&(a, _)| a > merged.0)
+            .unwrap_or(datagram.ranges.len());
         datagram.ranges.insert(at, merged);
         let after = datagram.charged();
         self.used = self.used + after as u64 - before as u64;
@@ -393,6 +431,14 @@ impl Defragmenter {
             }
         }
         true
+    }
+
+    /// Discard every pending datagram and the last completed one. The memcap counter is then
+    /// exactly zero.
+    pub fn clear(&mut self) {
+        self.pending = HashMap::with_hasher(self.pending.hasher().clone());
+        self.done = Vec::new();
+        self.used = 0;
     }
 
     /// Discard datagrams older than the timeout. Returns how many.

@@ -51,6 +51,8 @@ events! {
     NoSession = 21, 112, "stream.no_session", "Segment of no tracked session (no SYN seen, midstream off).";
     SessionLimit = 22, 113, "stream.session_limit", "No session could be created (max_sessions / memcap).";
     Retransmission = 23, 114, "stream.pkt_retransmission", "Retransmission of identical bytes (informational).";
+    DataWithoutAck = 24, 11, "stream.data_without_ack", "Data without the ACK flag on a synchronized session (receivers discard it).";
+    FinOutOfWindow = 25, 115, "stream.fin_out_of_window", "FIN before the stream's contiguous end or beyond the window.";
 }
 
 /// A set of [`StreamEvent`]s (no allocation).
@@ -68,7 +70,10 @@ impl Events {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = StreamEvent> {
-        StreamEvent::ALL.iter().copied().filter(move |e| self.contains(*e))
+        StreamEvent::ALL
+            .iter()
+            .copied()
+            .filter(move |e| self.contains(*e))
     }
 }
 
@@ -106,6 +111,9 @@ mod tests {
         let mut events = Events::default();
         events.insert(StreamEvent::RstOutOfWindow);
         events.insert(StreamEvent::DataOnSyn);
-        assert_eq!(events.to_string(), "stream.data_on_syn,stream.rst_out_of_window");
+        assert_eq!(
+            events.to_string(),
+            "stream.data_on_syn,stream.rst_out_of_window"
+        );
     }
 }

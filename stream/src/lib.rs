@@ -12,8 +12,9 @@
 //! intrusive least-recently-used list through the slab. The table, not the engine, owns sessions
 //! because memcap enforcement must act across sessions of one worker: truncation walks sessions
 //! LRU first and pruning picks sessions at random, neither may touch the session being processed,
-//! and each needs O(1) access to every session's buffers and charge. The map uses std's keyed
-//! SipHash ([`std::collections::hash_map::RandomState`]) because keys are attacker-chosen tuples.
+//! and each needs O(1) access to every session's buffers and charge. The index is a hash table of
+//! slot numbers (the key is stored once, in the slot) hashed with std's keyed SipHash
+//! ([`std::collections::hash_map::RandomState`]), because keys are attacker-chosen tuples.
 //! The cost is one extra hash lookup per TCP packet in the engine (its flow table and this one).
 //!
 //! # Per segment
@@ -26,6 +27,12 @@
 //! segments is seen when its last byte arrives. The view borrows the session's buffer: in-order
 //! data is copied once, into that buffer, and inspected data is released as the window moves.
 //!
+//! A view's bytes are part of the stream from the moment they are returned: if detection drops
+//! the packet, the engine must drop the rest of the flow too (nfips flow verdicts do) or
+//! [`StreamTable::remove`] the session, otherwise the sender's retransmission of the same bytes
+//! would be recognised as a retransmission and passed without a new view. Segments the stream
+//! itself drops leave no trace in it.
+//!
 //! # Memory
 //!
 //! Every buffer byte (by capacity), every queued out-of-order segment (bytes plus
@@ -33,7 +40,45 @@
 //! [`StreamConfig::memcap`]; the charge never exceeds it (asserted in debug builds) and is exactly
 //! zero when the table is empty. See [`StreamTable`] for truncation and pruning.
 //!
-//! Not here: which bytes are attacks (rules), packet decoding, checksums, verdict delivery.
+//! Not here: which bytes are attacks (rules), packet decoding, checksums (the engine must not
+//! hand segments with a bad checksum to the stream: the receiver discards them, so their bytes
+//! must not become stream data), verdict delivery.
+//!
+//! # For the engine
+//!
+//! - Key the table by the engine's flow key (or a 64-bit flow handle); `Side::Initiator` is the
+//!   side the engine calls the client (`to_server`). Pass only TCP segments whose checksum is
+//!   valid or unchecked, after defragmentation ([`defrag::Defragmenter`]).
+//! - Map the decoded header straight into [`Segment`] (window-scale and timestamp options,
+//!   urgent pointer, payload, packet time in microseconds).
+//! - Run detection over [`Outcome::view`] when present (stream rules) and apply the stream's
+//!   own [`Verdict`] first; raise [`Outcome::events`] as gid 129 events; when
+//!   [`Outcome::both_depths_reached`], the flow can be bypassed.
+//! - Call [`StreamTable::expire`] from the worker's periodic sweep with a small budget, and
+//!   report [`StreamTable::stats`] (name, value pairs).
+//!
+//! # Example
+//!
+//! ```
+//! use nfips_stream::{Segment, Side, StreamConfig, StreamTable, TcpFlags, Verdict};
+//!
+//! let mut table = StreamTable::<u64>::new(StreamConfig::default());
+//! table.set_context(32); // the ruleset's longest pattern span
+//! let seg = |side, seq, ack, flags, payload| Segment {
+//!     side, seq, ack, flags: TcpFlags(flags), window: 65535, window_scale: None,
+//!     timestamp: None, urgent_pointer: 0, payload, time_us: 0,
+//! };
+//! let flow = 7; // the engine's flow handle
+//! table.process(&flow, &seg(Side::Initiator, 100, 0, TcpFlags::SYN, b""));
+//! table.process(&flow, &seg(Side::Responder, 900, 101, TcpFlags::SYN | TcpFlags::ACK, b""));
+//! table.process(&flow, &seg(Side::Initiator, 101, 901, TcpFlags::ACK, b""));
+//! table.process(&flow, &seg(Side::Initiator, 101, 901, TcpFlags::ACK, b"GET /AT"));
+//! let out = table.process(&flow, &seg(Side::Initiator, 108, 901, TcpFlags::ACK, b"TACK"));
+//! assert_eq!(out.verdict, Verdict::Accept);
+//! let view = out.view.expect("new contiguous data");
+//! assert_eq!(view.bytes, b"GET /ATTACK"); // match detection here; drop this packet on a hit
+//! assert_eq!(view.new_from, 7);
+//! ```
 
 pub mod defrag;
 mod events;
@@ -41,7 +86,7 @@ mod seq;
 mod session;
 mod table;
 
-pub use events::{Events, StreamEvent};
+pub use events::{Events, StreamEvent, STREAM_GID};
 pub use seq::{seq_ge, seq_gt, seq_le, seq_lt};
 pub use session::TcpState;
 pub use table::{StreamTable, SEGMENT_OVERHEAD};
@@ -120,6 +165,15 @@ pub struct Segment<'a> {
 pub enum Verdict {
     Accept,
     Drop(DropReason),
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Accept => f.write_str("accept"),
+            Verdict::Drop(reason) => write!(f, "drop({reason})"),
+        }
+    }
 }
 
 /// Why the stream asks for a segment to be dropped. Every drop is also counted in [`StreamStats`].
@@ -226,6 +280,13 @@ pub enum UrgentPolicy {
 }
 
 /// All settings of the stream, with named defaults.
+///
+/// Setting names for configuration files: `stream.memcap`, `stream.max-sessions`,
+/// `stream.midstream`, `stream.async-oneside`, `stream.max-ooo-packets`, `stream.max-ooo-bytes`,
+/// `stream.max-seq-holes`, `stream.overlap-policy` (first | last), `stream.urgent-policy`
+/// (drop | inline), `stream.window-size`, `stream.depth`, `stream.truncate-sessions`,
+/// `stream.prune-sessions`, `stream.timeout.embryonic`, `stream.timeout.established`,
+/// `stream.timeout.closed`.
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
     /// Bytes charged for all sessions of one table (one worker). Default 32 MiB.
@@ -322,8 +383,8 @@ stats_struct! {
         sessions_created,
         /// Sessions picked up without a handshake (`midstream`).
         sessions_midstream,
+        /// Sessions that reached TIME_WAIT, or that the engine removed.
         sessions_closed,
-        sessions_reset,
         sessions_timed_out,
         /// Segments of no session (no SYN seen and `midstream` off), passed without reassembly.
         no_session,
@@ -350,6 +411,7 @@ stats_struct! {
         seq_holes_drops,
         overlap_conflicts,
         overlap_conflict_drops,
+        /// RSTs that closed their session (state Reset).
         rst_honoured,
         /// RSTs in the window but not at the expected sequence: passed (the receiver sends a
         /// challenge ACK), the session is kept.

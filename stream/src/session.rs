@@ -73,7 +73,7 @@ impl Budget<'_> {
 /// A queued out-of-order piece of data.
 pub(crate) struct OooSegment {
     seq: u32,
-    data: Box<[u8]>,
+    data: Vec<u8>,
 }
 
 impl OooSegment {
@@ -130,14 +130,25 @@ impl Half {
         self.flags |= KNOWN;
     }
     fn charged(&self) -> usize {
-        self.buf.capacity() + self.ooo.iter().map(|s| s.data.len() + SEGMENT_OVERHEAD).sum::<usize>()
+        self.buf.capacity()
+            + self
+                .ooo
+                .iter()
+                .map(|s| s.data.len() + SEGMENT_OVERHEAD)
+                .sum::<usize>()
     }
 
     /// Release inspected bytes no longer needed: keep `context` bytes before `next` and, when
     /// the receiver's ACKs are known, everything it has not acknowledged (retransmissions are
     /// compared against it). `force` compacts now and gives back spare capacity. Returns the
     /// bytes freed from the budget.
-    fn release(&mut self, context: usize, no_acks: bool, force: bool, budget: &mut Budget) -> usize {
+    fn release(
+        &mut self,
+        context: usize,
+        no_acks: bool,
+        force: bool,
+        budget: &mut Budget,
+    ) -> usize {
         let live_from = if self.has(ACKED) {
             seq_min(self.acked, self.next)
         } else if no_acks {
@@ -174,7 +185,9 @@ impl Half {
         if need <= cap {
             return true;
         }
-        let wanted = need.max(cap.saturating_mul(2).min(cap + (64 << 10))).max(MIN_BUFFER);
+        let wanted = need
+            .max(cap.saturating_mul(2).min(cap + (64 << 10)))
+            .max(MIN_BUFFER);
         let target = if budget.try_charge(wanted - cap) {
             wanted
         } else if budget.try_charge(need - cap) {
@@ -245,7 +258,12 @@ impl Half {
                 (None, Some(_)) => false,
                 (None, None) => break,
             };
-            let (from, to) = if take_queued { queued.next() } else { new.next() }.unwrap_or((0, 0));
+            let (from, to) = if take_queued {
+                queued.next()
+            } else {
+                new.next()
+            }
+            .unwrap_or((0, 0));
             if seq_gt(from, cursor) {
                 holes += 1;
             }
@@ -263,7 +281,10 @@ pub(crate) struct Pieces {
 
 impl Pieces {
     fn new() -> Self {
-        Pieces { ranges: [(0, 0); 16], len: 0 }
+        Pieces {
+            ranges: [(0, 0); 16],
+            len: 0,
+        }
     }
     fn push(&mut self, from: u32, to: u32) {
         if self.len < self.ranges.len() {
@@ -272,7 +293,9 @@ impl Pieces {
         self.len += 1;
     }
     fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.ranges[..self.len.min(self.ranges.len())].iter().copied()
+        self.ranges[..self.len.min(self.ranges.len())]
+            .iter()
+            .copied()
     }
     fn bytes(&self) -> usize {
         self.iter().map(|(a, b)| b.wrapping_sub(a) as usize).sum()
@@ -299,7 +322,12 @@ pub(crate) struct SegmentResult {
 
 impl SegmentResult {
     pub fn new() -> Self {
-        SegmentResult { verdict: Verdict::Accept, events: Events::default(), view: None, depth_reached: false }
+        SegmentResult {
+            verdict: Verdict::Accept,
+            events: Events::default(),
+            view: None,
+            depth_reached: false,
+        }
     }
     fn drop(&mut self, reason: DropReason, event: Option<StreamEvent>) {
         self.verdict = Verdict::Drop(reason);
@@ -316,6 +344,20 @@ pub(crate) struct Env<'a, 'b> {
     pub context: usize,
     pub budget: Budget<'b>,
     pub stats: &'a mut StreamStats,
+    /// Spare out-of-order buffers of the table, reused so queueing does not allocate per
+    /// segment after warm-up.
+    pub pool: &'a mut Vec<Vec<u8>>,
+}
+
+/// Spare out-of-order buffers kept per table, and the largest one kept. Not charged to the
+/// memcap (at most 1 MiB per table); [`crate::StreamTable::shrink_to_fit`] frees them.
+const POOL_BUFFERS: usize = 64;
+const POOL_BUFFER_MAX: usize = 16 << 10;
+
+fn recycle(pool: &mut Vec<Vec<u8>>, buffer: Vec<u8>) {
+    if pool.len() < POOL_BUFFERS && buffer.capacity() <= POOL_BUFFER_MAX {
+        pool.push(buffer);
+    }
 }
 
 // Session flags.
@@ -342,6 +384,19 @@ impl Session {
         session
     }
 
+    /// A session started by a SYN/ACK (`async_oneside`, or `midstream` after a missed SYN):
+    /// the client's ISN is the acknowledgement minus one.
+    pub fn from_synack(seg: &Segment, env: &mut Env, result: &mut SegmentResult) -> Session {
+        let client = seg.side.other();
+        let mut session = Session::empty(client, seg.time_us, TcpState::Established);
+        session.half[client.index()].start_at(seg.ack.wrapping_sub(1), seg.ack);
+        session.syn(seg, env, result);
+        session.negotiate();
+        // The client's window-scale option was not seen: windows are not enforced.
+        session.flags |= MIDSTREAM;
+        session
+    }
+
     /// A session picked up from a non-SYN segment (`midstream`).
     pub fn midstream(seg: &Segment) -> Session {
         let mut session = Session::empty(seg.side, seg.time_us, TcpState::Established);
@@ -350,7 +405,13 @@ impl Session {
     }
 
     fn empty(client: Side, now: u64, state: TcpState) -> Session {
-        Session { half: [Half::default(), Half::default()], last_us: now, state, client, flags: 0 }
+        Session {
+            half: [Half::default(), Half::default()],
+            last_us: now,
+            state,
+            client,
+            flags: 0,
+        }
     }
 
     /// Bytes this session holds beyond its fixed overhead.
@@ -388,7 +449,7 @@ impl Session {
         }
         let need = half.buf.len() + len + half.ooo_bytes as usize;
         let grow = need.saturating_sub(half.buf.capacity());
-        grow.max(len + SEGMENT_OVERHEAD)
+        grow.max(len + (half.ooo.len() + 1) * SEGMENT_OVERHEAD)
     }
 
     /// Release inspected, acknowledged data beyond the context of both directions (memcap
@@ -420,7 +481,10 @@ impl Session {
             TcpState::Reset => {
                 if has_data {
                     env.stats.data_after_close_drops += 1;
-                    result.drop(DropReason::DataAfterClose, Some(StreamEvent::DataAfterReset));
+                    result.drop(
+                        DropReason::DataAfterClose,
+                        Some(StreamEvent::DataAfterReset),
+                    );
                 }
                 return;
             }
@@ -457,6 +521,8 @@ impl Session {
         if !seg.payload.is_empty() {
             env.stats.data_on_syn += 1;
             result.events.insert(StreamEvent::DataOnSyn);
+            // Remember where it ends: a TCP Fast Open server acknowledges it.
+            half.max_end = half.next.wrapping_add(seg.payload.len() as u32);
         }
     }
 
@@ -514,10 +580,17 @@ impl Session {
             }
             (TcpState::SynSent, false) => {
                 if flags.syn() && flags.ack() {
-                    if seg.ack != client_isn.wrapping_add(1) {
+                    let client = &mut self.half[self.client.index()];
+                    let fast_open = client.max_end != client.next && seg.ack == client.max_end;
+                    if seg.ack != client_isn.wrapping_add(1) && !fast_open {
                         result.drop(DropReason::InvalidState, Some(StreamEvent::SynAckBadAck));
                         env.stats.invalid_state_drops += 1;
                         return false;
+                    }
+                    if fast_open {
+                        // The server took the SYN's data (TFO): the stream continues after it.
+                        // Those bytes were inspected only as a packet (data_on_syn event).
+                        client.start_at(client.isn, seg.ack);
                     }
                     self.syn(seg, env, result);
                     self.negotiate();
@@ -539,8 +612,12 @@ impl Session {
             (TcpState::SynReceived, _) => {
                 // The other side's SYN: completes with an ACK of that SYN from either side
                 // (a split handshake has the server send the final ACK).
+                // Acknowledging the peer's SYN, and for a TCP Fast Open client its SYN's data.
                 let peer = &self.half[seg.side.other().index()];
-                let acks_peer_syn = flags.ack() && seg.ack == peer.isn.wrapping_add(1);
+                let acks_peer_syn = flags.ack()
+                    && peer.has(KNOWN)
+                    && seq_gt(seg.ack, peer.isn)
+                    && seq_le(seg.ack, seq_max(peer.max_end, peer.next));
                 if flags.syn() {
                     let own = &self.half[seg.side.index()];
                     if own.has(KNOWN) && seg.seq == own.isn {
@@ -576,7 +653,10 @@ impl Session {
 
     fn invalid(&mut self, env: &mut Env, result: &mut SegmentResult) -> bool {
         env.stats.invalid_state_drops += 1;
-        result.drop(DropReason::InvalidState, Some(StreamEvent::DataBeforeHandshake));
+        result.drop(
+            DropReason::InvalidState,
+            Some(StreamEvent::DataBeforeHandshake),
+        );
         false
     }
 
@@ -605,7 +685,11 @@ impl Session {
             self.honour_rst(true, env, result);
             return;
         }
-        let window_end = if half.has(WINDOW) { half.window_end } else { half.next.wrapping_add(65535) };
+        let window_end = if half.has(WINDOW) {
+            half.window_end
+        } else {
+            half.next.wrapping_add(65535)
+        };
         if seq_gt(seg.seq, half.next) && seq_lt(seg.seq, window_end) {
             env.stats.rst_inexact += 1;
             return;
@@ -643,7 +727,10 @@ impl Session {
                 Some(_) => {}
             }
         }
-        if seg.flags.urg() && seg.urgent_pointer > 0 && seg.urgent_pointer as usize <= seg.payload.len() {
+        if seg.flags.urg()
+            && seg.urgent_pointer > 0
+            && seg.urgent_pointer as usize <= seg.payload.len()
+        {
             env.stats.urgent_data += 1;
             result.events.insert(StreamEvent::UrgentData);
             if env.cfg.urgent_policy == UrgentPolicy::Drop {
@@ -651,6 +738,16 @@ impl Session {
                 result.drop(DropReason::Urgent, None);
                 return;
             }
+        }
+        if !seg.payload.is_empty() && !seg.flags.ack() {
+            env.stats.invalid_state_drops += 1;
+            result.drop(DropReason::InvalidState, Some(StreamEvent::DataWithoutAck));
+            return;
+        }
+        if seg.flags.fin() && !self.fin_acceptable(seg) {
+            env.stats.out_of_window_drops += 1;
+            result.drop(DropReason::OutOfWindow, Some(StreamEvent::FinOutOfWindow));
+            return;
         }
         let next_before = self.half[side].next;
         if !seg.payload.is_empty() && !self.data(seg, env, result) {
@@ -675,6 +772,17 @@ impl Session {
             self.state = TcpState::TimeWait;
             env.stats.sessions_closed += 1;
         }
+    }
+
+    /// A FIN must not end the stream before bytes already made contiguous (a spoofed FIN would
+    /// then cut off the sender's real data) nor beyond the receiver's window.
+    fn fin_acceptable(&self, seg: &Segment) -> bool {
+        let half = &self.half[seg.side.index()];
+        let fin_seq = seg.seq.wrapping_add(seg.payload.len() as u32);
+        if half.has(FIN) {
+            return true; // retransmitted FIN; the first one stands
+        }
+        seq_ge(fin_seq, half.next) && !(half.has(WINDOW) && seq_gt(fin_seq, half.window_end))
     }
 
     /// The ACK and window of `seg` describe the other side's data.
@@ -747,7 +855,10 @@ impl Session {
                     // Inspected bytes stand under both policies: the receiver holds them.
                     env.stats.overlap_conflicts += 1;
                     env.stats.overlap_conflict_drops += 1;
-                    result.drop(DropReason::OverlapConflict, Some(StreamEvent::OverlapDifferentData));
+                    result.drop(
+                        DropReason::OverlapConflict,
+                        Some(StreamEvent::OverlapDifferentData),
+                    );
                     return false;
                 }
             }
@@ -827,8 +938,16 @@ impl Session {
         for queued in half.ooo.drain(..drained) {
             half.ooo_bytes -= queued.data.len() as u32;
             env.budget.release(queued.data.len() + SEGMENT_OVERHEAD);
+            recycle(env.pool, queued.data);
         }
-        half.max_end = seq_max(half.max_end, seq_max(half.next, seg.seq.wrapping_add(seg.payload.len() as u32)));
+        if half.ooo.is_empty() && half.ooo.capacity() > 0 {
+            // Idle sessions hold nothing beyond their buffer.
+            half.ooo = Vec::new();
+        }
+        half.max_end = seq_max(
+            half.max_end,
+            seq_max(half.next, seg.seq.wrapping_add(seg.payload.len() as u32)),
+        );
         let added = half.next.wrapping_sub(old_next) as usize;
         half.delivered += added as u64;
         env.stats.bytes_reassembled += added as u64;
@@ -871,7 +990,9 @@ impl Session {
             result.events.insert(StreamEvent::Retransmission);
             return true;
         }
-        let (reason, event) = if half.ooo.len() + pieces.len > cfg.max_ooo_packets || pieces.len > pieces.ranges.len() {
+        let (reason, event) = if half.ooo.len() + pieces.len > cfg.max_ooo_packets
+            || pieces.len > pieces.ranges.len()
+        {
             env.stats.ooo_packets_drops += 1;
             (DropReason::OooPackets, StreamEvent::OooPacketsLimit)
         } else if half.ooo_bytes as usize + pieces.bytes() > cfg.max_ooo_bytes {
@@ -893,18 +1014,27 @@ impl Session {
                         let from = seq_max(seg.seq, queued.seq);
                         let to = seq_min(end, queued.end());
                         if seq_lt(from, to) {
-                            let dst = from.wrapping_sub(queued.seq) as usize..to.wrapping_sub(queued.seq) as usize;
-                            let src = from.wrapping_sub(seg.seq) as usize..to.wrapping_sub(seg.seq) as usize;
+                            let dst = from.wrapping_sub(queued.seq) as usize
+                                ..to.wrapping_sub(queued.seq) as usize;
+                            let src = from.wrapping_sub(seg.seq) as usize
+                                ..to.wrapping_sub(seg.seq) as usize;
                             queued.data[dst].copy_from_slice(&seg.payload[src]);
                         }
                     }
                 }
                 for (from, to) in pieces.iter() {
-                    let data: Box<[u8]> = seg.payload
-                        [from.wrapping_sub(seg.seq) as usize..to.wrapping_sub(seg.seq) as usize]
-                        .into();
+                    let mut data = env.pool.pop().unwrap_or_default();
+                    data.clear();
+                    data.extend_from_slice(
+                        &seg.payload[from.wrapping_sub(seg.seq) as usize
+                            ..to.wrapping_sub(seg.seq) as usize],
+                    );
                     half.ooo_bytes += data.len() as u32;
-                    let at = half.ooo.iter().position(|q| seq_gt(q.seq, from)).unwrap_or(half.ooo.len());
+                    let at = half
+                        .ooo
+                        .iter()
+                        .position(|q| seq_gt(q.seq, from))
+                        .unwrap_or(half.ooo.len());
                     half.ooo.insert(at, OooSegment { seq: from, data });
                     half.max_end = seq_max(half.max_end, to);
                 }
@@ -922,7 +1052,13 @@ fn fmt_half(f: &mut fmt::Formatter<'_>, name: &str, half: &Half) -> fmt::Result 
         return write!(f, "{name}[-]");
     }
     let rel = |seq: u32| seq.wrapping_sub(half.isn);
-    write!(f, "{name}[next={} buf={}..{}", rel(half.next), rel(half.base), rel(half.next))?;
+    write!(
+        f,
+        "{name}[next={} buf={}..{}",
+        rel(half.next),
+        rel(half.base),
+        rel(half.next)
+    )?;
     if !half.ooo.is_empty() {
         f.write_str(" ooo=")?;
         for (i, queued) in half.ooo.iter().enumerate() {

@@ -3,14 +3,17 @@
 //!
 //! Not here: what happens inside a session ([`crate::session`]).
 
-use crate::session::{Budget, Env, SegmentResult, Session};
 pub use crate::session::SEGMENT_OVERHEAD;
+use crate::session::{Budget, Env, SegmentResult, Session};
 use crate::{Outcome, Segment, StreamConfig, StreamEvent, StreamStats, StreamView, TcpState};
+use hashbrown::HashTable;
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 
 const NIL: u32 = u32::MAX;
+
+/// Largest payload accepted in one segment (GSO super-segments are at most 64 KiB).
+const MAX_PAYLOAD: usize = 1 << 24;
 
 struct Slot<K> {
     key: Option<K>,
@@ -33,7 +36,9 @@ struct Slot<K> {
 pub struct StreamTable<K> {
     cfg: StreamConfig,
     context: usize,
-    map: HashMap<K, u32, RandomState>,
+    /// Slot indices, hashed by their slot's key (the key is stored once, in the slot).
+    map: HashTable<u32>,
+    hasher: RandomState,
     slots: Vec<Slot<K>>,
     free: Vec<u32>,
     newest: u32,
@@ -42,6 +47,8 @@ pub struct StreamTable<K> {
     live: usize,
     rng: u64,
     stats: StreamStats,
+    /// Spare out-of-order buffers (see `session::recycle`).
+    pool: Vec<Vec<u8>>,
 }
 
 impl<K: Hash + Eq + Clone> StreamTable<K> {
@@ -51,7 +58,8 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         StreamTable {
             context: cfg.window_size,
             cfg,
-            map: HashMap::with_hasher(hasher),
+            map: HashTable::new(),
+            hasher,
             slots: Vec::new(),
             free: Vec::new(),
             newest: NIL,
@@ -60,6 +68,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
             live: 0,
             rng,
             stats: StreamStats::default(),
+            pool: Vec::new(),
         }
     }
 
@@ -91,28 +100,56 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         self.live == 0
     }
 
-    /// Bytes charged per session: its slot and its map entry.
+    /// Bytes charged per session: its slot and its hash-table entry (index and control byte,
+    /// rounded up for the table's spare capacity).
     pub fn session_overhead() -> usize {
-        std::mem::size_of::<Slot<K>>() + std::mem::size_of::<(K, u32)>() + 8
+        std::mem::size_of::<Slot<K>>() + 8
+    }
+
+    /// The slot index of `key`'s session.
+    fn find(&self, key: &K) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.map
+            .find(hash, |&i| slots[i as usize].key.as_ref() == Some(key))
+            .copied()
     }
 
     pub fn state(&self, key: &K) -> Option<TcpState> {
-        self.map.get(key).map(|&i| self.slots[i as usize].session.state)
+        self.find(key).map(|i| self.slots[i as usize].session.state)
     }
 
     /// The session as text (`State C[...] S[...]`), for tests and debugging.
     pub fn describe(&self, key: &K) -> Option<String> {
-        self.map.get(key).map(|&i| self.slots[i as usize].session.to_string())
+        self.find(key)
+            .map(|i| self.slots[i as usize].session.to_string())
     }
 
     /// Process one segment of the session `key`.
     pub fn process(&mut self, key: &K, seg: &Segment) -> Outcome<'_> {
         self.stats.segments += 1;
         let mut result = SegmentResult::new();
-        let mut existing = self.map.get(key).copied();
+        if seg.payload.len() > MAX_PAYLOAD {
+            // Sequence arithmetic needs segments far below 2^31 bytes; no real packet is close.
+            self.stats.invalid_state_drops += 1;
+            result.verdict = crate::Verdict::Drop(crate::DropReason::InvalidState);
+            return Outcome {
+                verdict: result.verdict,
+                events: result.events,
+                view: None,
+                depth_reached: false,
+                both_depths_reached: false,
+                state: self.state(key),
+            };
+        }
+        let mut existing = self.find(key);
         if let Some(index) = existing {
             let session = &self.slots[index as usize].session;
-            if seg.time_us > session.last_us.saturating_add(session.timeout_us(&self.cfg)) {
+            if seg.time_us
+                > session
+                    .last_us
+                    .saturating_add(session.timeout_us(&self.cfg))
+            {
                 self.stats.sessions_timed_out += 1;
                 self.close(index);
                 existing = None;
@@ -129,7 +166,9 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
                     self.make_room(need, index);
                 }
                 let (mut env, slots) = self.env();
-                slots[index as usize].session.process(seg, &mut env, &mut result);
+                slots[index as usize]
+                    .session
+                    .process(seg, &mut env, &mut result);
                 index
             }
             None => match self.create(key, seg, &mut result) {
@@ -146,7 +185,12 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
                 }
             },
         };
-        debug_assert!(self.used <= self.cfg.memcap, "memcap exceeded: {} > {}", self.used, self.cfg.memcap);
+        debug_assert!(
+            self.used <= self.cfg.memcap,
+            "memcap exceeded: {} > {}",
+            self.used,
+            self.cfg.memcap
+        );
         let session = &self.slots[index as usize].session;
         let view = result.view.map(|spec| StreamView {
             bytes: &session.buffer(spec.side)[spec.start..spec.end],
@@ -169,8 +213,12 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
             Env {
                 cfg: &self.cfg,
                 context: self.context,
-                budget: Budget { used: &mut self.used, cap: self.cfg.memcap },
+                budget: Budget {
+                    used: &mut self.used,
+                    cap: self.cfg.memcap,
+                },
                 stats: &mut self.stats,
+                pool: &mut self.pool,
             },
             &mut self.slots,
         )
@@ -179,7 +227,13 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
     /// A new session for `seg`, or `None` when it starts none (counted, event set).
     fn create(&mut self, key: &K, seg: &Segment, result: &mut SegmentResult) -> Option<u32> {
         let syn = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
-        if !syn && !(self.cfg.midstream && !seg.flags.rst()) {
+        // A SYN/ACK first: the responder's side alone (async) or a missed SYN (midstream).
+        let synack_pickup = (self.cfg.async_oneside || self.cfg.midstream)
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && !seg.flags.rst();
+        let pick_up = self.cfg.midstream && !seg.flags.rst();
+        if !syn && !synack_pickup && !pick_up {
             self.stats.no_session += 1;
             result.events.insert(StreamEvent::NoSession);
             return None;
@@ -198,13 +252,25 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         let session = if syn {
             let (mut env, _) = self.env();
             Session::from_syn(seg, &mut env, result)
+        } else if synack_pickup {
+            if !self.cfg.async_oneside {
+                self.stats.sessions_midstream += 1;
+                result.events.insert(StreamEvent::NoHandshake);
+            }
+            let (mut env, _) = self.env();
+            Session::from_synack(seg, &mut env, result)
         } else {
             self.stats.sessions_midstream += 1;
             result.events.insert(StreamEvent::NoHandshake);
             Session::midstream(seg)
         };
         self.stats.sessions_created += 1;
-        let slot = Slot { key: Some(key.clone()), session, newer: NIL, older: NIL };
+        let slot = Slot {
+            key: Some(key.clone()),
+            session,
+            newer: NIL,
+            older: NIL,
+        };
         let index = match self.free.pop() {
             Some(index) => {
                 self.slots[index as usize] = slot;
@@ -215,10 +281,17 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.map.insert(key.clone(), index);
+        let hash = self.hasher.hash_one(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.map.insert_unique(hash, index, |&i| {
+            slots[i as usize]
+                .key
+                .as_ref()
+                .map_or(0, |k| hasher.hash_one(k))
+        });
         self.live += 1;
         self.link_newest(index);
-        if !syn {
+        if !syn && !synack_pickup {
             let need = self.slots[index as usize].session.estimate(seg);
             if need > 0 {
                 self.make_room(need, index);
@@ -271,7 +344,8 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
             self.rng ^= self.rng >> 12;
             self.rng ^= self.rng << 25;
             self.rng ^= self.rng >> 27;
-            let pick = (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as usize % self.slots.len();
+            let pick =
+                (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as usize % self.slots.len();
             let index = pick as u32;
             if index == protect || self.slots[pick].key.is_none() {
                 continue;
@@ -287,11 +361,17 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         let overhead = Self::session_overhead() as u64;
         let slot = &mut self.slots[index as usize];
         let Some(key) = slot.key.take() else { return };
-        let mut budget = Budget { used: &mut self.used, cap: self.cfg.memcap };
+        let mut budget = Budget {
+            used: &mut self.used,
+            cap: self.cfg.memcap,
+        };
         slot.session.free_all(&mut budget);
         debug_assert_eq!(slot.session.charged(), 0);
         self.used -= overhead;
-        self.map.remove(&key);
+        let hash = self.hasher.hash_one(&key);
+        if let Ok(entry) = self.map.find_entry(hash, |&i| i == index) {
+            entry.remove();
+        }
         self.unlink(index);
         self.free.push(index);
         self.live -= 1;
@@ -299,7 +379,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
 
     /// Forget a session (the engine closed or rejected the flow).
     pub fn remove(&mut self, key: &K) -> bool {
-        match self.map.get(key).copied() {
+        match self.find(key) {
             Some(index) => {
                 self.close(index);
                 self.stats.sessions_closed += 1;
@@ -349,12 +429,14 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         debug_assert_eq!(self.used, 0);
     }
 
-    /// Give back the table's own spare capacity (slots, free list, map) when it is empty.
+    /// Give back the table's own spare capacity (slots, free list, map, spare out-of-order
+    /// buffers) when it is empty.
     pub fn shrink_to_fit(&mut self) {
+        self.pool = Vec::new();
         if self.live == 0 {
             self.slots = Vec::new();
             self.free = Vec::new();
-            self.map.shrink_to_fit();
+            self.map = HashTable::new();
         }
     }
 

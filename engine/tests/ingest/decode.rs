@@ -21,9 +21,9 @@ fn ok(link: LinkType, data: &[u8]) -> Packet<'_> {
 
 fn err(link: LinkType, data: &[u8]) -> DecodeError {
     let mut stats = DecodeStats::default();
-    let e = decode(link, data, true, &mut stats)
-        .err()
-        .expect("decode should fail");
+    let Err(e) = decode(link, data, true, &mut stats) else {
+        panic!("decode should fail");
+    };
     assert_eq!(stats.error_count(e), 1, "the reason is counted");
     assert_eq!(stats.errors_total, 1);
     e
@@ -345,6 +345,18 @@ fn ip_length_beyond_the_captured_bytes_is_reported() {
         err(LinkType::RawIp, &v6[..v6.len() - 1]),
         DecodeError::PacketClaimsMoreThanCaptured
     );
+}
+
+#[test]
+fn ipv4_gso_super_packet_with_zero_total_length_uses_the_delivered_length() {
+    let mut packet = web_request().payload(&vec![b'a'; 70_000]).build();
+    packet[2..4].copy_from_slice(&[0, 0]);
+    let mut stats = DecodeStats::default();
+    let p = decode(LinkType::RawIp, &packet, false, &mut stats).unwrap();
+    assert_eq!(p.payload.len(), 70_000);
+    let mut small = web_request().build();
+    small[2..4].copy_from_slice(&[0, 0]);
+    assert_eq!(err(LinkType::RawIp, &small), DecodeError::Ipv4BadTotalLen);
 }
 
 // ----- IPv6 -----

@@ -75,10 +75,8 @@ proptest! {
         };
         bytes.extend_from_slice(&body);
         if let Ok(reader) = PcapSliceReader::new("fuzz.pcap", &bytes) {
-            for item in reader.take(1000) {
-                if let Ok(record) = item {
-                    decode_all_ways(record.data);
-                }
+            for record in reader.take(1000).flatten() {
+                decode_all_ways(record.data);
             }
         }
         if let Ok(mut reader) = PcapReader::from_reader("fuzz.pcap", std::io::Cursor::new(bytes)) {

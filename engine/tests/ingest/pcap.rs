@@ -481,9 +481,7 @@ impl Ng {
     }
     fn block(&mut self, block_type: u32, body: &[u8]) {
         let mut padded = body.to_vec();
-        while padded.len() % 4 != 0 {
-            padded.push(0);
-        }
+        padded.resize(padded.len().next_multiple_of(4), 0);
         let total = 12 + padded.len() as u32;
         let (t, l) = (self.word(block_type), self.word(total));
         self.bytes.extend_from_slice(&t);
@@ -524,6 +522,22 @@ impl Ng {
         body.extend_from_slice(&self.word(data.len() as u32));
         body.extend_from_slice(&self.word(data.len() as u32));
         body.extend_from_slice(data);
+        self.block(6, &body);
+        self
+    }
+    /// A packet block with a comment option after the (padded) packet data.
+    fn packet_with_comment(&mut self, interface: u32, data: &[u8], comment: &[u8]) -> &mut Ng {
+        let mut body = Vec::new();
+        for word in [interface, 0, 1, data.len() as u32, data.len() as u32] {
+            body.extend_from_slice(&self.word(word));
+        }
+        body.extend_from_slice(data);
+        body.resize(body.len().next_multiple_of(4), 0);
+        body.extend_from_slice(&self.half(1));
+        body.extend_from_slice(&self.half(comment.len() as u16));
+        body.extend_from_slice(comment);
+        body.resize(body.len().next_multiple_of(4), 0);
+        body.extend_from_slice(&[0; 4]); // opt_endofopt
         self.block(6, &body);
         self
     }
@@ -663,4 +677,51 @@ fn timestamp_conversions() {
     assert_eq!(Timestamp::from_micros(3_000_042).as_micros(), 3_000_042);
     assert_eq!(Timestamp::new(1, 2_345).subsec_micros(), 2);
     assert_eq!(t.to_string(), "11.500000000");
+}
+
+#[test]
+fn pcapng_block_larger_than_the_read_buffer_grows_it() {
+    let mut ng = Ng::new(false);
+    ng.interface(1, None);
+    let custom = vec![0u8; 3 * 1024 * 1024];
+    ng.block(0x0000_0bad, &custom);
+    ng.packet(0, 1, &frame());
+    let (seen, error) = read_both(ng.bytes);
+    assert_eq!(error, None);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].3, frame());
+}
+
+#[test]
+fn pcapng_block_beyond_the_block_limit_is_an_error() {
+    let mut ng = Ng::new(false);
+    ng.interface(1, None);
+    let mut bytes = ng.bytes;
+    bytes.extend_from_slice(&0x0000_0badu32.to_le_bytes());
+    bytes.extend_from_slice(&(1u32 << 30).to_le_bytes());
+    bytes.extend_from_slice(&[0; 32]);
+    let (_, error) = read_both(bytes);
+    assert!(
+        matches!(error.unwrap().kind, PcapErrorKind::RecordTooLong { len, .. } if len == 1 << 30)
+    );
+}
+
+#[test]
+fn pcapng_packet_options_do_not_change_the_packet() {
+    let data = PacketBuilder::udp("10.0.0.1:1", "10.0.0.2:2")
+        .payload(b"odd")
+        .ethernet()
+        .build();
+    for big_endian in [false, true] {
+        let mut ng = Ng::new(big_endian);
+        ng.interface(1, None)
+            .packet_with_comment(0, &data, b"a comment")
+            .packet(0, 2, &data);
+        let (seen, error) = read_both(ng.bytes);
+        assert_eq!(error, None);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].3, data);
+        assert_eq!(seen[0].1, Timestamp::new(0, 1_000));
+        assert_eq!(seen[1].3, data);
+    }
 }
