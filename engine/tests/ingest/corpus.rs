@@ -96,9 +96,12 @@ fn every_corpus_capture_reads_and_decodes_without_panic() {
     let Some(files) = corpus_captures() else {
         return;
     };
-    let mut decoder = Decoder::new(ChecksumMode::No);
-    let (mut records, mut read_errors) = (0u64, 0u64);
+    // One decoder per file in auto checksum mode, as replay runs them; counters summed.
+    let mut decoder = Decoder::new(ChecksumMode::Auto);
+    let (mut records, mut read_errors, mut auto_disabled) = (0u64, 0u64, 0u64);
+    let mut bad_checksums = Vec::new();
     for file in &files {
+        let mut file_decoder = Decoder::new(ChecksumMode::Auto);
         let mut reader = match PcapReader::open(file) {
             Ok(reader) => reader,
             Err(e) => {
@@ -111,7 +114,7 @@ fn every_corpus_capture_reads_and_decodes_without_panic() {
             match reader.next_record() {
                 Ok(Some(record)) => {
                     records += 1;
-                    let _ = decoder.decode(record.link, record.data);
+                    let _ = file_decoder.decode(record.link, record.data);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -121,11 +124,28 @@ fn every_corpus_capture_reads_and_decodes_without_panic() {
                 }
             }
         }
+        if file_decoder.stats.checksum_invalid > 0 {
+            bad_checksums.push((
+                file_decoder.stats.checksum_invalid,
+                file_decoder.stats.decoded,
+                file,
+            ));
+        }
+        decoder.stats.merge(&file_decoder.stats);
+        auto_disabled += u64::from(file_decoder.checksums.auto_disabled());
     }
     eprintln!(
-        "files {} records {records} read errors {read_errors}",
+        "files {} records {records} read errors {read_errors}; checksum auto mode stopped \
+         validating in {auto_disabled} files",
         files.len()
     );
+    bad_checksums.sort();
+    for (invalid, decoded, file) in bad_checksums.iter().rev() {
+        eprintln!(
+            "  {invalid} of {decoded} packets with bad checksums: {}",
+            file.display()
+        );
+    }
     for (name, count) in decoder.stats.iter().filter(|(_, c)| *c > 0) {
         eprintln!("  {name}: {count}");
     }
