@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod replay;
 mod rules_check;
 
@@ -16,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure the packet path's throughput over captures or synthetic traffic in memory.
+    Bench(bench::Args),
     /// Replay pcap files through the packet path (the bundled demo without arguments).
     Replay(replay::Args),
     /// Rule file tools.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Bench(args) => bench::run_command(args),
     };
     match result {
         Ok(code) => code,

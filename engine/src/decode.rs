@@ -355,8 +355,8 @@ macro_rules! decode_counters {
         }
 
         impl DecodeStats {
-            /// Every counter as (name, count): the counters above, then `error.<reason>`-less
-            /// reason names from [`DecodeError::name`].
+            /// Every counter as (name, count): the packet and anomaly counters by field name,
+            /// then one per [`DecodeError`] reason by [`DecodeError::name`].
             pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
                 [$( (stringify!($field), self.$field), )*]
                     .into_iter()

@@ -546,6 +546,14 @@ mod tests {
     }
 
     #[test]
+    fn pcre_compile_error_names_file_and_line() {
+        let report = load_text("\nalert tcp any any -> any any (pcre:\"/[/\"; sid:1;)\n");
+        assert_eq!(report.errors.len(), 1);
+        let shown = report.errors[0].to_string();
+        assert!(shown.contains("t.rules:2: pcre `/[/`"), "{shown}");
+    }
+
+    #[test]
     fn unsupported_rules_are_recorded_with_sid_and_keyword() {
         let report = load_text("alert tcp any any -> any any (content:\"x\"; http_uri; sid:9;)\n");
         assert_eq!(report.unsupported.len(), 1);

@@ -1667,6 +1667,27 @@ mod tests {
         contents(&ok(options))[0].clone()
     }
 
+    /// Each option text is an error whose message contains the needle.
+    fn assert_errors(cases: &[(&str, &str)]) {
+        for (options, needle) in cases {
+            let message = error(options);
+            assert!(
+                message.contains(needle),
+                "`{options}`: `{message}` lacks `{needle}`"
+            );
+        }
+    }
+
+    /// The single detection option of this variant that `options` parse to.
+    macro_rules! only {
+        ($variant:ident, $options:expr) => {
+            match only_detection(&$options) {
+                DetectOption::$variant(inner) => inner,
+                other => panic!("{}: {other:?}", $options),
+            }
+        };
+    }
+
     fn only_detection(options: &str) -> DetectOption {
         let rule = ok(options);
         assert_eq!(rule.detection.len(), 1, "{options}");
@@ -1840,12 +1861,14 @@ mod tests {
 
     #[test]
     fn content_errors() {
-        assert!(error(r#"content:"|4|";"#).contains("odd number"));
-        assert!(error(r#"content:"|4G|";"#).contains("not a hex digit"));
-        assert!(error(r#"content:"|41";"#).contains("unterminated"));
-        assert!(error(r#"content:"";"#).contains("empty"));
-        assert!(error(r#"content:abc;"#).contains("double quotes"));
-        assert!(error(r#"content:"a"b";"#).contains("unescaped"));
+        assert_errors(&[
+            (r#"content:"|4|";"#, "odd number"),
+            (r#"content:"|4G|";"#, "not a hex digit"),
+            (r#"content:"|41";"#, "unterminated"),
+            (r#"content:"";"#, "empty"),
+            (r#"content:abc;"#, "double quotes"),
+            (r#"content:"a"b";"#, "unescaped"),
+        ]);
     }
 
     #[test]
@@ -1905,12 +1928,14 @@ mod tests {
 
     #[test]
     fn depth_and_within_bounds() {
-        assert!(error(r#"content:"abcdef"; depth:3;"#).contains("less than"));
-        assert!(error(r#"content:"abcdef"; within:3;"#).contains("less than"));
-        assert!(error(r#"content:"a"; depth:0;"#).contains("out of range"));
-        assert!(error(r#"content:"a"; offset:70000;"#).contains("out of range"));
-        assert!(error(r#"content:"a"; depth:4; depth:5;"#).contains("twice"));
-        assert!(error(r#"content:"a"; depth:x;"#).contains("byte_extract"));
+        assert_errors(&[
+            (r#"content:"abcdef"; depth:3;"#, "less than"),
+            (r#"content:"abcdef"; within:3;"#, "less than"),
+            (r#"content:"a"; depth:0;"#, "out of range"),
+            (r#"content:"a"; offset:70000;"#, "out of range"),
+            (r#"content:"a"; depth:4; depth:5;"#, "twice"),
+            (r#"content:"a"; depth:x;"#, "byte_extract"),
+        ]);
     }
 
     #[test]
@@ -1985,24 +2010,23 @@ mod tests {
 
     #[test]
     fn byte_extract_arguments() {
-        let DetectOption::ByteExtract(e) = only_detection(
-            "byte_extract:4,-2,v,relative,multiplier 2,little,align 4,bitmask 0xff00;",
-        ) else {
-            panic!()
-        };
+        let e = only!(
+            ByteExtract,
+            "byte_extract:4,-2,v,relative,multiplier 2,little,align 4,bitmask 0xff00;"
+        );
         assert_eq!(
             (e.bytes, e.offset, e.name.as_str(), e.multiplier, e.align),
             (4, -2, "v", 2, 4)
         );
         assert!(e.relative && e.endian == Endian::Little && e.bitmask == Some(0xff00));
-        let DetectOption::ByteExtract(e) = only_detection("byte_extract:3,0,v,string,hex;") else {
-            panic!()
-        };
+        let e = only!(ByteExtract, "byte_extract:3,0,v,string,hex;");
         assert_eq!(e.string, Some(NumberBase::Hex));
-        assert!(error("byte_extract:5,0,v;").contains("bytes"));
-        assert!(error("byte_extract:1,0,1v;").contains("name"));
-        assert!(error("byte_extract:1,0,v,align 3;").contains("align"));
-        assert!(error("byte_extract:1,0;").contains("needs"));
+        assert_errors(&[
+            ("byte_extract:5,0,v;", "bytes"),
+            ("byte_extract:1,0,1v;", "name"),
+            ("byte_extract:1,0,v,align 3;", "align"),
+            ("byte_extract:1,0;", "needs"),
+        ]);
         assert_eq!(
             unsupported_keyword(&opts("byte_extract:1,0,v,dce;")),
             "byte_extract:dce"
@@ -2026,10 +2050,7 @@ mod tests {
             ("!=", ByteTestOp::Eq, true),
         ];
         for (text, op, negated) in cases {
-            let DetectOption::ByteTest(t) = only_detection(&format!("byte_test:2,{text},0x10,4;"))
-            else {
-                panic!()
-            };
+            let t = only!(ByteTest, &format!("byte_test:2,{text},0x10,4;"));
             assert_eq!(
                 (t.op, t.negated, t.value),
                 (op, negated, Value::Literal(16)),
@@ -2041,29 +2062,26 @@ mod tests {
 
     #[test]
     fn byte_test_arguments() {
-        let DetectOption::ByteTest(t) =
-            only_detection("byte_test:4,>,1000,-3,relative,little,bitmask 0x0f;")
-        else {
-            panic!()
-        };
+        let t = only!(
+            ByteTest,
+            "byte_test:4,>,1000,-3,relative,little,bitmask 0x0f;"
+        );
         assert_eq!(
             (t.bytes, t.offset, t.endian, t.bitmask),
             (4, Value::Literal(-3), Endian::Little, Some(0x0f))
         );
         assert!(t.relative);
-        let DetectOption::ByteTest(t) = only_detection("byte_test:10,=,1234,0,string,dec;") else {
-            panic!()
-        };
+        let t = only!(ByteTest, "byte_test:10,=,1234,0,string,dec;");
         assert_eq!((t.bytes, t.string), (10, Some(NumberBase::Dec)));
-        let DetectOption::ByteTest(t) = only_detection("byte_test:3,=,7,0,string,oct;") else {
-            panic!()
-        };
+        let t = only!(ByteTest, "byte_test:3,=,7,0,string,oct;");
         assert_eq!(t.string, Some(NumberBase::Oct));
-        assert!(error("byte_test:5,=,1,0;").contains("bytes"));
-        assert!(error("byte_test:1,=,1,0,hex;").contains("string"));
-        assert!(error("byte_test:1,=,1,0,big,little;").contains("big"));
-        assert!(error("byte_test:1,=,1;").contains("needs"));
-        assert!(error("byte_test:1,=,1,0,wat;").contains("wat"));
+        assert_errors(&[
+            ("byte_test:5,=,1,0;", "bytes"),
+            ("byte_test:1,=,1,0,hex;", "string"),
+            ("byte_test:1,=,1,0,big,little;", "big"),
+            ("byte_test:1,=,1;", "needs"),
+            ("byte_test:1,=,1,0,wat;", "wat"),
+        ]);
         assert_eq!(
             unsupported_keyword(&opts("byte_test:1,=,1,0,dce;")),
             "byte_test:dce"
@@ -2072,11 +2090,7 @@ mod tests {
 
     #[test]
     fn byte_jump_arguments() {
-        let DetectOption::ByteJump(j) = only_detection(
-            "byte_jump:4,12,relative,multiplier 2,little,align,from_beginning,post_offset -4,bitmask 0xff;",
-        ) else {
-            panic!()
-        };
+        let j = only!(ByteJump, "byte_jump:4,12,relative,multiplier 2,little,align,from_beginning,post_offset -4,bitmask 0xff;");
         assert_eq!(
             (j.bytes, j.offset, j.multiplier, j.post_offset),
             (4, Value::Literal(12), 2, -4)
@@ -2084,22 +2098,20 @@ mod tests {
         assert!(
             j.relative && j.align && j.from_beginning && !j.from_end && j.endian == Endian::Little
         );
-        let DetectOption::ByteJump(j) = only_detection("byte_jump:2,0,string,hex,from_end;") else {
-            panic!()
-        };
+        let j = only!(ByteJump, "byte_jump:2,0,string,hex,from_end;");
         assert!(j.from_end && j.string == Some(NumberBase::Hex) && j.multiplier == 1);
-        assert!(error("byte_jump:2,0,from_beginning,from_end;").contains("from_end"));
-        assert!(error("byte_jump:2;").contains("needs"));
-        assert!(error("byte_jump:2,0,multiplier 0;").contains("multiplier"));
+        assert_errors(&[
+            ("byte_jump:2,0,from_beginning,from_end;", "from_end"),
+            ("byte_jump:2;", "needs"),
+            ("byte_jump:2,0,multiplier 0;", "multiplier"),
+        ]);
     }
 
     // ---- pcre ----
 
     #[test]
     fn pcre_flags() {
-        let DetectOption::Pcre(p) = only_detection(r#"pcre:"/a.b/ismxAEGRBO";"#) else {
-            panic!()
-        };
+        let p = only!(Pcre, r#"pcre:"/a.b/ismxAEGRBO";"#);
         let f = p.regex.flags();
         assert!(
             f.caseless
@@ -2117,18 +2129,12 @@ mod tests {
 
     #[test]
     fn pcre_negation_and_delimiters() {
-        let DetectOption::Pcre(p) = only_detection(r#"pcre:!"/x/";"#) else {
-            panic!()
-        };
+        let p = only!(Pcre, r#"pcre:!"/x/";"#);
         assert!(p.negated);
-        let DetectOption::Pcre(p) = only_detection(r#"pcre:"m#a/b#i";"#) else {
-            panic!()
-        };
+        let p = only!(Pcre, r#"pcre:"m#a/b#i";"#);
         assert_eq!(p.regex.body(), "a/b");
         // A bare `"` inside the regex is fine: Snort takes the text between the outer quotes.
-        let DetectOption::Pcre(p) = only_detection(r#"pcre:"/a"b/";"#) else {
-            panic!()
-        };
+        let p = only!(Pcre, r#"pcre:"/a"b/";"#);
         assert_eq!(p.regex.body(), "a\"b");
     }
 
@@ -2144,10 +2150,18 @@ mod tests {
 
     #[test]
     fn pcre_errors() {
-        assert!(error(r#"pcre:"/x/z";"#).contains("unknown flag"));
-        assert!(error(r#"pcre:/x/;"#).contains("quoted"));
-        assert!(error(r#"pcre:"x";"#).contains("/regex/"));
-        assert!(error(r#"pcre:"/x";"#).contains("closing"));
+        assert_errors(&[
+            (r#"pcre:"/x/z";"#, "unknown flag"),
+            (r#"pcre:/x/;"#, "quoted"),
+            (r#"pcre:"x";"#, "/regex/"),
+            (r#"pcre:"/x";"#, "closing"),
+        ]);
+    }
+
+    #[test]
+    fn pcre_that_does_not_compile_is_an_error() {
+        let message = error(r#"pcre:"/a(b/";"#);
+        assert!(message.starts_with("pcre `/a(b/`:"), "{message}");
     }
 
     #[test]
@@ -2185,9 +2199,7 @@ mod tests {
 
     #[test]
     fn isdataat_forms() {
-        let DetectOption::IsDataAt(i) = only_detection("isdataat:!10,relative,rawbytes;") else {
-            panic!()
-        };
+        let i = only!(IsDataAt, "isdataat:!10,relative,rawbytes;");
         assert_eq!(
             i,
             IsDataAt {
@@ -2205,81 +2217,59 @@ mod tests {
 
     #[test]
     fn dsize_forms_follow_snort() {
-        let dsize = |t: &str| match only_detection(&format!("dsize:{t};")) {
-            DetectOption::Dsize(c) => c,
-            other => panic!("{other:?}"),
-        };
+        let dsize = |t: &str| only!(Dsize, format!("dsize:{t};"));
         assert_eq!(dsize("300"), IntCmp::Eq(300));
         assert_eq!(dsize("<6"), IntCmp::Lt(6));
         assert_eq!(dsize(">0"), IntCmp::Gt(0));
         // Snort 2.9's dsize range includes both ends.
         assert_eq!(dsize("300<>400"), IntCmp::Within(300, 400));
         assert!(IntCmp::Within(300, 400).matches(300) && IntCmp::Within(300, 400).matches(400));
-        assert!(error("dsize:400<>300;").contains("dsize"));
-        assert!(error("dsize:!5;").contains("dsize"));
-        assert!(error("dsize:70000;").contains("range"));
+        assert_errors(&[
+            ("dsize:400<>300;", "dsize"),
+            ("dsize:!5;", "dsize"),
+            ("dsize:70000;", "range"),
+        ]);
+    }
+
+    /// Each option text parses to exactly this one test (compared by Debug form).
+    fn assert_detections(cases: &[(&str, DetectOption)]) {
+        for (text, expected) in cases {
+            assert_eq!(
+                format!("{:?}", only_detection(text)),
+                format!("{expected:?}"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
     fn itype_icode_ranges_are_exclusive() {
-        assert!(matches!(
-            only_detection("itype:5<>10;"),
-            DetectOption::Itype(IntCmp::Between(5, 10))
-        ));
-        assert!(matches!(
-            only_detection("icode:>3;"),
-            DetectOption::Icode(IntCmp::Gt(3))
-        ));
-        assert!(matches!(
-            only_detection("itype:8;"),
-            DetectOption::Itype(IntCmp::Eq(8))
-        ));
-        assert!(matches!(
-            only_detection("icode:<2;"),
-            DetectOption::Icode(IntCmp::Lt(2))
-        ));
+        assert_detections(&[
+            ("itype:5<>10;", DetectOption::Itype(IntCmp::Between(5, 10))),
+            ("icode:>3;", DetectOption::Icode(IntCmp::Gt(3))),
+            ("itype:8;", DetectOption::Itype(IntCmp::Eq(8))),
+            ("icode:<2;", DetectOption::Icode(IntCmp::Lt(2))),
+        ]);
         assert!(error("itype:300;").contains("range"));
     }
 
     #[test]
     fn ttl_tos_id() {
-        assert!(matches!(
-            only_detection("ttl:<5;"),
-            DetectOption::Ttl(IntCmp::Lt(5))
-        ));
-        assert!(matches!(
-            only_detection("ttl:>=64;"),
-            DetectOption::Ttl(IntCmp::Ge(64))
-        ));
-        assert!(matches!(
-            only_detection("ttl:3-5;"),
-            DetectOption::Ttl(IntCmp::Within(3, 5))
-        ));
-        assert!(matches!(
-            only_detection("ttl:-5;"),
-            DetectOption::Ttl(IntCmp::Le(5))
-        ));
-        assert!(matches!(
-            only_detection("ttl:5-;"),
-            DetectOption::Ttl(IntCmp::Ge(5))
-        ));
-        assert!(matches!(
-            only_detection("tos:!4;"),
-            DetectOption::Tos(IntCmp::Ne(4))
-        ));
-        assert!(matches!(
-            only_detection("id:31337;"),
-            DetectOption::IpId(IntCmp::Eq(31337))
-        ));
+        assert_detections(&[
+            ("ttl:<5;", DetectOption::Ttl(IntCmp::Lt(5))),
+            ("ttl:>=64;", DetectOption::Ttl(IntCmp::Ge(64))),
+            ("ttl:3-5;", DetectOption::Ttl(IntCmp::Within(3, 5))),
+            ("ttl:-5;", DetectOption::Ttl(IntCmp::Le(5))),
+            ("ttl:5-;", DetectOption::Ttl(IntCmp::Ge(5))),
+            ("tos:!4;", DetectOption::Tos(IntCmp::Ne(4))),
+            ("id:31337;", DetectOption::IpId(IntCmp::Eq(31337))),
+        ]);
         assert!(error("ttl:256;").contains("range"));
     }
 
     #[test]
     fn flags_forms() {
-        let flags = |t: &str| match only_detection(&format!("flags:{t};")) {
-            DetectOption::Flags(f) => f,
-            other => panic!("{other:?}"),
-        };
+        let flags = |t: &str| only!(Flags, format!("flags:{t};"));
         assert_eq!(
             flags("SA"),
             TcpFlags {
@@ -2303,100 +2293,65 @@ mod tests {
         assert_eq!(flags("CE").flags, 0xc0);
         assert_eq!(flags("0").flags, 0);
         assert_eq!(flags("FSRPAU").flags, 0x3f);
-        assert!(error("flags:X;").contains("unknown flag"));
-        assert!(error("flags:0S;").contains("0"));
-        assert!(error("flags:+*S;").contains("modifier"));
+        assert_errors(&[
+            ("flags:X;", "unknown flag"),
+            ("flags:0S;", "0"),
+            ("flags:+*S;", "modifier"),
+        ]);
     }
 
     #[test]
     fn fragbits_ipopts_ip_proto_sameip() {
-        assert!(matches!(
-            only_detection("fragbits:M+;"),
-            DetectOption::Fragbits(Fragbits {
-                bits: 1,
-                mode: FlagsMode::All
-            })
-        ));
-        assert!(matches!(
-            only_detection("fragbits:!D;"),
-            DetectOption::Fragbits(Fragbits {
-                bits: 2,
-                mode: FlagsMode::Not
-            })
-        ));
-        assert!(matches!(
-            only_detection("fragbits:MDR;"),
-            DetectOption::Fragbits(Fragbits {
-                bits: 7,
-                mode: FlagsMode::Exact
-            })
-        ));
-        assert!(error("fragbits:X;").contains("fragbits"));
-        assert!(matches!(
-            only_detection("ipopts:lsrr;"),
-            DetectOption::IpOpts(IpOpt::Lsrr)
-        ));
-        assert!(matches!(
-            only_detection("ipopts:any;"),
-            DetectOption::IpOpts(IpOpt::Any)
-        ));
-        assert!(error("ipopts:foo;").contains("ipopts"));
-        assert!(matches!(
-            only_detection("ip_proto:igmp;"),
-            DetectOption::IpProto(IntCmp::Eq(2))
-        ));
-        assert!(matches!(
-            only_detection("ip_proto:tcp;"),
-            DetectOption::IpProto(IntCmp::Eq(6))
-        ));
-        assert!(matches!(
-            only_detection("ip_proto:!17;"),
-            DetectOption::IpProto(IntCmp::Ne(17))
-        ));
-        assert!(matches!(
-            only_detection("ip_proto:>50;"),
-            DetectOption::IpProto(IntCmp::Gt(50))
-        ));
-        assert!(error("ip_proto:nosuch;").contains("ip_proto"));
-        assert!(matches!(only_detection("sameip;"), DetectOption::SameIp));
-        assert!(error("sameip:1;").contains("no argument"));
+        let frag = |bits, mode| DetectOption::Fragbits(Fragbits { bits, mode });
+        assert_detections(&[
+            ("fragbits:M+;", frag(1, FlagsMode::All)),
+            ("fragbits:!D;", frag(2, FlagsMode::Not)),
+            ("fragbits:*MD;", frag(3, FlagsMode::Any)),
+            ("fragbits:MDR;", frag(7, FlagsMode::Exact)),
+            ("ipopts:lsrr;", DetectOption::IpOpts(IpOpt::Lsrr)),
+            ("ipopts:any;", DetectOption::IpOpts(IpOpt::Any)),
+            ("ip_proto:igmp;", DetectOption::IpProto(IntCmp::Eq(2))),
+            ("ip_proto:tcp;", DetectOption::IpProto(IntCmp::Eq(6))),
+            ("ip_proto:!17;", DetectOption::IpProto(IntCmp::Ne(17))),
+            ("ip_proto:>50;", DetectOption::IpProto(IntCmp::Gt(50))),
+            ("sameip;", DetectOption::SameIp),
+        ]);
+        assert_errors(&[
+            ("fragbits:X;", "fragbits"),
+            ("ipopts:foo;", "ipopts"),
+            ("ip_proto:nosuch;", "ip_proto"),
+            ("sameip:1;", "no argument"),
+        ]);
     }
 
     #[test]
     fn icmp_and_tcp_numbers() {
-        assert!(matches!(
-            only_detection("icmp_id:77;"),
-            DetectOption::IcmpId(77)
-        ));
-        assert!(matches!(
-            only_detection("icmp_seq:0;"),
-            DetectOption::IcmpSeq(0)
-        ));
-        assert!(matches!(
-            only_detection("seq:4294967295;"),
-            DetectOption::TcpSeq(u32::MAX)
-        ));
-        assert!(matches!(only_detection("ack:0;"), DetectOption::TcpAck(0)));
-        assert!(matches!(
-            only_detection("window:!55808;"),
-            DetectOption::Window {
-                value: 55808,
-                negated: true
-            }
-        ));
-        assert!(matches!(
-            only_detection("window:1024;"),
-            DetectOption::Window {
-                value: 1024,
-                negated: false
-            }
-        ));
-        assert!(error("icmp_id:70000;").contains("range"));
-        assert!(error("seq:abc;").contains("number"));
-        assert!(error("ack;").contains("argument"));
+        assert_detections(&[
+            ("icmp_id:77;", DetectOption::IcmpId(77)),
+            ("icmp_seq:0;", DetectOption::IcmpSeq(0)),
+            ("seq:4294967295;", DetectOption::TcpSeq(u32::MAX)),
+            ("ack:0;", DetectOption::TcpAck(0)),
+            (
+                "window:!55808;",
+                DetectOption::Window {
+                    value: 55808,
+                    negated: true,
+                },
+            ),
+            (
+                "window:1024;",
+                DetectOption::Window {
+                    value: 1024,
+                    negated: false,
+                },
+            ),
+        ]);
+        assert_errors(&[
+            ("icmp_id:70000;", "range"),
+            ("seq:abc;", "number"),
+            ("ack;", "argument"),
+        ]);
     }
-
-    // ---- flow, flowbits ----
 
     #[test]
     fn flow_keywords() {
@@ -2462,12 +2417,14 @@ mod tests {
 
     #[test]
     fn flowbits_errors() {
-        assert!(error("flowbits:set;").contains("bit name"));
-        assert!(error("flowbits:set,a|b;").contains("only allowed"));
-        assert!(error("flowbits:isset,a|b&c;").contains("mixed"));
-        assert!(error("flowbits:noalert,x;").contains("noalert"));
-        assert!(error("flowbits:frob,x;").contains("frob"));
-        assert!(error("flowbits:set,a b;").contains("bad bit name"));
+        assert_errors(&[
+            ("flowbits:set;", "bit name"),
+            ("flowbits:set,a|b;", "only allowed"),
+            ("flowbits:isset,a|b&c;", "mixed"),
+            ("flowbits:noalert,x;", "noalert"),
+            ("flowbits:frob,x;", "frob"),
+            ("flowbits:set,a b;", "bad bit name"),
+        ]);
     }
 
     // ---- threshold, detection_filter, sticky-drop ----
@@ -2497,9 +2454,17 @@ mod tests {
                 .kind,
             ThresholdKind::Threshold
         );
-        assert!(error("threshold:type limit,track by_src,count 1;").contains("seconds"));
-        assert!(error("threshold:type often,track by_src,count 1,seconds 1;").contains("often"));
-        assert!(error("threshold:type limit,track by_me,count 1,seconds 1;").contains("by_me"));
+        assert_errors(&[
+            ("threshold:type limit,track by_src,count 1;", "seconds"),
+            (
+                "threshold:type often,track by_src,count 1,seconds 1;",
+                "often",
+            ),
+            (
+                "threshold:type limit,track by_me,count 1,seconds 1;",
+                "by_me",
+            ),
+        ]);
         assert!(
             error("threshold:type limit,type limit,track by_src,count 1,seconds 1;")
                 .contains("twice")
@@ -2549,9 +2514,11 @@ mod tests {
                 target: StickyTarget::Src
             })
         );
-        assert!(error("sticky-drop;").contains("seconds"));
-        assert!(error("sticky-drop:10,both;").contains("both"));
-        assert!(error("sticky-drop:0;").contains("range"));
+        assert_errors(&[
+            ("sticky-drop;", "seconds"),
+            ("sticky-drop:10,both;", "both"),
+            ("sticky-drop:0;", "range"),
+        ]);
     }
 
     // ---- unsupported ----

@@ -386,15 +386,10 @@ impl FormatState {
                 Ok(None)
             }
             Block::EnhancedPacket(epb) => {
-                let iface = self.interface(epb.if_id)?;
-                let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let secs = (ticks / iface.resolution).saturating_add_signed(iface.offset_secs);
-                let frac = u128::from(ticks % iface.resolution) * 1_000_000_000
-                    / u128::from(iface.resolution);
-                let timestamp = Timestamp::new(secs, frac as u64);
                 let padded: &'b [u8] = epb.data;
                 let data = &padded[..(epb.caplen as usize).min(padded.len())];
-                self.found(timestamp, iface.link, data, epb.origlen, iface.snaplen)
+                let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                self.enhanced_packet(epb.if_id, ticks, data, epb.origlen)
                     .map(Some)
             }
             Block::SimplePacket(spb) => {
@@ -410,6 +405,63 @@ impl FormatState {
                 Ok(None)
             }
         }
+    }
+
+    /// An enhanced packet block's packet on interface `if_id` at `ticks` of its resolution.
+    fn enhanced_packet<'b>(
+        &mut self,
+        if_id: u32,
+        ticks: u64,
+        data: &'b [u8],
+        original_len: u32,
+    ) -> Result<Found<'b>, PcapErrorKind> {
+        let iface = self.interface(if_id)?;
+        let secs = (ticks / iface.resolution).saturating_add_signed(iface.offset_secs);
+        let frac =
+            u128::from(ticks % iface.resolution) * 1_000_000_000 / u128::from(iface.resolution);
+        let timestamp = Timestamp::new(secs, frac as u64);
+        self.found(timestamp, iface.link, data, original_len, iface.snaplen)
+    }
+
+    /// The common case read without pcap-parser, which collects a block's options into a
+    /// `Vec` (an allocation per packet when packets carry options): a complete, well-formed
+    /// enhanced packet block at the start of `data`. Returns its size and packet; `None` for
+    /// anything else, which pcap-parser then reads (and reports if malformed).
+    fn fast_enhanced_packet<'b>(
+        &mut self,
+        data: &'b [u8],
+    ) -> Option<Result<(usize, Found<'b>), PcapErrorKind>> {
+        const EPB_TYPE: u32 = 6;
+        const EPB_HEADER: usize = 28;
+        let Format::Ng { big_endian, .. } = self.format else {
+            return None;
+        };
+        let word = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+            Some(if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        if word(0)? != EPB_TYPE {
+            return None;
+        }
+        let block_len = word(4)? as usize;
+        let caplen = word(20)? as usize;
+        let well_formed = block_len & 3 == 0
+            && block_len <= data.len()
+            && EPB_HEADER + caplen + 4 <= block_len
+            && word(block_len - 4)? as usize == block_len;
+        if !well_formed {
+            return None;
+        }
+        let ticks = (u64::from(word(12)?) << 32) | u64::from(word(16)?);
+        let packet = &data[EPB_HEADER..EPB_HEADER + caplen];
+        Some(
+            self.enhanced_packet(word(8)?, ticks, packet, word(24)?)
+                .map(|found| (block_len, found)),
+        )
     }
 
     fn interface(&self, id: u32) -> Result<Interface, PcapErrorKind> {
@@ -628,6 +680,19 @@ impl PcapReader {
             return Step::Fail(kind);
         }
         let base = data.as_ptr() as usize;
+        if let Some(fast) = self.state.fast_enhanced_packet(data) {
+            return match fast {
+                Ok((size, found)) => Step::Packet {
+                    size,
+                    start: found.data.as_ptr() as usize - base,
+                    len: found.data.len(),
+                    timestamp: found.timestamp,
+                    link: found.link,
+                    original_len: found.original_len,
+                },
+                Err(kind) => Step::Fail(kind),
+            };
+        }
         match self.inner.next() {
             Ok((size, block)) => match self.state.on_block(&block) {
                 Ok(Some(found)) => match (found.data.as_ptr() as usize).checked_sub(base) {
@@ -822,8 +887,16 @@ impl<'a> Iterator for PcapSliceReader<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.finished && self.position < self.bytes.len() {
             let offset = self.position as u64;
-            let result = match self.state.check_next_len(&self.bytes[self.position..]) {
-                Ok(()) => self.accept(self.parse_next()),
+            let rest: &'a [u8] = &self.bytes[self.position..];
+            let result = match self.state.check_next_len(rest) {
+                Ok(()) => match self.state.fast_enhanced_packet(rest) {
+                    Some(Ok((size, found))) => {
+                        self.position += size;
+                        Ok(Some(found))
+                    }
+                    Some(Err(kind)) => Err(kind),
+                    None => self.accept(self.parse_next()),
+                },
                 Err(kind) => Err(kind),
             };
             match result {

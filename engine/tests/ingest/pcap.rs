@@ -525,6 +525,22 @@ impl Ng {
         self.block(6, &body);
         self
     }
+    /// A packet block with a comment option after the (padded) packet data.
+    fn packet_with_comment(&mut self, interface: u32, data: &[u8], comment: &[u8]) -> &mut Ng {
+        let mut body = Vec::new();
+        for word in [interface, 0, 1, data.len() as u32, data.len() as u32] {
+            body.extend_from_slice(&self.word(word));
+        }
+        body.extend_from_slice(data);
+        body.resize(body.len().next_multiple_of(4), 0);
+        body.extend_from_slice(&self.half(1));
+        body.extend_from_slice(&self.half(comment.len() as u16));
+        body.extend_from_slice(comment);
+        body.resize(body.len().next_multiple_of(4), 0);
+        body.extend_from_slice(&[0; 4]); // opt_endofopt
+        self.block(6, &body);
+        self
+    }
     fn simple_packet(&mut self, data: &[u8]) -> &mut Ng {
         let mut body = self.word(data.len() as u32).to_vec();
         body.extend_from_slice(data);
@@ -688,4 +704,24 @@ fn pcapng_block_beyond_the_block_limit_is_an_error() {
     assert!(
         matches!(error.unwrap().kind, PcapErrorKind::RecordTooLong { len, .. } if len == 1 << 30)
     );
+}
+
+#[test]
+fn pcapng_packet_options_do_not_change_the_packet() {
+    let data = PacketBuilder::udp("10.0.0.1:1", "10.0.0.2:2")
+        .payload(b"odd")
+        .ethernet()
+        .build();
+    for big_endian in [false, true] {
+        let mut ng = Ng::new(big_endian);
+        ng.interface(1, None)
+            .packet_with_comment(0, &data, b"a comment")
+            .packet(0, 2, &data);
+        let (seen, error) = read_both(ng.bytes);
+        assert_eq!(error, None);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].3, data);
+        assert_eq!(seen[0].1, Timestamp::new(0, 1_000));
+        assert_eq!(seen[1].3, data);
+    }
 }
