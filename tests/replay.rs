@@ -328,7 +328,13 @@ fn sdrop_drops_without_an_alert() {
     );
     let run = replay(&["--rules", &rules, &pcap]);
     assert!(of_type(&run.eve, "alert").is_empty());
-    assert_eq!(of_type(&run.eve, "drop").len(), 1);
+    let drops = of_type(&run.eve, "drop");
+    assert_eq!(drops.len(), 1, "the packet is still dropped and counted");
+    assert!(
+        drops[0].get("alert").is_none(),
+        "sdrop names no rule: {}",
+        drops[0]
+    );
 }
 
 #[test]

@@ -505,11 +505,15 @@ impl Worker {
                 self.shared.sticky.block(addr, now_secs + u64::from(secs));
                 verdict.sticky = Some((addr, secs));
             }
-            let rule = decision.deciding_rule.map(|id| RuleRef {
-                rules: rules.clone(),
-                id,
-                action: AlertAction::Blocked,
-            });
+            // The drop record names the deciding rule, unless it was an sdrop (silent).
+            let rule = decision
+                .deciding_rule
+                .filter(|&id| rules.rule(id).action != nfips_rules::ast::Action::Sdrop)
+                .map(|id| RuleRef {
+                    rules: rules.clone(),
+                    id,
+                    action: AlertAction::Blocked,
+                });
             let reject_record = reject.as_ref().map(|r| RejectRecord {
                 tcp_reset: r.ip_proto == 6,
                 target: match r.target {
