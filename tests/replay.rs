@@ -200,13 +200,28 @@ fn eve_alert_and_drop_records_validate_against_suricatas_schema() {
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let run = replay(&args(&demo_args()));
-    let checked: Vec<_> = run
-        .eve
+    // The demo (alerts, rule drops, flow drops, a TCP reject), a UDP reject, decode-error drops.
+    let mut eve = replay(&args(&demo_args())).eve;
+    let (_dir, rules, pcap) = one_packet_case(
+        b"attack",
+        "reject udp any any -> any any (msg:\"r\"; content:\"attack\"; sid:1;)\n",
+    );
+    eve.extend(replay(&["--rules", &rules, &pcap]).eve);
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write_pcap(dir.path(), "bad.pcap", &[Vec::new(), vec![0x45, 0, 0]]);
+    eve.extend(
+        replay(&[
+            "--set",
+            "decode-error-verdict=drop",
+            &broken.display().to_string(),
+        ])
+        .eve,
+    );
+    let checked: Vec<_> = eve
         .iter()
         .filter(|r| r["event_type"] == "alert" || r["event_type"] == "drop")
         .collect();
-    assert!(checked.len() >= 8, "{}", checked.len());
+    assert!(checked.len() >= 20, "{}", checked.len());
     for record in checked {
         let errors: Vec<String> = validator
             .iter_errors(record)
