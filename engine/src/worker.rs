@@ -367,7 +367,8 @@ impl Worker {
         }
     }
 
-    /// Decide one decoded packet (the part after decode; tests and the bench call it directly).
+    /// Decide one decoded packet: everything after decode. [`Worker::process`] calls it and
+    /// counts packets, bytes and verdicts; callers that decode themselves count their own.
     pub fn process_decoded(
         &mut self,
         pkt: &Packet<'_>,
