@@ -21,6 +21,12 @@ enum Command {
     Bench(bench::Args),
     /// Replay pcap files through the packet path (the bundled demo without arguments).
     Replay(replay::Args),
+    /// Print every setting with its default: as TOML (a config file to start from) or as the
+    /// README's Markdown table.
+    Settings {
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Rule file tools.
     Rules {
         #[command(subcommand)]
@@ -54,6 +60,15 @@ fn main() -> ExitCode {
         Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run_command(args),
+        Command::Settings { markdown } => {
+            use nfips_engine::settings::Settings;
+            if markdown {
+                print!("{}", Settings::markdown_table());
+            } else {
+                print!("{}", Settings::default().to_toml());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
