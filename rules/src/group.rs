@@ -14,8 +14,8 @@
 //! specific list: a packet makes them candidates only when its source or destination falls in
 //! one of those ranges. The rest are candidates in every packet of their group.
 //!
-//! Each group has one automaton over its rules' fast patterns, matched ASCII-case-insensitively
-//! with overlapping search: a hit only makes a rule a *candidate* (every option, the fast
+//! Each group has one automaton over its rules' fast patterns, matched over the ASCII-lowercased
+//! buffer with overlapping search: a hit only makes a rule a *candidate* (every option, the fast
 //! pattern's content included, is then evaluated in full), so the prefilter only needs to be
 //! sound: it must never miss a rule that can match. Not here: evaluation ([`crate::eval`]).
 
@@ -34,7 +34,7 @@ pub const PORT_GROUP_MAX_PORTS: usize = 512;
 
 /// The bytes a rule contributes to its group's automaton, lowercased; None when the rule has
 /// no non-negated content (it is then a candidate in every packet of its group).
-pub(crate) fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
+pub fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
     let contents = rule.detection.iter().filter_map(|o| match o {
         DetectOption::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
         _ => None,
@@ -65,10 +65,80 @@ pub(crate) fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
 
 /// One compiled group: its automaton, which rules each pattern stands for, and the rules
 /// without a fast pattern.
+/// Fast patterns shorter than this stay out of the automaton (short patterns keep it away from
+/// its root state and hit constantly, which made ET Open's scan several times slower); they are
+/// prefiltered by the bytes and byte pairs present in the buffer instead.
+pub const MIN_AUTOMATON_PATTERN: usize = 4;
+
+/// Which bytes and byte pairs (ASCII-lowercased) the current buffer contains: the prefilter for
+/// fast patterns shorter than [`MIN_AUTOMATON_PATTERN`]. Filled lazily once per buffer, cleared
+/// by walking the buffer again (cheaper than wiping 8 KiB).
+pub(crate) struct ShortPatternFilter {
+    pairs: Box<[u64]>,
+    bytes: [u64; 4],
+    filled: bool,
+}
+
+fn pair_key(a: u8, b: u8) -> usize {
+    (usize::from(a.to_ascii_lowercase()) << 8) | usize::from(b.to_ascii_lowercase())
+}
+
+impl ShortPatternFilter {
+    pub(crate) fn new() -> Self {
+        ShortPatternFilter {
+            pairs: vec![0; 1024].into_boxed_slice(),
+            bytes: [0; 4],
+            filled: false,
+        }
+    }
+
+    fn fill(&mut self, buf: &[u8]) {
+        if self.filled {
+            return;
+        }
+        for &b in buf {
+            let b = usize::from(b.to_ascii_lowercase());
+            self.bytes[b / 64] |= 1 << (b % 64);
+        }
+        for w in buf.windows(2) {
+            let k = pair_key(w[0], w[1]);
+            self.pairs[k / 64] |= 1 << (k % 64);
+        }
+        self.filled = true;
+    }
+
+    /// Forget `buf` (the buffer last filled in).
+    pub(crate) fn clear(&mut self, buf: &[u8]) {
+        if !self.filled {
+            return;
+        }
+        for w in buf.windows(2) {
+            let k = pair_key(w[0], w[1]);
+            self.pairs[k / 64] = 0;
+        }
+        self.bytes = [0; 4];
+        self.filled = false;
+    }
+
+    /// Whether the buffer may contain `pattern` (1 to 3 bytes, lowercased).
+    fn may_contain(&self, pattern: &[u8]) -> bool {
+        match pattern {
+            [b] => self.bytes[usize::from(*b) / 64] & (1 << (b % 64)) != 0,
+            [a, b, ..] => {
+                let k = pair_key(*a, *b);
+                self.pairs[k / 64] & (1 << (k % 64)) != 0
+            }
+            [] => true,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Group {
     automaton: Option<AhoCorasick>,
     pattern_rules: Vec<Box<[u32]>>,
+    /// Rules whose fast pattern is shorter than [`MIN_AUTOMATON_PATTERN`], with that pattern.
+    short: Box<[(Box<[u8]>, u32)]>,
     by_address: AddressIndex,
     always: Box<[u32]>,
 }
@@ -141,7 +211,11 @@ impl AddressIndex {
             rules.extend(bucket);
             offsets.push(rules.len() as u32);
         }
-        Some(AddressIndex { starts, offsets, rules })
+        Some(AddressIndex {
+            starts,
+            offsets,
+            rules,
+        })
     }
 
     fn lookup(&self, addr: IpAddr) -> &[u32] {
@@ -165,8 +239,12 @@ impl Group {
         let mut order: Vec<&[u8]> = Vec::new();
         let mut always = Vec::new();
         let mut keyed = Vec::new();
+        let mut short = Vec::new();
         for &r in members {
             match &patterns[r as usize] {
+                Some(p) if p.len() < MIN_AUTOMATON_PATTERN => {
+                    short.push((p.clone().into_boxed_slice(), r))
+                }
                 Some(p) => {
                     let entry = by_pattern.entry(p.as_slice()).or_default();
                     if entry.is_empty() {
@@ -176,7 +254,9 @@ impl Group {
                 }
                 None => {
                     let rule = &rules[r as usize];
-                    let key = [&rule.src, &rule.dst].into_iter().find(|a| !a.include.is_empty());
+                    let key = [&rule.src, &rule.dst]
+                        .into_iter()
+                        .find(|a| !a.include.is_empty());
                     match key {
                         Some(set) => keyed.push((r, set.include.iter().map(net_range).collect())),
                         None => always.push(r),
@@ -201,7 +281,7 @@ impl Group {
         } else {
             let built = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(true)
+                .prefilter(false)
                 .build(&order);
             match built {
                 Ok(ac) => Some(ac),
@@ -223,20 +303,39 @@ impl Group {
         Group {
             automaton,
             pattern_rules,
+            short: short.into_boxed_slice(),
             by_address,
             always: always.into_boxed_slice(),
         }
     }
 
-    /// Mark every candidate rule of this group for `buf` between `addrs`; `mark` dedupes.
-    pub(crate) fn collect(&self, buf: &[u8], addrs: [IpAddr; 2], mut mark: impl FnMut(u32)) {
+    /// Mark every candidate rule of this group for `buf` (given ASCII-lowercased: patterns are
+    /// lowercased too, which is faster than a case-insensitive automaton) between `addrs`;
+    /// `mark` dedupes. Returns the number of automaton hits.
+    pub(crate) fn collect(
+        &self,
+        lowered: &[u8],
+        addrs: [IpAddr; 2],
+        filter: &mut ShortPatternFilter,
+        mut mark: impl FnMut(u32),
+    ) -> u64 {
+        let mut hits = 0;
+        if !self.short.is_empty() {
+            filter.fill(lowered);
+            for (pattern, r) in self.short.iter() {
+                if filter.may_contain(pattern) {
+                    mark(*r);
+                }
+            }
+        }
         for addr in addrs {
             for &r in self.by_address.lookup(addr) {
                 mark(r);
             }
         }
         if let Some(ac) = &self.automaton {
-            for hit in ac.find_overlapping_iter(buf) {
+            for hit in ac.find_overlapping_iter(lowered) {
+                hits += 1;
                 for &r in self.pattern_rules[hit.pattern().as_usize()].iter() {
                     mark(r);
                 }
@@ -245,6 +344,7 @@ impl Group {
         for &r in self.always.iter() {
             mark(r);
         }
+        hits
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
@@ -255,6 +355,7 @@ impl Group {
                 .map(|p| p.len() * 4 + 16)
                 .sum::<usize>()
             + self.always.len() * 4
+            + self.short.iter().map(|(p, _)| p.len() + 20).sum::<usize>()
             + self.by_address.memory_usage()
     }
 }
@@ -378,14 +479,10 @@ pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; CLASSES], GroupStat
         let dst: Vec<(u16, Vec<u32>)> = std::mem::take(&mut by_dst[class]).into_iter().collect();
         let src: Vec<(u16, Vec<u32>)> = std::mem::take(&mut by_src[class]).into_iter().collect();
         for (port, members) in dst {
-            out[class]
-                .by_dst
-                .insert(port, intern(members));
+            out[class].by_dst.insert(port, intern(members));
         }
         for (port, members) in src {
-            out[class]
-                .by_src
-                .insert(port, intern(members));
+            out[class].by_src.insert(port, intern(members));
         }
         if !generic[class].is_empty() {
             out[class].generic = Some(intern(generic[class].clone()));

@@ -653,8 +653,16 @@ fn tcp_flags_modes() {
     };
     let flags = |flags, mask, mode| vec![DetectOption::Flags(TcpFlags { flags, mask, mode })];
     // `mask` holds the bits compared (the parser stores `!ignored`).
-    assert!(matches_in(flags(0x12, 0xff, FlagsMode::Exact), &syn_ack, b""));
-    assert!(!matches_in(flags(0x02, 0xff, FlagsMode::Exact), &syn_ack, b""));
+    assert!(matches_in(
+        flags(0x12, 0xff, FlagsMode::Exact),
+        &syn_ack,
+        b""
+    ));
+    assert!(!matches_in(
+        flags(0x02, 0xff, FlagsMode::Exact),
+        &syn_ack,
+        b""
+    ));
     assert!(
         matches_in(flags(0x02, !0x10, FlagsMode::Exact), &syn_ack, b""),
         "ACK ignored by mask"
@@ -662,7 +670,11 @@ fn tcp_flags_modes() {
     assert!(matches_in(flags(0x02, 0xff, FlagsMode::All), &syn_ack, b""));
     assert!(matches_in(flags(0x03, 0xff, FlagsMode::Any), &syn_ack, b""));
     assert!(matches_in(flags(0x01, 0xff, FlagsMode::Not), &syn_ack, b""));
-    assert!(!matches_in(flags(0x02, 0xff, FlagsMode::Not), &syn_ack, b""));
+    assert!(!matches_in(
+        flags(0x02, 0xff, FlagsMode::Not),
+        &syn_ack,
+        b""
+    ));
     assert!(
         !matches_in(flags(0x12, 0xff, FlagsMode::Exact), &udp_ctx(), b""),
         "no TCP header"
@@ -1061,4 +1073,52 @@ fn detect_appends_after_existing_results() {
     );
     assert_eq!(out, vec![RuleId(77), RuleId(0)]);
     assert_eq!(scratch.stats().matches, 1);
+}
+
+#[test]
+fn overlapping_fast_patterns_all_make_candidates() {
+    let rules = vec![
+        rule(1, vec![c(content(b"abcd"))]),
+        rule(2, vec![c(content(b"bcde"))]),
+        rule(3, vec![c(content(b"cdef"))]),
+        rule(4, vec![c(content(b"abcdefg"))]),
+    ];
+    let set = RuleSet::build(rules, &BuildOptions::default());
+    assert_eq!(
+        detect_ids(&set, &tcp_ctx(), b"xabcdefgx", &mut FlowBits::default()),
+        vec![0, 1, 2, 3]
+    );
+}
+
+#[test]
+fn short_fast_patterns_are_found_by_the_pair_filter() {
+    let rules = vec![
+        rule(1, vec![c(content(b"q"))]),
+        rule(
+            2,
+            vec![c(Content {
+                nocase: true,
+                ..content(b"zY")
+            })],
+        ),
+        rule(3, vec![c(content(b"mn!"))]),
+    ];
+    let set = RuleSet::build(rules, &BuildOptions::default());
+    // One scratch for all buffers: the filter must forget the previous buffer.
+    let mut scratch = set.new_scratch();
+    let mut run = |buf: &[u8]| {
+        let mut out = Vec::new();
+        set.detect(
+            &tcp_ctx(),
+            buf,
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        out.into_iter().map(|RuleId(r)| r).collect::<Vec<u32>>()
+    };
+    assert_eq!(run(b"..Zy..q..mn!"), vec![0, 1, 2]);
+    assert_eq!(run(b"..Z.y..mn?"), Vec::<u32>::new());
+    assert_eq!(run(b"mn!"), vec![2]);
+    assert_eq!(run(b"q"), vec![0]);
 }

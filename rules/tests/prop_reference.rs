@@ -52,7 +52,7 @@ fn byte() -> impl Strategy<Value = u8> {
 }
 
 fn pattern() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(byte(), 1..4)
+    prop::collection::vec(byte(), 1..6)
 }
 
 fn small() -> impl Strategy<Value = i64> {
