@@ -12,6 +12,8 @@
 //! - Retry: when a later option fails, a non-negated content is tried again at its next
 //!   occurrence in the same window (starting one byte after the previous start), and a
 //!   non-negated, non-anchored pcre is searched again from one byte after its previous start.
+//! - A relative pcre (`R`) searches the buffer from the cursor on, as its own subject: `^` and
+//!   the `A` flag anchor at the cursor.
 //!   Every retry of one rule evaluation spends one unit of the retry budget
 //!   (`BuildOptions::retry_limit`); when it is spent, the rule does not match and
 //!   `DetectStats::retry_limit_hits` counts it.
@@ -479,19 +481,22 @@ impl PayloadEval<'_> {
                 relative,
                 override_limits,
             } => {
-                let start = if *relative { cursor } else { 0 };
+                // Snort hands a relative pcre the buffer from the cursor on, so `^` and `A`
+                // anchor at the cursor and lookbehind cannot see earlier bytes.
+                let base = if *relative { cursor } else { 0 };
+                let subject = self.buf.get(base..).unwrap_or_default();
                 if *negated {
                     let found = matches!(
-                        regex.find_at(self.buf, start, *override_limits, self.pcre),
+                        regex.find_at(subject, 0, *override_limits, self.pcre),
                         PcreOutcome::Match { .. }
                     );
                     return !found && self.run(rest, cursor);
                 }
-                let mut from = start;
+                let mut from = 0;
                 while let PcreOutcome::Match { start: s, end: e } =
-                    regex.find_at(self.buf, from, *override_limits, self.pcre)
+                    regex.find_at(subject, from, *override_limits, self.pcre)
                 {
-                    if self.run(rest, e) {
+                    if self.run(rest, base + e) {
                         return true;
                     }
                     if regex.flags().anchored || !self.take_retry() {

@@ -310,7 +310,7 @@ fn isdataat_negated_means_no_more_data() {
 // ---- pcre ----
 
 #[test]
-fn pcre_matches_anywhere_unless_relative() {
+fn pcre_matches_anywhere_and_relative_anchors_at_cursor() {
     assert!(matches(
         vec![pcre("fo+bar", PcreFlags::default(), false, false)],
         b"xxfooobar"
@@ -327,10 +327,8 @@ fn pcre_matches_anywhere_unless_relative() {
             false,
         ),
     ];
-    assert!(
-        !matches(rel, b"foobarfoo"),
-        "^ is the buffer start, not the cursor"
-    );
+    assert!(matches(rel.clone(), b"xbarfoo"), "^ anchors at the cursor");
+    assert!(!matches(rel, b"foobar foo"));
     let rel_anchored = vec![
         c(content(b"bar")),
         pcre(
