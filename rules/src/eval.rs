@@ -381,7 +381,7 @@ fn find_nocase(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// A payload option ready to evaluate.
 #[derive(Debug)]
 pub(crate) enum PayloadOp {
-    Content(ContentOp),
+    Content(Box<ContentOp>),
     Pcre {
         regex: Arc<Regex>,
         negated: bool,
@@ -405,7 +405,7 @@ impl PayloadOp {
         let mut vars = 0;
         for option in options {
             let op = match option {
-                DetectOption::Content(c) => PayloadOp::Content(ContentOp::new(c)),
+                DetectOption::Content(c) => PayloadOp::Content(Box::new(ContentOp::new(c))),
                 DetectOption::Pcre(p) => PayloadOp::Pcre {
                     regex: Arc::clone(&p.regex),
                     negated: p.negated,
