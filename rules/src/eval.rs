@@ -17,6 +17,8 @@
 //!   Every retry of one rule evaluation spends one unit of the retry budget
 //!   (`BuildOptions::retry_limit`); when it is spent, the rule does not match and
 //!   `DetectStats::retry_limit_hits` counts it.
+//! - `fast_pattern:only`: the pattern's presence is the whole test; as in Snort the content is
+//!   not evaluated as an option, so it neither moves the cursor nor is retried.
 //! - isdataat:N: true when byte `base+N` exists (base = cursor if relative, else 0).
 //! - byte_test/byte_jump/byte_extract read at `base+offset`; a read outside the buffer fails the
 //!   option (negation does not apply to a failed read).
@@ -30,7 +32,8 @@ use memchr::memmem;
 
 use crate::ast::{
     BitsJoin, ByteExtract, ByteJump, ByteTest, ByteTestOp, Content, DetectOption, Endian,
-    FlagsMode, FlowOptions, FlowbitsCommand, IpOpt, IsDataAt, NumberBase, Protocol, Rule, Value,
+    FastPattern, FlagsMode, FlowOptions, FlowbitsCommand, IpOpt, IsDataAt, NumberBase, Protocol,
+    Rule, Value,
 };
 use crate::pcre::{PcreOutcome, PcreScratch, Regex};
 use crate::ruleset::{BufferKind, FlowBits, PacketContext};
@@ -462,6 +465,9 @@ impl PayloadEval<'_> {
                 let (lo, hi) = c.window(len, cursor, self.vars);
                 if c.spec.negated {
                     return c.find(self.buf, lo, hi).is_none() && self.run(rest, cursor);
+                }
+                if c.spec.fast_pattern == FastPattern::Only {
+                    return c.find(self.buf, lo, hi).is_some() && self.run(rest, cursor);
                 }
                 let mut from = lo;
                 while let Some(pos) = c.find(self.buf, from, hi) {

@@ -9,7 +9,7 @@
 //!
 //! Semantics (Snort 2.9) are documented in [`crate::eval`].
 
-use crate::ast::{Content, DetectOption, FlowbitsCommand, Rule};
+use crate::ast::{Content, DetectOption, FastPattern, FlowbitsCommand, Rule};
 use crate::eval;
 use crate::pcre::{PcreOutcome, PcreScratch};
 use crate::ruleset::{FlowBits, PacketContext};
@@ -138,6 +138,9 @@ impl Walk<'_> {
                     .collect();
                 if c.negated {
                     return positions.is_empty() && self.from(opts, next, cursor);
+                }
+                if c.fast_pattern == FastPattern::Only {
+                    return !positions.is_empty() && self.from(opts, next, cursor);
                 }
                 for (k, &p) in positions.iter().enumerate() {
                     if k > 0 && !self.retry() {

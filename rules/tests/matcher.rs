@@ -271,6 +271,22 @@ fn fast_pattern_only_content_matches_anywhere() {
 }
 
 #[test]
+fn fast_pattern_only_content_does_not_move_the_cursor() {
+    let only = Content {
+        fast_pattern: FastPattern::Only,
+        ..content(b"zzzz")
+    };
+    let next = Content {
+        distance: lit(0),
+        within: lit(2),
+        ..content(b"ab")
+    };
+    // "ab" must be within 2 bytes of the start (the cursor stayed at 0), not after "zzzz".
+    assert!(matches(vec![c(only.clone()), c(next.clone())], b"ab..zzzz"));
+    assert!(!matches(vec![c(only), c(next)], b"..zzzzab"));
+}
+
+#[test]
 fn fast_pattern_slice_still_requires_whole_content() {
     let sliced = Content {
         fast_pattern: FastPattern::Slice {
