@@ -223,5 +223,6 @@ fn manual_flags_and_dsize() {
     assert!(out.is_empty(), "ACK is not ignored");
     let r = r#"alert tcp any any -> any any (dsize:300<>400; sid:1;)"#;
     assert!(fires(r, &[b'a'; 350]));
-    assert!(!fires(r, &[b'a'; 300]));
+    assert!(!fires(r, &[b'a'; 299]));
+    assert!(!fires(r, &[b'a'; 401]));
 }
