@@ -204,9 +204,13 @@ pub(crate) fn read_number(
     let start = usize::try_from(pos).ok()?;
     let end = start.checked_add(bytes as usize)?;
     let field = buf.get(start..end)?;
+    if field.is_empty() {
+        // Zero bytes (Suricata's `byte_jump:0,...`): value 0, nothing read; only the offsets move.
+        return Some((0, 0));
+    }
     match string {
         None => {
-            if field.is_empty() || field.len() > 8 {
+            if field.len() > 8 {
                 return None;
             }
             let fold = |acc: u64, &b: &u8| (acc << 8) | u64::from(b);

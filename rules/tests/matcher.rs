@@ -1136,3 +1136,24 @@ fn short_fast_patterns_are_found_by_the_pair_filter() {
     assert_eq!(run(b"mn!"), vec![2]);
     assert_eq!(run(b"q"), vec![0]);
 }
+
+#[test]
+fn byte_jump_of_zero_bytes_moves_by_post_offset() {
+    // suricata-verify bug-4623: byte_jump:0,0,relative,post_offset -7 steps back 7 bytes.
+    let back = ByteJump {
+        relative: true,
+        post_offset: -3,
+        ..byte_jump(0, 0)
+    };
+    let anchored = PcreFlags {
+        anchored: true,
+        ..Default::default()
+    };
+    let opts = vec![
+        c(content(b"wxyz")),
+        DetectOption::ByteJump(back),
+        pcre("xyz", anchored, true, false),
+    ];
+    assert!(matches(opts.clone(), b"..wxyz"));
+    assert!(!matches(opts, b"..wxyq"));
+}
