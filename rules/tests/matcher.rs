@@ -1157,3 +1157,92 @@ fn byte_jump_of_zero_bytes_moves_by_post_offset() {
     assert!(matches(opts.clone(), b"..wxyz"));
     assert!(!matches(opts, b"..wxyq"));
 }
+
+#[test]
+fn ruleset_is_shareable_and_scratch_movable() {
+    fn shareable<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shareable::<RuleSet>();
+    movable::<nfips_rules::Scratch>();
+}
+
+#[test]
+fn pcre_limit_hit_counts_as_no_match_and_is_counted() {
+    let options = BuildOptions {
+        pcre_match_limit: 1000,
+        ..BuildOptions::default()
+    };
+    let catastrophic = pcre("(a+)+$", PcreFlags::default(), false, false);
+    let set = RuleSet::build(vec![rule(1, vec![catastrophic])], &options);
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let buf = [b"a".repeat(30), b"b".to_vec()].concat();
+    set.detect(
+        &tcp_ctx(),
+        &buf,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(scratch.stats().pcre_limit_hits, 1);
+}
+
+#[test]
+fn pcre_override_flag_ignores_the_limit() {
+    let options = BuildOptions {
+        pcre_match_limit: 1000,
+        ..BuildOptions::default()
+    };
+    let DetectOption::Pcre(mut p) = pcre("(a+)+b", PcreFlags::default(), false, false) else {
+        unreachable!()
+    };
+    p.override_limits = true;
+    let set = RuleSet::build(vec![rule(1, vec![DetectOption::Pcre(p)])], &options);
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let buf = [b"a".repeat(16), b"b".to_vec()].concat();
+    set.detect(
+        &tcp_ctx(),
+        &buf,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut out,
+    );
+    assert_eq!(out, vec![RuleId(0)]);
+    assert_eq!(scratch.stats().pcre_limit_hits, 0);
+}
+
+#[test]
+fn rules_without_fast_pattern_are_indexed_by_address() {
+    let mut bad_host = rule(1, vec![]);
+    bad_host.protocol = Protocol::Ip;
+    bad_host.src = AddrSet {
+        include: vec![
+            "10.0.0.1/32".parse().unwrap(),
+            "192.0.2.0/24".parse().unwrap(),
+        ],
+        exclude: vec![],
+    };
+    bad_host.direction = Direction::Both;
+    let set = RuleSet::build(vec![bad_host], &BuildOptions::default());
+    assert_eq!(
+        detect_ids(&set, &tcp_ctx(), b"", &mut FlowBits::default()),
+        vec![0]
+    );
+    let reply = PacketContext {
+        src: tcp_ctx().dst,
+        dst: "192.0.2.77".parse().unwrap(),
+        ..tcp_ctx()
+    };
+    assert_eq!(
+        detect_ids(&set, &reply, b"", &mut FlowBits::default()),
+        vec![0],
+        "<> reversed"
+    );
+    let other = PacketContext {
+        src: "10.0.0.5".parse().unwrap(),
+        ..tcp_ctx()
+    };
+    assert!(detect_ids(&set, &other, b"", &mut FlowBits::default()).is_empty());
+}
