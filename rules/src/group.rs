@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use ipnet::IpNet;
 
 use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule};
@@ -65,80 +65,91 @@ pub fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
 
 /// One compiled group: its automaton, which rules each pattern stands for, and the rules
 /// without a fast pattern.
-/// Fast patterns shorter than this stay out of the automaton (short patterns keep it away from
-/// its root state and hit constantly, which made ET Open's scan several times slower); they are
-/// prefiltered by the bytes and byte pairs present in the buffer instead.
+/// Fast patterns shorter than this stay out of the main automaton (short patterns keep it away
+/// from its root state and hit constantly, which made ET Open's scan several times slower);
+/// they get a small automaton of their own, built as a DFA (fast, and small for few patterns).
 pub const MIN_AUTOMATON_PATTERN: usize = 4;
 
-/// Which bytes and byte pairs (ASCII-lowercased) the current buffer contains: the prefilter for
-/// fast patterns shorter than [`MIN_AUTOMATON_PATTERN`]. Filled lazily once per buffer, cleared
-/// by walking the buffer again (cheaper than wiping 8 KiB).
-pub(crate) struct ShortPatternFilter {
-    pairs: Box<[u64]>,
-    bytes: [u64; 4],
-    filled: bool,
+/// An automaton over distinct (lowercased) fast patterns and the rules each stands for.
+#[derive(Debug)]
+struct PatternSet {
+    automaton: AhoCorasick,
+    pattern_rules: Vec<Box<[u32]>>,
 }
 
-fn pair_key(a: u8, b: u8) -> usize {
-    (usize::from(a.to_ascii_lowercase()) << 8) | usize::from(b.to_ascii_lowercase())
-}
-
-impl ShortPatternFilter {
-    pub(crate) fn new() -> Self {
-        ShortPatternFilter {
-            pairs: vec![0; 1024].into_boxed_slice(),
-            bytes: [0; 4],
-            filled: false,
-        }
-    }
-
-    fn fill(&mut self, buf: &[u8]) {
-        if self.filled {
-            return;
-        }
-        for &b in buf {
-            let b = usize::from(b.to_ascii_lowercase());
-            self.bytes[b / 64] |= 1 << (b % 64);
-        }
-        for w in buf.windows(2) {
-            let k = pair_key(w[0], w[1]);
-            self.pairs[k / 64] |= 1 << (k % 64);
-        }
-        self.filled = true;
-    }
-
-    /// Forget `buf` (the buffer last filled in).
-    pub(crate) fn clear(&mut self, buf: &[u8]) {
-        if !self.filled {
-            return;
-        }
-        for w in buf.windows(2) {
-            let k = pair_key(w[0], w[1]);
-            self.pairs[k / 64] = 0;
-        }
-        self.bytes = [0; 4];
-        self.filled = false;
-    }
-
-    /// Whether the buffer may contain `pattern` (1 to 3 bytes, lowercased).
-    fn may_contain(&self, pattern: &[u8]) -> bool {
-        match pattern {
-            [b] => self.bytes[usize::from(*b) / 64] & (1 << (b % 64)) != 0,
-            [a, b, ..] => {
-                let k = pair_key(*a, *b);
-                self.pairs[k / 64] & (1 << (k % 64)) != 0
+impl PatternSet {
+    /// `Ok(None)` for no patterns; `Err(rules)` when aho-corasick refuses (size limits), so the
+    /// caller can keep those rules as always-candidates.
+    fn build(
+        entries: &[(&[u8], u32)],
+        kind: Option<AhoCorasickKind>,
+    ) -> Result<Option<PatternSet>, Vec<u32>> {
+        let mut by_pattern: HashMap<&[u8], Vec<u32>> = HashMap::new();
+        let mut order: Vec<&[u8]> = Vec::new();
+        for &(p, r) in entries {
+            let rules = by_pattern.entry(p).or_default();
+            if rules.is_empty() {
+                order.push(p);
             }
-            [] => true,
+            rules.push(r);
         }
+        if order.is_empty() {
+            return Ok(None);
+        }
+        let built = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .kind(kind)
+            .build(&order);
+        match built {
+            Ok(automaton) => {
+                let pattern_rules = order
+                    .iter()
+                    .map(|p| by_pattern[p].clone().into_boxed_slice())
+                    .collect();
+                Ok(Some(PatternSet {
+                    automaton,
+                    pattern_rules,
+                }))
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "rule group automaton not built ({err}); its rules are checked on every packet"
+                );
+                Err(entries.iter().map(|&(_, r)| r).collect())
+            }
+        }
+    }
+
+    /// Mark the rules of every pattern occurring in `lowered` (overlapping occurrences
+    /// included); returns the number of hits.
+    fn scan(&self, lowered: &[u8], mark: &mut impl FnMut(u32)) -> u64 {
+        let mut hits = 0;
+        for hit in self.automaton.find_overlapping_iter(lowered) {
+            hits += 1;
+            for &r in self.pattern_rules[hit.pattern().as_usize()].iter() {
+                mark(r);
+            }
+        }
+        hits
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.automaton.memory_usage()
+            + self
+                .pattern_rules
+                .iter()
+                .map(|p| p.len() * 4 + 16)
+                .sum::<usize>()
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct Group {
-    automaton: Option<AhoCorasick>,
-    pattern_rules: Vec<Box<[u32]>>,
-    /// Rules whose fast pattern is shorter than [`MIN_AUTOMATON_PATTERN`], with that pattern.
-    short: Box<[(Box<[u8]>, u32)]>,
+    /// Fast patterns of [`MIN_AUTOMATON_PATTERN`] bytes or more.
+    long: Option<PatternSet>,
+    /// Shorter fast patterns.
+    short: Option<PatternSet>,
     by_address: AddressIndex,
     always: Box<[u32]>,
 }
@@ -235,23 +246,14 @@ impl AddressIndex {
 
 impl Group {
     fn build(members: &[u32], patterns: &[Option<Vec<u8>>], rules: &[Rule]) -> Group {
-        let mut by_pattern: HashMap<&[u8], Vec<u32>> = HashMap::new();
-        let mut order: Vec<&[u8]> = Vec::new();
+        let mut long = Vec::new();
+        let mut short = Vec::new();
         let mut always = Vec::new();
         let mut keyed = Vec::new();
-        let mut short = Vec::new();
         for &r in members {
             match &patterns[r as usize] {
-                Some(p) if p.len() < MIN_AUTOMATON_PATTERN => {
-                    short.push((p.clone().into_boxed_slice(), r))
-                }
-                Some(p) => {
-                    let entry = by_pattern.entry(p.as_slice()).or_default();
-                    if entry.is_empty() {
-                        order.push(p.as_slice());
-                    }
-                    entry.push(r);
-                }
+                Some(p) if p.len() < MIN_AUTOMATON_PATTERN => short.push((p.as_slice(), r)),
+                Some(p) => long.push((p.as_slice(), r)),
                 None => {
                     let rule = &rules[r as usize];
                     let key = [&rule.src, &rule.dst]
@@ -272,74 +274,44 @@ impl Group {
                     keyed.len()
                 );
                 always.extend(keyed.iter().map(|(r, _)| *r));
-                always.sort_unstable();
                 AddressIndex::default()
             }
         };
-        let automaton = if order.is_empty() {
-            None
-        } else {
-            let built = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(&order);
-            match built {
-                Ok(ac) => Some(ac),
-                Err(err) => {
-                    // Only possible past aho-corasick's size limits; fall back to evaluating
-                    // every rule of the group (still correct, slower) and say so.
-                    tracing::warn!("rule group automaton not built ({err}); its rules are checked on every packet");
-                    always.extend(order.iter().flat_map(|p| by_pattern[p].iter().copied()));
-                    always.sort_unstable();
-                    order.clear();
-                    None
-                }
-            }
+        let mut set = |entries: &[(&[u8], u32)], kind| {
+            PatternSet::build(entries, kind).unwrap_or_else(|rules| {
+                always.extend(rules);
+                None
+            })
         };
-        let pattern_rules = order
-            .iter()
-            .map(|p| by_pattern[p].clone().into_boxed_slice())
-            .collect();
+        let long = set(&long, None);
+        let short = set(&short, Some(AhoCorasickKind::DFA));
+        always.sort_unstable();
+        always.dedup();
         Group {
-            automaton,
-            pattern_rules,
-            short: short.into_boxed_slice(),
+            long,
+            short,
             by_address,
             always: always.into_boxed_slice(),
         }
     }
 
-    /// Mark every candidate rule of this group for `buf` (given ASCII-lowercased: patterns are
-    /// lowercased too, which is faster than a case-insensitive automaton) between `addrs`;
+    /// Mark every candidate rule of this group for a buffer (given ASCII-lowercased: patterns
+    /// are lowercased too, which is faster than a case-insensitive automaton) between `addrs`;
     /// `mark` dedupes. Returns the number of automaton hits.
     pub(crate) fn collect(
         &self,
         lowered: &[u8],
         addrs: [IpAddr; 2],
-        filter: &mut ShortPatternFilter,
         mut mark: impl FnMut(u32),
     ) -> u64 {
-        let mut hits = 0;
-        if !self.short.is_empty() {
-            filter.fill(lowered);
-            for (pattern, r) in self.short.iter() {
-                if filter.may_contain(pattern) {
-                    mark(*r);
-                }
-            }
-        }
         for addr in addrs {
             for &r in self.by_address.lookup(addr) {
                 mark(r);
             }
         }
-        if let Some(ac) = &self.automaton {
-            for hit in ac.find_overlapping_iter(lowered) {
-                hits += 1;
-                for &r in self.pattern_rules[hit.pattern().as_usize()].iter() {
-                    mark(r);
-                }
-            }
+        let mut hits = 0;
+        for set in [&self.long, &self.short].into_iter().flatten() {
+            hits += set.scan(lowered, &mut mark);
         }
         for &r in self.always.iter() {
             mark(r);
@@ -348,15 +320,21 @@ impl Group {
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.automaton.as_ref().map_or(0, |ac| ac.memory_usage())
-            + self
-                .pattern_rules
-                .iter()
-                .map(|p| p.len() * 4 + 16)
-                .sum::<usize>()
+        [&self.long, &self.short]
+            .into_iter()
+            .flatten()
+            .map(PatternSet::memory_usage)
+            .sum::<usize>()
             + self.always.len() * 4
-            + self.short.iter().map(|(p, _)| p.len() + 20).sum::<usize>()
             + self.by_address.memory_usage()
+    }
+
+    fn pattern_count(&self) -> usize {
+        [&self.long, &self.short]
+            .into_iter()
+            .flatten()
+            .map(|p| p.pattern_rules.len())
+            .sum()
     }
 }
 
@@ -469,7 +447,7 @@ pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; CLASSES], GroupStat
         Arc::clone(shared.entry(members).or_insert_with_key(|m| {
             let group = Group::build(m, &patterns, rules);
             stats.groups += 1;
-            stats.patterns += group.pattern_rules.len();
+            stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();
             Arc::new(group)
         }))

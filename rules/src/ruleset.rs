@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
 use crate::eval::{self, PayloadEval, PayloadOp};
-use crate::group::{self, ClassGroups, GroupStats, ShortPatternFilter, CLASSES};
+use crate::group::{self, ClassGroups, GroupStats, CLASSES};
 use crate::pcre::PcreScratch;
 
 /// Index of a rule in [`RuleSet::rules`].
@@ -233,7 +233,6 @@ pub struct Scratch {
     candidates: Vec<u32>,
     vars: Vec<i64>,
     pcre: PcreScratch,
-    short_filter: ShortPatternFilter,
     /// The buffer ASCII-lowercased, for the automatons.
     lowered: Vec<u8>,
     stats: DetectStats,
@@ -382,7 +381,6 @@ impl RuleSet {
             candidates: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
             pcre: PcreScratch::new(self.options.pcre_match_limit, self.options.pcre_depth_limit),
-            short_filter: ShortPatternFilter::new(),
             lowered: Vec::with_capacity(2048),
             stats: DetectStats::default(),
         }
@@ -422,20 +420,14 @@ impl RuleSet {
             .flatten()
         {
             let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-            scratch.stats.pattern_hits += group.collect(
-                &lowered,
-                [ctx.src, ctx.dst],
-                &mut scratch.short_filter,
-                |r| {
-                    let slot = &mut seen[r as usize];
-                    if *slot != epoch {
-                        *slot = epoch;
-                        candidates.push(r);
-                    }
-                },
-            );
+            scratch.stats.pattern_hits += group.collect(&lowered, [ctx.src, ctx.dst], |r| {
+                let slot = &mut seen[r as usize];
+                if *slot != epoch {
+                    *slot = epoch;
+                    candidates.push(r);
+                }
+            });
         }
-        scratch.short_filter.clear(&lowered);
         scratch.lowered = lowered;
         candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
         scratch.stats.candidates += candidates.len() as u64;

@@ -1105,7 +1105,7 @@ fn overlapping_fast_patterns_all_make_candidates() {
 }
 
 #[test]
-fn short_fast_patterns_are_found_by_the_pair_filter() {
+fn short_fast_patterns_are_found_by_their_own_automaton() {
     let rules = vec![
         rule(1, vec![c(content(b"q"))]),
         rule(
@@ -1118,7 +1118,7 @@ fn short_fast_patterns_are_found_by_the_pair_filter() {
         rule(3, vec![c(content(b"mn!"))]),
     ];
     let set = RuleSet::build(rules, &BuildOptions::default());
-    // One scratch for all buffers: the filter must forget the previous buffer.
+    // One scratch for all buffers: nothing may leak from one buffer to the next.
     let mut scratch = set.new_scratch();
     let mut run = |buf: &[u8]| {
         let mut out = Vec::new();
