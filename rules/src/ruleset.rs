@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
 use crate::eval::{self, PayloadEval, PayloadOp};
-use crate::group::{self, ClassGroups, GroupStats, CLASSES};
+use crate::group::{self, ClassGroups, GroupStats, SLOTS};
 use crate::pcre::PcreScratch;
 
 /// Index of a rule in [`RuleSet::rules`].
@@ -196,7 +196,7 @@ struct CompiledRule {
 pub struct RuleSet {
     rules: Vec<Rule>,
     compiled: Vec<CompiledRule>,
-    classes: [ClassGroups; CLASSES],
+    classes: [ClassGroups; SLOTS],
     /// Sort key of each rule for evaluation: flowbit setters first, then rule order.
     eval_key: Vec<u64>,
     /// Sort key of each rule for results: action class rank, then rule order.
@@ -410,7 +410,7 @@ impl RuleSet {
         }
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
-        let class = &self.classes[group::class_of_ip_proto(ctx.ip_proto)];
+        let class = &self.classes[group::slot_of(ctx.ip_proto, ctx.flow.to_server)];
         let mut lowered = std::mem::take(&mut scratch.lowered);
         lowered.clear();
         lowered.extend(buf.iter().map(u8::to_ascii_lowercase));
