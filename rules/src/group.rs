@@ -1,21 +1,23 @@
 //! Rule groups: which rules a packet can match, found with one Aho-Corasick pass.
 //!
-//! Rules are split by protocol class (tcp, udp, icmp, other) and, for tcp and udp, by port as
-//! Snort does: a rule naming specific destination ports joins those ports' destination groups
-//! (a `<>` rule also joins the same ports' source groups); failing that, specific source ports
-//! place it in source groups; otherwise it is generic (`ip` rules are generic in every class).
-//! A packet runs its class's generic group plus its destination-port and source-port groups
-//! when they exist. Port groups hold only their port-specific rules, so the big generic
-//! automaton is built once per class rather than copied into every port group (that copy cost
-//! ~300 MiB and 2 s on ET Open); port groups with the same rules share one compiled [`Group`].
+//! Rules are split by protocol class (tcp, udp, icmp, other) and flow direction (a
+//! `flow:to_server` rule joins only the to-server side; a rule without one joins both), then,
+//! for tcp and udp, by port as Snort does: a rule naming specific destination ports joins those
+//! ports' destination groups (a `<>` rule also joins the same ports' source groups); failing
+//! that, specific source ports place it in source groups; otherwise it is generic (`ip` rules
+//! are generic in every class). A packet runs its class and direction's generic group plus its
+//! destination-port and source-port groups when they exist. Port groups hold only their
+//! port-specific rules, so the big generic automaton is built once rather than copied into
+//! every port group (that copy cost ~300 MiB and 2 s on ET Open); port groups with the same
+//! rules share one compiled [`Group`].
 //!
 //! Rules without a fast pattern (ET Open has ~2,600 IP-reputation rules of that kind, each with
 //! a long address list) are indexed by address when their source (or else destination) is a
 //! specific list: a packet makes them candidates only when its source or destination falls in
 //! one of those ranges. The rest are candidates in every packet of their group.
 //!
-//! Each group has one automaton over its rules' fast patterns, matched over the ASCII-lowercased
-//! buffer with overlapping search: a hit only makes a rule a *candidate* (every option, the fast
+//! Each group has one automaton over its rules' fast patterns of 4+ bytes and a small DFA over
+//! the shorter ones, matched over the ASCII-lowercased buffer with overlapping search: a hit only makes a rule a *candidate* (every option, the fast
 //! pattern's content included, is then evaluated in full), so the prefilter only needs to be
 //! sound: it must never miss a rule that can match. Not here: evaluation ([`crate::eval`]).
 
