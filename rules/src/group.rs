@@ -1,4 +1,4 @@
-//! Rule groups: which rules a packet can match, found with one Aho-Corasick pass.
+//! Rule groups: which rules a packet can match, found with a few Aho-Corasick passes.
 //!
 //! Rules are split by protocol class (tcp, udp, icmp, other) and flow direction (a
 //! `flow:to_server` rule joins only the to-server side; a rule without one joins both), then,
