@@ -100,6 +100,24 @@ fn et_open_loads_its_non_http_rules() {
     assert!(json["unsupported_keywords"]["http_uri"].as_u64().unwrap() > 1000);
 }
 
+/// With HOME_NET defined (as every deployment does), the `!$HOME_NET`-style rules load too: the
+/// ET snort flavour then has no errors at all.
+#[test]
+fn et_open_loads_without_errors_once_home_net_is_set() {
+    let Some(corpus) = corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let vars = write(
+        dir.path(),
+        "vars.conf",
+        "ipvar HOME_NET [10.0.0.0/8,192.168.0.0/16]\nipvar EXTERNAL_NET !$HOME_NET\n",
+    );
+    let rules = corpus.join("rulesets/et-open-snort-2.9.0");
+    let output = check(&["--json", "--vars", s(&vars), s(&rules)]);
+    let json = json_of(&output);
+    assert_eq!(json["errors"], 0, "{json}");
+    assert_eq!(output.status.code(), Some(0));
+}
+
 /// Lines that are rules and not commented out: start with an action word.
 fn count_active_rules(dir: &Path) -> u64 {
     let actions = [

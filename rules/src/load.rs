@@ -723,6 +723,38 @@ mod tests {
     }
 
     #[test]
+    fn external_net_as_negated_home_net() {
+        let dir = Scratch::new();
+        let vars = dir.file(
+            "vars.conf",
+            "ipvar HOME_NET 10.0.0.0/8\nipvar EXTERNAL_NET !$HOME_NET\n",
+        );
+        let rules = dir.file(
+            "r.rules",
+            "alert tcp $EXTERNAL_NET any -> $HOME_NET any (sid:1;)\n",
+        );
+        let options = LoadOptions {
+            vars_files: vec![vars],
+            ..Default::default()
+        };
+        let report = load_paths(&[rules], &options).unwrap();
+        let rule = &report.rules[0];
+        assert!(rule.src.contains("8.8.8.8".parse().unwrap()));
+        assert!(!rule.src.contains("10.1.1.1".parse().unwrap()));
+        // Without the vars file, HOME_NET is any and `!$HOME_NET` is an error naming the fix.
+        let report = load_paths(
+            &[dir.file("s.rules", "alert tcp !$HOME_NET any -> any any (sid:1;)\n")],
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            report.errors[0].message.contains("define HOME_NET"),
+            "{:?}",
+            report.errors
+        );
+    }
+
+    #[test]
     fn vars_files_reject_rules() {
         let dir = Scratch::new();
         let vars = dir.file("vars.conf", "alert tcp any any -> any any (sid:1;)\n");
