@@ -109,20 +109,18 @@ type RawOption = (String, Option<String>);
 fn split_options(body: &str) -> Result<Vec<RawOption>, String> {
     let mut options = Vec::new();
     let mut start = 0;
-    let mut escaped = false;
-    for (index, byte) in body.bytes().enumerate() {
-        if escaped {
-            escaped = false;
+    // The byte after a backslash is skipped, escaped or not.
+    let mut skip_until = 0;
+    for index in memchr::memchr2_iter(b';', b'\\', body.as_bytes()) {
+        if index < skip_until {
             continue;
         }
-        match byte {
-            b'\\' => escaped = true,
-            b';' => {
-                push_option(&body[start..index], &mut options)?;
-                start = index + 1;
-            }
-            _ => {}
+        if body.as_bytes()[index] == b'\\' {
+            skip_until = index + 2;
+            continue;
         }
+        push_option(&body[start..index], &mut options)?;
+        start = index + 1;
     }
     if !body[start..].trim().is_empty() {
         return Err(format!(
