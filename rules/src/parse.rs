@@ -2582,4 +2582,74 @@ mod tests {
         assert!(parse_number("1a").is_err());
         assert!(parse_number("").is_err());
     }
+
+    // ---- robustness: bad input never panics ----
+
+    const KEYWORDS: &[&str] = &[
+        "msg",
+        "content",
+        "nocase",
+        "depth",
+        "offset",
+        "distance",
+        "within",
+        "fast_pattern",
+        "pcre",
+        "isdataat",
+        "byte_test",
+        "byte_jump",
+        "byte_extract",
+        "dsize",
+        "flags",
+        "flow",
+        "flowbits",
+        "threshold",
+        "detection_filter",
+        "ttl",
+        "tos",
+        "id",
+        "ipopts",
+        "fragbits",
+        "ip_proto",
+        "itype",
+        "icode",
+        "icmp_id",
+        "icmp_seq",
+        "seq",
+        "ack",
+        "window",
+        "sticky-drop",
+        "classtype",
+        "reference",
+        "priority",
+        "gid",
+        "rev",
+        "metadata",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_rule_text_never_panics(text in "[ -~]{0,160}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn arbitrary_option_arguments_never_panic(
+            picks in proptest::collection::vec((0..KEYWORDS.len(), "[a-z0-9_ ,.:!<>=&|^*+\"/\\\\$-]{0,24}"), 1..5)
+        ) {
+            let options: String = picks
+                .iter()
+                .map(|(k, arg)| format!("{}:{arg}; ", KEYWORDS[*k]))
+                .collect();
+            let _ = parse(&opts(&format!("content:\"abcdef\"; {options}")));
+        }
+
+        #[test]
+        fn arbitrary_headers_never_panic(
+            src in "[!\\[\\]$a-zA-Z0-9_.:/, ]{1,30}",
+            port in "[!\\[\\]$a-zA-Z0-9_:, ]{1,20}",
+        ) {
+            let _ = parse(&format!("alert tcp {src} {port} -> any any (sid:1;)"));
+        }
+    }
 }
