@@ -600,7 +600,7 @@ impl RuleBuilder {
         }
         let kind = match arg.map(str::trim) {
             None | Some("") => FastPattern::Yes,
-            Some("only") => FastPattern::Only,
+            Some(only) if only.eq_ignore_ascii_case("only") => FastPattern::Only,
             Some(text) => {
                 let Some((offset, length)) = text.split_once(',') else {
                     return err(format!(
@@ -966,17 +966,29 @@ impl RuleBuilder {
         text: &str,
         classes: &Classifications,
     ) -> Result<Rule, Rejection> {
+        // Snort checks these once the whole rule is read (modifiers may follow fast_pattern).
         for option in &self.detection {
-            if let DetectOption::Content(c) = option {
-                let positioned = c.offset.is_some() || c.depth.is_some() || c.is_relative();
-                if c.fast_pattern == FastPattern::Only && (c.negated || positioned) {
+            let DetectOption::Content(c) = option else {
+                continue;
+            };
+            let nonzero = |v: Option<Value>| v.is_some_and(|v| v != Value::Literal(0));
+            let positioned = c.is_relative() || nonzero(c.offset) || nonzero(c.depth);
+            match c.fast_pattern {
+                FastPattern::No => {}
+                FastPattern::Only if c.negated => {
+                    return err("fast_pattern:only cannot be used on a negated content")
+                }
+                FastPattern::Only if positioned => {
                     return err(
-                        "fast_pattern:only cannot be used on a negated content or with offset/depth/distance/within",
-                    );
+                        "fast_pattern:only content cannot be relative or have a non-zero offset/depth",
+                    )
                 }
-                if c.negated && matches!(c.fast_pattern, FastPattern::Slice { .. }) {
-                    return err("fast_pattern:offset,length cannot be used on a negated content");
+                _ if c.negated && positioned => {
+                    return err(
+                        "fast_pattern cannot be used on a negated content that is relative or has a non-zero offset/depth",
+                    )
                 }
+                _ => {}
             }
         }
         let priority = self
@@ -1235,6 +1247,7 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
         .ok_or_else(|| Rejection::Error(format!("content: `{quoted}` must be in double quotes")))?;
     let mut out = Vec::with_capacity(inner.len());
     let mut hex_mode = false;
+    let mut hex_digits = 0usize;
     let mut high_nibble: Option<u8> = None;
     let mut bytes = inner.bytes().enumerate();
     while let Some((index, byte)) = bytes.next() {
@@ -1242,21 +1255,17 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
         if hex_mode {
             match byte {
                 b'|' => {
-                    if high_nibble.is_some() {
+                    if hex_digits == 0 || high_nibble.is_some() {
                         return err(format!(
-                            "content: odd number of hex digits before column {column} of `{inner}`"
+                            "content: |hex| section ending at column {column} needs an even, non-zero number of hex digits"
                         ));
                     }
                     hex_mode = false;
                 }
-                b' ' | b'\t' => {
-                    if high_nibble.is_some() {
-                        return err(format!(
-                            "content: hex byte split by a space at column {column} of `{inner}`"
-                        ));
-                    }
-                }
+                // Snort skips spaces between hex digits, even inside a byte.
+                b' ' => {}
                 b if b.is_ascii_hexdigit() => {
+                    hex_digits += 1;
                     let nibble = (b as char).to_digit(16).unwrap_or(0) as u8;
                     match high_nibble.take() {
                         Some(high) => out.push(high << 4 | nibble),
@@ -1265,18 +1274,25 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
                 }
                 other => {
                     return err(format!(
-                        "content: `{}` is not a hex digit (column {column} of `{inner}`)",
-                        other as char
+                        "content: byte 0x{other:02X} at column {column} is not a hex digit inside |...|"
                     ))
                 }
             }
             continue;
         }
         match byte {
-            b'|' => hex_mode = true,
-            // Snort copies the character after any backslash (`\x` is `x`).
+            b'|' => {
+                hex_mode = true;
+                hex_digits = 0;
+            }
             b'\\' => match bytes.next() {
-                Some((_, escaped)) => out.push(escaped),
+                Some((_, escaped @ (b'"' | b';' | b'\\' | b':'))) => out.push(escaped),
+                Some((_, other)) => {
+                    return err(format!(
+                        "content: bad escape `\\{}` at column {column} (only \\\" \\; \\\\ \\: are escapes; write other bytes as |hex|)",
+                        other as char
+                    ))
+                }
                 None => return err("content: ends with a lone backslash"),
             },
             b'"' => {
@@ -1284,12 +1300,13 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
                     "content: unescaped `\"` at column {column} (write \\\")"
                 ))
             }
-            b';' => {
+            // Snort's printable range; anything else must be written as |hex|.
+            0x1f..=0x7e => out.push(byte),
+            other => {
                 return err(format!(
-                    "content: unescaped `;` at column {column} (write \\; or |3B|)"
+                    "content: byte 0x{other:02X} at column {column} is not printable ASCII; write it as |{other:02X}|"
                 ))
             }
-            other => out.push(other),
         }
     }
     if hex_mode {
@@ -1853,19 +1870,23 @@ mod tests {
             first_content(r#"content:"x\"y\;z\\w\:v";"#).pattern,
             b"x\"y;z\\w:v"
         );
-        assert_eq!(first_content(r#"content:"a\bc";"#).pattern, b"abc");
+        assert_eq!(first_content(r#"content:"|4 1|";"#).pattern, b"A");
         assert_eq!(first_content(r#"content:"|00|";"#).pattern, [0u8]);
     }
 
     #[test]
     fn content_errors() {
         assert_errors(&[
-            (r#"content:"|4|";"#, "odd number"),
+            (r#"content:"|4|";"#, "even, non-zero"),
             (r#"content:"|4G|";"#, "not a hex digit"),
             (r#"content:"|41";"#, "unterminated"),
             (r#"content:"";"#, "empty"),
             (r#"content:abc;"#, "double quotes"),
             (r#"content:"a"b";"#, "unescaped"),
+            (r#"content:"a\bc";"#, "bad escape"),
+            (r#"content:"||";"#, "non-zero"),
+            ("content:\"caf\u{e9}\";", "|C3|"),
+            ("content:\"a\tb\";", "|09|"),
         ]);
     }
 
@@ -1961,16 +1982,34 @@ mod tests {
 
     #[test]
     fn fast_pattern_errors() {
-        assert!(error(r#"content:"abcd"; fast_pattern:3,2;"#).contains("past"));
-        assert!(
-            error(r#"content:"ab"; fast_pattern; content:"cd"; fast_pattern;"#)
-                .contains("only one")
-        );
-        assert!(error(r#"content:!"abcd"; fast_pattern:only;"#).contains("negated"));
-        assert!(
-            error(r#"content:"abcd"; fast_pattern:only; depth:4;"#).contains("fast_pattern:only")
-        );
-        assert!(error(r#"content:"abcd"; fast_pattern:x;"#).contains("fast_pattern"));
+        assert_errors(&[
+            (r#"content:"abcd"; fast_pattern:3,2;"#, "past"),
+            (
+                r#"content:"ab"; fast_pattern; content:"cd"; fast_pattern;"#,
+                "only one",
+            ),
+            (r#"content:!"abcd"; fast_pattern:only;"#, "negated"),
+            (
+                r#"content:"abcd"; fast_pattern:only; depth:4;"#,
+                "fast_pattern:only",
+            ),
+            (
+                r#"content:"abcd"; fast_pattern:only; distance:0;"#,
+                "relative",
+            ),
+            (r#"content:!"abcd"; fast_pattern; offset:2;"#, "negated"),
+            (r#"content:"abcd"; fast_pattern:x;"#, "fast_pattern"),
+        ]);
+    }
+
+    #[test]
+    fn fast_pattern_allowed_forms_follow_snort() {
+        // offset:0 is not a position; a plain negated fast pattern is allowed; "only" is
+        // case-insensitive.
+        ok(r#"content:"abcd"; fast_pattern:only; offset:0;"#);
+        ok(r#"content:!"abcd"; fast_pattern;"#);
+        ok(r#"content:"abcd"; fast_pattern:ONLY;"#);
+        ok(r#"content:"abcd"; fast_pattern; distance:2;"#);
     }
 
     // ---- byte_extract variables ----
