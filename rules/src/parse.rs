@@ -656,9 +656,9 @@ impl RuleBuilder {
                 'R' => relative = true,
                 'B' => rawbytes = true,
                 'O' => override_limits = true,
-                'U' | 'I' | 'H' | 'D' | 'C' | 'K' | 'M' | 'S' | 'Y' | 'P' | 'Q' | 'V' | 'W' => {
-                    return unsupported(format!("pcre/{flag}"))
-                }
+                // Snort's HTTP buffer flags, and Suricata's (V W Z Q).
+                'U' | 'I' | 'H' | 'D' | 'C' | 'K' | 'M' | 'S' | 'Y' | 'P' | 'Q' | 'V' | 'W'
+                | 'Z' => return unsupported(format!("pcre/{flag}")),
                 other => return err(format!("pcre: unknown flag `{other}` in `{inner}`")),
             }
         }
@@ -1212,6 +1212,9 @@ fn split_pcre(inner: &str) -> Result<(&str, &str), Rejection> {
     let Some(end) = rest.rfind(delimiter) else {
         return err(format!("pcre: `{inner}` has no closing `{delimiter}`"));
     };
+    if end == 0 {
+        return err(format!("pcre: `{inner}` has an empty regex"));
+    }
     Ok((&rest[..end], &rest[end + delimiter.len_utf8()..]))
 }
 
@@ -2192,6 +2195,7 @@ mod tests {
             (r#"pcre:/x/;"#, "quoted"),
             (r#"pcre:"x";"#, "/regex/"),
             (r#"pcre:"/x";"#, "closing"),
+            (r#"pcre:"//i";"#, "empty"),
         ]);
     }
 
