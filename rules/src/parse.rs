@@ -741,7 +741,15 @@ impl RuleBuilder {
                 ))
             }
         };
-        let value = self.value("byte_test value", parts[2])?;
+        // Snort reads the value with strtoul base 0: 0x.. is hex, a leading 0 is octal.
+        let value = if parts[2].starts_with(|c: char| c.is_ascii_digit()) {
+            match parse_c_number(parts[2]) {
+                Some(n) => Value::Literal(n),
+                None => return err(format!("byte_test: bad value `{}`", parts[2])),
+            }
+        } else {
+            self.value("byte_test value", parts[2])?
+        };
         if let Value::Literal(n) = value {
             if !(0..=u32::MAX as i64).contains(&n) {
                 return err(format!("byte_test: value {n} does not fit 32 bits"));
@@ -1062,7 +1070,8 @@ impl ByteArgs {
         let mut base = None;
         for part in parts {
             let mut words = part.split_whitespace();
-            let word = words.next().unwrap_or_default();
+            // Snort compares these names case-insensitively.
+            let word = words.next().unwrap_or_default().to_ascii_lowercase();
             let param = words.next();
             if words.next().is_some() {
                 return err(format!("{keyword}: bad argument `{part}`"));
@@ -1075,7 +1084,7 @@ impl ByteArgs {
                 args.endian = Some(e);
                 Ok(())
             };
-            match (word, param) {
+            match (word.as_str(), param) {
                 ("relative", None) => args.relative = true,
                 ("big", None) => set_endian(&mut args, Endian::Big)?,
                 ("little", None) => set_endian(&mut args, Endian::Little)?,
@@ -1122,9 +1131,6 @@ impl ByteArgs {
             (false, None) => None,
             (false, Some(_)) => return err(format!("{keyword}: hex/dec/oct need `string`")),
         };
-        if string.is_some() && args.endian.is_some() {
-            return err(format!("{keyword}: big/little cannot be used with string"));
-        }
         Ok(ParsedByteArgs {
             relative: args.relative,
             endian: args.endian.unwrap_or(Endian::Big),
@@ -1163,6 +1169,18 @@ pub fn parse_number(text: &str) -> Result<i64, String> {
     }
     .map_err(|_| format!("`{text}` is not a number"))?;
     Ok(if negative { -value } else { value })
+}
+
+/// An unsigned number as C's strtoul(.., 0) reads it: `0x` hex, leading `0` octal, else decimal.
+fn parse_c_number(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return i64::from_str_radix(&text[1..], 8).ok();
+    }
+    text.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok())
 }
 
 fn parse_int(keyword: &str, text: &str, min: i64, max: i64) -> Result<i64, Rejection> {
@@ -2115,10 +2133,18 @@ mod tests {
         assert_eq!((t.bytes, t.string), (10, Some(NumberBase::Dec)));
         let t = only!(ByteTest, "byte_test:3,=,7,0,string,oct;");
         assert_eq!(t.string, Some(NumberBase::Oct));
+        let t = only!(ByteTest, "byte_test:1,=,010,0,RELATIVE,Little;");
+        assert_eq!(
+            t.value,
+            Value::Literal(8),
+            "a leading 0 is octal, as strtoul reads it"
+        );
+        assert!(t.relative && t.endian == Endian::Little);
         assert_errors(&[
             ("byte_test:5,=,1,0;", "bytes"),
             ("byte_test:1,=,1,0,hex;", "string"),
             ("byte_test:1,=,1,0,big,little;", "big"),
+            ("byte_test:1,=,09,0;", "09"),
             ("byte_test:1,=,1;", "needs"),
             ("byte_test:1,=,1,0,wat;", "wat"),
         ]);
