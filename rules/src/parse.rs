@@ -890,7 +890,8 @@ impl RuleBuilder {
             "isset" => FlowbitsCommand::IsSet,
             "isnotset" => FlowbitsCommand::IsNotSet,
             "noalert" => FlowbitsCommand::NoAlert,
-            "reset" => return unsupported("flowbits:reset"),
+            // Group operations (exclusive set, reset of a group) need group bookkeeping.
+            "reset" | "setx" => return unsupported(format!("flowbits:{}", parts[0])),
             other => return err(format!("flowbits: unknown command `{other}`")),
         };
         if command == FlowbitsCommand::NoAlert {
@@ -913,6 +914,10 @@ impl RuleBuilder {
             ));
         }
         let names_text = parts[1];
+        // `isset,any,group` / `isnotset,all,group` test a whole group.
+        if parts.len() == 3 && matches!(names_text, "any" | "all") {
+            return unsupported(format!("flowbits:{names_text}"));
+        }
         let (join, separator) = match (names_text.contains('&'), names_text.contains('|')) {
             (true, true) => return err("flowbits: `&` and `|` cannot be mixed"),
             (false, true) => (BitsJoin::Any, '|'),
@@ -2480,6 +2485,18 @@ mod tests {
         );
         assert_eq!(fb[4].command, FlowbitsCommand::Toggle);
         assert!(rule.is_noalert());
+    }
+
+    #[test]
+    fn flowbits_group_operations_are_unsupported() {
+        for (options, keyword) in [
+            ("flowbits:setx,a,g;", "flowbits:setx"),
+            ("flowbits:reset,g;", "flowbits:reset"),
+            ("flowbits:isset,any,g;", "flowbits:any"),
+            ("flowbits:isnotset,all,g;", "flowbits:all"),
+        ] {
+            assert_eq!(unsupported_keyword(&opts(options)), keyword);
+        }
     }
 
     #[test]
