@@ -878,6 +878,12 @@ impl RuleBuilder {
             }
             *slot = Some(value);
         }
+        if flow.stateless && flow.to_server.is_some() {
+            return err("flow: stateless cannot be combined with a direction");
+        }
+        if flow.stateless && flow.established.is_some() {
+            return err("flow: stateless cannot be combined with established/not_established");
+        }
         Ok(())
     }
 
@@ -2437,19 +2443,22 @@ mod tests {
                 stream: Some(true)
             }
         );
-        let f = ok("flow:not_established,from_server,no_stream,stateless;").flow;
+        let f = ok("flow:not_established,from_server,no_stream;").flow;
         assert_eq!(
             f,
             FlowOptions {
                 established: Some(false),
-                stateless: true,
+                stateless: false,
                 to_server: Some(false),
                 stream: Some(false)
             }
         );
         assert_eq!(ok("flow:from_client;").flow.to_server, Some(true));
+        assert!(ok("flow:stateless;").flow.stateless);
         assert_eq!(ok("flow:to_client;").flow.to_server, Some(false));
         assert!(error("flow:to_server,to_client;").contains("contradicts"));
+        assert!(error("flow:stateless,to_server;").contains("stateless"));
+        assert!(error("flow:established; flow:stateless;").contains("stateless"));
         assert!(error("flow:sideways;").contains("sideways"));
         assert_eq!(
             unsupported_keyword(&opts("flow:established,only_frag;")),
