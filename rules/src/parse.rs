@@ -419,13 +419,17 @@ impl RuleBuilder {
             "ttl" => self
                 .detection
                 .push(DetectOption::Ttl(parse_ttl(&need(arg)?)?)),
-            "tos" => self
-                .detection
-                .push(DetectOption::Tos(parse_cmp(keyword, &need(arg)?, 255)?)),
+            "tos" => self.detection.push(DetectOption::Tos(parse_cmp(
+                keyword,
+                &need(arg)?,
+                255,
+                &TOS_FORMS,
+            )?)),
             "id" => self.detection.push(DetectOption::IpId(parse_cmp(
                 keyword,
                 &need(arg)?,
                 u16::MAX as u64,
+                &ID_FORMS,
             )?)),
             "ipopts" => self
                 .detection
@@ -440,14 +444,18 @@ impl RuleBuilder {
                 none(arg)?;
                 self.detection.push(DetectOption::SameIp)
             }
-            "itype" => {
-                self.detection
-                    .push(DetectOption::Itype(parse_cmp(keyword, &need(arg)?, 255)?))
-            }
-            "icode" => {
-                self.detection
-                    .push(DetectOption::Icode(parse_cmp(keyword, &need(arg)?, 255)?))
-            }
+            "itype" => self.detection.push(DetectOption::Itype(parse_cmp(
+                keyword,
+                &need(arg)?,
+                255,
+                &ICMP_FORMS,
+            )?)),
+            "icode" => self.detection.push(DetectOption::Icode(parse_cmp(
+                keyword,
+                &need(arg)?,
+                255,
+                &ICMP_FORMS,
+            )?)),
             "icmp_id" => self.detection.push(DetectOption::IcmpId(parse_int(
                 keyword,
                 &need(arg)?,
@@ -1353,46 +1361,76 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
 /// Builds a comparison from its number.
 type MakeCmp = fn(u64) -> IntCmp;
 
-/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), `N<=>M` (inclusive).
-fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
+/// Which comparison forms a keyword accepts (Snort's parsers differ per keyword), and how to
+/// say so in an error.
+struct CmpForms {
+    accepts: fn(IntCmp) -> bool,
+    described: &'static str,
+}
+
+const TOS_FORMS: CmpForms = CmpForms {
+    accepts: |c| matches!(c, IntCmp::Eq(_) | IntCmp::Ne(_)),
+    described: "N or !N",
+};
+const ID_FORMS: CmpForms = CmpForms {
+    accepts: |c| matches!(c, IntCmp::Eq(_)),
+    described: "N",
+};
+const ICMP_FORMS: CmpForms = CmpForms {
+    accepts: |c| {
+        matches!(
+            c,
+            IntCmp::Eq(_) | IntCmp::Lt(_) | IntCmp::Gt(_) | IntCmp::Between(..)
+        )
+    },
+    described: "N, <N, >N or a<>b",
+};
+const TTL_FORMS: CmpForms = CmpForms {
+    accepts: |c| !matches!(c, IntCmp::Ne(_) | IntCmp::Between(..)),
+    described: "N, <N, >N, <=N, >=N, a-b, -b or a-",
+};
+
+/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), limited to `forms`.
+fn parse_cmp(keyword: &str, text: &str, max: u64, forms: &CmpForms) -> Result<IntCmp, Rejection> {
     let text = text.trim();
     let number = |t: &str| -> Result<u64, Rejection> {
         Ok(parse_int(keyword, t.trim(), 0, max as i64)? as u64)
     };
-    if let Some((a, b)) = text.split_once("<=>") {
-        let (a, b) = (number(a)?, number(b)?);
-        return if a <= b {
-            Ok(IntCmp::Within(a, b))
-        } else {
-            err(format!("{keyword}: {a}<=>{b} is empty"))
-        };
-    }
-    if let Some((a, b)) = text.split_once("<>") {
-        if !a.trim().is_empty() {
+    let cmp = match text.split_once("<>") {
+        Some((a, b)) if !a.trim().is_empty() => {
             let (a, b) = (number(a)?, number(b)?);
-            return if a < b {
-                Ok(IntCmp::Between(a, b))
-            } else {
-                err(format!(
+            if a >= b {
+                return err(format!(
                     "{keyword}: {a}<>{b}: the low bound must be less than the high"
-                ))
-            };
+                ));
+            }
+            IntCmp::Between(a, b)
         }
-    }
-    let ops: [(&str, MakeCmp); 6] = [
-        ("<=", IntCmp::Le),
-        (">=", IntCmp::Ge),
-        ("<", IntCmp::Lt),
-        (">", IntCmp::Gt),
-        ("!", IntCmp::Ne),
-        ("=", IntCmp::Eq),
-    ];
-    for (prefix, make) in ops {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            return Ok(make(number(rest)?));
+        _ => {
+            let ops: [(&str, MakeCmp); 6] = [
+                ("<=", IntCmp::Le),
+                (">=", IntCmp::Ge),
+                ("<", IntCmp::Lt),
+                (">", IntCmp::Gt),
+                ("!", IntCmp::Ne),
+                ("=", IntCmp::Eq),
+            ];
+            match ops
+                .iter()
+                .find_map(|(prefix, make)| Some((text.strip_prefix(prefix)?, make)))
+            {
+                Some((rest, make)) => make(number(rest)?),
+                None => IntCmp::Eq(number(text)?),
+            }
         }
+    };
+    if !(forms.accepts)(cmp) {
+        return err(format!(
+            "{keyword}: `{text}` is not accepted (expected {})",
+            forms.described
+        ));
     }
-    Ok(IntCmp::Eq(number(text)?))
+    Ok(cmp)
 }
 
 /// dsize as Snort 2.9 reads it: `N`, `<N`, `>N`, or `a<>b` (inclusive on both ends).
@@ -1436,7 +1474,7 @@ fn parse_ttl(text: &str) -> Result<IntCmp, Rejection> {
             (None, None) => err("ttl: `-` needs a bound"),
         };
     }
-    parse_cmp("ttl", text, 255)
+    parse_cmp("ttl", text, 255, &TTL_FORMS)
 }
 
 /// `flags:[+*!]<FSRPAUCE0 12>[,<mask>]`; modifiers may appear anywhere in the first part.
@@ -2328,7 +2366,12 @@ mod tests {
             ("itype:8;", DetectOption::Itype(IntCmp::Eq(8))),
             ("icode:<2;", DetectOption::Icode(IntCmp::Lt(2))),
         ]);
-        assert!(error("itype:300;").contains("range"));
+        assert_errors(&[
+            ("itype:300;", "range"),
+            ("itype:!3;", "not accepted"),
+            ("icode:<=3;", "not accepted"),
+            ("itype:10<>5;", "low bound"),
+        ]);
     }
 
     #[test]
@@ -2342,7 +2385,13 @@ mod tests {
             ("tos:!4;", DetectOption::Tos(IntCmp::Ne(4))),
             ("id:31337;", DetectOption::IpId(IntCmp::Eq(31337))),
         ]);
-        assert!(error("ttl:256;").contains("range"));
+        assert_errors(&[
+            ("ttl:256;", "range"),
+            ("ttl:!5;", "not accepted"),
+            ("tos:<5;", "not accepted"),
+            ("id:>5;", "not accepted"),
+            ("ttl:5-3;", "empty"),
+        ]);
     }
 
     #[test]
