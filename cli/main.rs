@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod replay;
 mod rules_check;
 
 #[derive(Parser)]
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Replay pcap files through the packet path (the bundled demo without arguments).
+    Replay(replay::Args),
     /// Rule file tools.
     Rules {
         #[command(subcommand)]
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(code) => code,

@@ -20,5 +20,6 @@ pub mod settings;
 pub mod source;
 pub mod stats;
 pub mod stickydrop;
+pub mod synth;
 pub mod tuning;
 pub mod worker;

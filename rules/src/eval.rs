@@ -12,9 +12,13 @@
 //! - Retry: when a later option fails, a non-negated content is tried again at its next
 //!   occurrence in the same window (starting one byte after the previous start), and a
 //!   non-negated, non-anchored pcre is searched again from one byte after its previous start.
+//! - A relative pcre (`R`) searches the buffer from the cursor on, as its own subject: `^` and
+//!   the `A` flag anchor at the cursor.
 //!   Every retry of one rule evaluation spends one unit of the retry budget
 //!   (`BuildOptions::retry_limit`); when it is spent, the rule does not match and
 //!   `DetectStats::retry_limit_hits` counts it.
+//! - `fast_pattern:only`: the pattern's presence is the whole test; as in Snort the content is
+//!   not evaluated as an option, so it neither moves the cursor nor is retried.
 //! - isdataat:N: true when byte `base+N` exists (base = cursor if relative, else 0).
 //! - byte_test/byte_jump/byte_extract read at `base+offset`; a read outside the buffer fails the
 //!   option (negation does not apply to a failed read).
@@ -28,7 +32,8 @@ use memchr::memmem;
 
 use crate::ast::{
     BitsJoin, ByteExtract, ByteJump, ByteTest, ByteTestOp, Content, DetectOption, Endian,
-    FlagsMode, FlowOptions, FlowbitsCommand, IpOpt, IsDataAt, NumberBase, Protocol, Rule, Value,
+    FastPattern, FlagsMode, FlowOptions, FlowbitsCommand, IpOpt, IsDataAt, NumberBase, Protocol,
+    Rule, Value,
 };
 use crate::pcre::{PcreOutcome, PcreScratch, Regex};
 use crate::ruleset::{BufferKind, FlowBits, PacketContext};
@@ -199,9 +204,13 @@ pub(crate) fn read_number(
     let start = usize::try_from(pos).ok()?;
     let end = start.checked_add(bytes as usize)?;
     let field = buf.get(start..end)?;
+    if field.is_empty() {
+        // Zero bytes (Suricata's `byte_jump:0,...`): value 0, nothing read; only the offsets move.
+        return Some((0, 0));
+    }
     match string {
         None => {
-            if field.is_empty() || field.len() > 8 {
+            if field.len() > 8 {
                 return None;
             }
             let fold = |acc: u64, &b: &u8| (acc << 8) | u64::from(b);
@@ -379,7 +388,7 @@ fn find_nocase(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// A payload option ready to evaluate.
 #[derive(Debug)]
 pub(crate) enum PayloadOp {
-    Content(ContentOp),
+    Content(Box<ContentOp>),
     Pcre {
         regex: Arc<Regex>,
         negated: bool,
@@ -403,7 +412,7 @@ impl PayloadOp {
         let mut vars = 0;
         for option in options {
             let op = match option {
-                DetectOption::Content(c) => PayloadOp::Content(ContentOp::new(c)),
+                DetectOption::Content(c) => PayloadOp::Content(Box::new(ContentOp::new(c))),
                 DetectOption::Pcre(p) => PayloadOp::Pcre {
                     regex: Arc::clone(&p.regex),
                     negated: p.negated,
@@ -461,6 +470,9 @@ impl PayloadEval<'_> {
                 if c.spec.negated {
                     return c.find(self.buf, lo, hi).is_none() && self.run(rest, cursor);
                 }
+                if c.spec.fast_pattern == FastPattern::Only {
+                    return c.find(self.buf, lo, hi).is_some() && self.run(rest, cursor);
+                }
                 let mut from = lo;
                 while let Some(pos) = c.find(self.buf, from, hi) {
                     if self.run(rest, pos + c.needle.len()) {
@@ -479,19 +491,22 @@ impl PayloadEval<'_> {
                 relative,
                 override_limits,
             } => {
-                let start = if *relative { cursor } else { 0 };
+                // Snort hands a relative pcre the buffer from the cursor on, so `^` and `A`
+                // anchor at the cursor and lookbehind cannot see earlier bytes.
+                let base = if *relative { cursor } else { 0 };
+                let subject = self.buf.get(base..).unwrap_or_default();
                 if *negated {
                     let found = matches!(
-                        regex.find_at(self.buf, start, *override_limits, self.pcre),
+                        regex.find_at(subject, 0, *override_limits, self.pcre),
                         PcreOutcome::Match { .. }
                     );
                     return !found && self.run(rest, cursor);
                 }
-                let mut from = start;
+                let mut from = 0;
                 while let PcreOutcome::Match { start: s, end: e } =
-                    regex.find_at(self.buf, from, *override_limits, self.pcre)
+                    regex.find_at(subject, from, *override_limits, self.pcre)
                 {
-                    if self.run(rest, e) {
+                    if self.run(rest, base + e) {
                         return true;
                     }
                     if regex.flags().anchored || !self.take_retry() {

@@ -9,7 +9,7 @@
 //!
 //! Semantics (Snort 2.9) are documented in [`crate::eval`].
 
-use crate::ast::{Content, DetectOption, FlowbitsCommand, Rule};
+use crate::ast::{Content, DetectOption, FastPattern, FlowbitsCommand, Rule};
 use crate::eval;
 use crate::pcre::{PcreOutcome, PcreScratch};
 use crate::ruleset::{FlowBits, PacketContext};
@@ -139,6 +139,9 @@ impl Walk<'_> {
                 if c.negated {
                     return positions.is_empty() && self.from(opts, next, cursor);
                 }
+                if c.fast_pattern == FastPattern::Only {
+                    return !positions.is_empty() && self.from(opts, next, cursor);
+                }
                 for (k, &p) in positions.iter().enumerate() {
                     if k > 0 && !self.retry() {
                         return false;
@@ -154,24 +157,24 @@ impl Walk<'_> {
                 false
             }
             DetectOption::Pcre(p) => {
-                let start = if p.relative { cursor } else { 0 };
-                if p.negated {
-                    let found = matches!(
-                        p.regex
-                            .find_at(self.buf, start, p.override_limits, self.pcre),
-                        PcreOutcome::Match { .. }
-                    );
-                    return !found && self.from(opts, next, cursor);
-                }
-                let mut search = start;
+                let offset = if p.relative { cursor } else { 0 };
+                let Some(subject) = self.buf.get(offset..) else {
+                    return p.negated && self.from(opts, next, cursor);
+                };
+                let mut search = 0;
+                let mut first = None;
                 loop {
-                    let PcreOutcome::Match { start: s, end: e } =
-                        p.regex
-                            .find_at(self.buf, search, p.override_limits, self.pcre)
-                    else {
-                        return false;
+                    let outcome = p
+                        .regex
+                        .find_at(subject, search, p.override_limits, self.pcre);
+                    let PcreOutcome::Match { start: s, end: e } = outcome else {
+                        break;
                     };
-                    if self.from(opts, next, e) {
+                    if p.negated {
+                        first = Some(e);
+                        break;
+                    }
+                    if self.from(opts, next, offset + e) {
                         return true;
                     }
                     if p.regex.flags().anchored || !self.retry() {
@@ -179,6 +182,7 @@ impl Walk<'_> {
                     }
                     search = s + 1;
                 }
+                p.negated && first.is_none() && self.from(opts, next, cursor)
             }
             DetectOption::IsDataAt(d) => {
                 eval::is_data_at(d, self.buf.len(), cursor, &self.vars)

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
 use crate::eval::{self, PayloadEval, PayloadOp};
-use crate::group::{self, ClassGroups, GroupStats, CLASSES};
+use crate::group::{self, ClassGroups, GroupStats, SLOTS};
 use crate::pcre::PcreScratch;
 
 /// Index of a rule in [`RuleSet::rules`].
@@ -196,7 +196,7 @@ struct CompiledRule {
 pub struct RuleSet {
     rules: Vec<Rule>,
     compiled: Vec<CompiledRule>,
-    classes: [ClassGroups; CLASSES],
+    classes: [ClassGroups; SLOTS],
     /// Sort key of each rule for evaluation: flowbit setters first, then rule order.
     eval_key: Vec<u64>,
     /// Sort key of each rule for results: action class rank, then rule order.
@@ -215,6 +215,8 @@ pub struct DetectStats {
     pub buffers: u64,
     /// Rules whose options were evaluated (candidates after the prefilter).
     pub candidates: u64,
+    /// Fast-pattern automaton hits (before deduplication).
+    pub pattern_hits: u64,
     /// Rules that matched.
     pub matches: u64,
     /// pcre searches stopped by the match/depth limit or JIT stack (counted as no match).
@@ -231,6 +233,8 @@ pub struct Scratch {
     candidates: Vec<u32>,
     vars: Vec<i64>,
     pcre: PcreScratch,
+    /// The buffer ASCII-lowercased, for the automatons.
+    lowered: Vec<u8>,
     stats: DetectStats,
 }
 
@@ -377,6 +381,7 @@ impl RuleSet {
             candidates: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
             pcre: PcreScratch::new(self.options.pcre_match_limit, self.options.pcre_depth_limit),
+            lowered: Vec::with_capacity(2048),
             stats: DetectStats::default(),
         }
     }
@@ -405,14 +410,17 @@ impl RuleSet {
         }
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
-        let class = &self.classes[group::class_of_ip_proto(ctx.ip_proto)];
+        let class = &self.classes[group::slot_of(ctx.ip_proto, ctx.flow.to_server)];
+        let mut lowered = std::mem::take(&mut scratch.lowered);
+        lowered.clear();
+        lowered.extend(buf.iter().map(u8::to_ascii_lowercase));
         for group in class
             .for_ports(ctx.src_port, ctx.dst_port)
             .into_iter()
             .flatten()
         {
             let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-            group.collect(buf, [ctx.src, ctx.dst], |r| {
+            scratch.stats.pattern_hits += group.collect(&lowered, [ctx.src, ctx.dst], |r| {
                 let slot = &mut seen[r as usize];
                 if *slot != epoch {
                     *slot = epoch;
@@ -420,6 +428,7 @@ impl RuleSet {
                 }
             });
         }
+        scratch.lowered = lowered;
         candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
         scratch.stats.candidates += candidates.len() as u64;
         let first_out = out.len();

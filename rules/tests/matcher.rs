@@ -271,6 +271,22 @@ fn fast_pattern_only_content_matches_anywhere() {
 }
 
 #[test]
+fn fast_pattern_only_content_does_not_move_the_cursor() {
+    let only = Content {
+        fast_pattern: FastPattern::Only,
+        ..content(b"zzzz")
+    };
+    let next = Content {
+        distance: lit(0),
+        within: lit(2),
+        ..content(b"ab")
+    };
+    // "ab" must be within 2 bytes of the start (the cursor stayed at 0), not after "zzzz".
+    assert!(matches(vec![c(only.clone()), c(next.clone())], b"ab..zzzz"));
+    assert!(!matches(vec![c(only), c(next)], b"..zzzzab"));
+}
+
+#[test]
 fn fast_pattern_slice_still_requires_whole_content() {
     let sliced = Content {
         fast_pattern: FastPattern::Slice {
@@ -310,7 +326,7 @@ fn isdataat_negated_means_no_more_data() {
 // ---- pcre ----
 
 #[test]
-fn pcre_matches_anywhere_unless_relative() {
+fn pcre_matches_anywhere_and_relative_anchors_at_cursor() {
     assert!(matches(
         vec![pcre("fo+bar", PcreFlags::default(), false, false)],
         b"xxfooobar"
@@ -327,10 +343,8 @@ fn pcre_matches_anywhere_unless_relative() {
             false,
         ),
     ];
-    assert!(
-        !matches(rel, b"foobarfoo"),
-        "^ is the buffer start, not the cursor"
-    );
+    assert!(matches(rel.clone(), b"xbarfoo"), "^ anchors at the cursor");
+    assert!(!matches(rel, b"foobar foo"));
     let rel_anchored = vec![
         c(content(b"bar")),
         pcre(
@@ -653,8 +667,16 @@ fn tcp_flags_modes() {
     };
     let flags = |flags, mask, mode| vec![DetectOption::Flags(TcpFlags { flags, mask, mode })];
     // `mask` holds the bits compared (the parser stores `!ignored`).
-    assert!(matches_in(flags(0x12, 0xff, FlagsMode::Exact), &syn_ack, b""));
-    assert!(!matches_in(flags(0x02, 0xff, FlagsMode::Exact), &syn_ack, b""));
+    assert!(matches_in(
+        flags(0x12, 0xff, FlagsMode::Exact),
+        &syn_ack,
+        b""
+    ));
+    assert!(!matches_in(
+        flags(0x02, 0xff, FlagsMode::Exact),
+        &syn_ack,
+        b""
+    ));
     assert!(
         matches_in(flags(0x02, !0x10, FlagsMode::Exact), &syn_ack, b""),
         "ACK ignored by mask"
@@ -662,7 +684,11 @@ fn tcp_flags_modes() {
     assert!(matches_in(flags(0x02, 0xff, FlagsMode::All), &syn_ack, b""));
     assert!(matches_in(flags(0x03, 0xff, FlagsMode::Any), &syn_ack, b""));
     assert!(matches_in(flags(0x01, 0xff, FlagsMode::Not), &syn_ack, b""));
-    assert!(!matches_in(flags(0x02, 0xff, FlagsMode::Not), &syn_ack, b""));
+    assert!(!matches_in(
+        flags(0x02, 0xff, FlagsMode::Not),
+        &syn_ack,
+        b""
+    ));
     assert!(
         !matches_in(flags(0x12, 0xff, FlagsMode::Exact), &udp_ctx(), b""),
         "no TCP header"
@@ -1061,4 +1087,162 @@ fn detect_appends_after_existing_results() {
     );
     assert_eq!(out, vec![RuleId(77), RuleId(0)]);
     assert_eq!(scratch.stats().matches, 1);
+}
+
+#[test]
+fn overlapping_fast_patterns_all_make_candidates() {
+    let rules = vec![
+        rule(1, vec![c(content(b"abcd"))]),
+        rule(2, vec![c(content(b"bcde"))]),
+        rule(3, vec![c(content(b"cdef"))]),
+        rule(4, vec![c(content(b"abcdefg"))]),
+    ];
+    let set = RuleSet::build(rules, &BuildOptions::default());
+    assert_eq!(
+        detect_ids(&set, &tcp_ctx(), b"xabcdefgx", &mut FlowBits::default()),
+        vec![0, 1, 2, 3]
+    );
+}
+
+#[test]
+fn short_fast_patterns_are_found_by_their_own_automaton() {
+    let rules = vec![
+        rule(1, vec![c(content(b"q"))]),
+        rule(
+            2,
+            vec![c(Content {
+                nocase: true,
+                ..content(b"zY")
+            })],
+        ),
+        rule(3, vec![c(content(b"mn!"))]),
+    ];
+    let set = RuleSet::build(rules, &BuildOptions::default());
+    // One scratch for all buffers: nothing may leak from one buffer to the next.
+    let mut scratch = set.new_scratch();
+    let mut run = |buf: &[u8]| {
+        let mut out = Vec::new();
+        set.detect(
+            &tcp_ctx(),
+            buf,
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        out.into_iter().map(|RuleId(r)| r).collect::<Vec<u32>>()
+    };
+    assert_eq!(run(b"..Zy..q..mn!"), vec![0, 1, 2]);
+    assert_eq!(run(b"..Z.y..mn?"), Vec::<u32>::new());
+    assert_eq!(run(b"mn!"), vec![2]);
+    assert_eq!(run(b"q"), vec![0]);
+}
+
+#[test]
+fn byte_jump_of_zero_bytes_moves_by_post_offset() {
+    // suricata-verify bug-4623: byte_jump:0,0,relative,post_offset -7 steps back 7 bytes.
+    let back = ByteJump {
+        relative: true,
+        post_offset: -3,
+        ..byte_jump(0, 0)
+    };
+    let anchored = PcreFlags {
+        anchored: true,
+        ..Default::default()
+    };
+    let opts = vec![
+        c(content(b"wxyz")),
+        DetectOption::ByteJump(back),
+        pcre("xyz", anchored, true, false),
+    ];
+    assert!(matches(opts.clone(), b"..wxyz"));
+    assert!(!matches(opts, b"..wxyq"));
+}
+
+#[test]
+fn ruleset_is_shareable_and_scratch_movable() {
+    fn shareable<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shareable::<RuleSet>();
+    movable::<nfips_rules::Scratch>();
+}
+
+#[test]
+fn pcre_limit_hit_counts_as_no_match_and_is_counted() {
+    let options = BuildOptions {
+        pcre_match_limit: 1000,
+        ..BuildOptions::default()
+    };
+    let catastrophic = pcre("(a+)+$", PcreFlags::default(), false, false);
+    let set = RuleSet::build(vec![rule(1, vec![catastrophic])], &options);
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let buf = [b"a".repeat(30), b"b".to_vec()].concat();
+    set.detect(
+        &tcp_ctx(),
+        &buf,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(scratch.stats().pcre_limit_hits, 1);
+}
+
+#[test]
+fn pcre_override_flag_ignores_the_limit() {
+    let options = BuildOptions {
+        pcre_match_limit: 1000,
+        ..BuildOptions::default()
+    };
+    let DetectOption::Pcre(mut p) = pcre("(a+)+b", PcreFlags::default(), false, false) else {
+        unreachable!()
+    };
+    p.override_limits = true;
+    let set = RuleSet::build(vec![rule(1, vec![DetectOption::Pcre(p)])], &options);
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let buf = [b"a".repeat(16), b"b".to_vec()].concat();
+    set.detect(
+        &tcp_ctx(),
+        &buf,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut out,
+    );
+    assert_eq!(out, vec![RuleId(0)]);
+    assert_eq!(scratch.stats().pcre_limit_hits, 0);
+}
+
+#[test]
+fn rules_without_fast_pattern_are_indexed_by_address() {
+    let mut bad_host = rule(1, vec![]);
+    bad_host.protocol = Protocol::Ip;
+    bad_host.src = AddrSet {
+        include: vec![
+            "10.0.0.1/32".parse().unwrap(),
+            "192.0.2.0/24".parse().unwrap(),
+        ],
+        exclude: vec![],
+    };
+    bad_host.direction = Direction::Both;
+    let set = RuleSet::build(vec![bad_host], &BuildOptions::default());
+    assert_eq!(
+        detect_ids(&set, &tcp_ctx(), b"", &mut FlowBits::default()),
+        vec![0]
+    );
+    let reply = PacketContext {
+        src: tcp_ctx().dst,
+        dst: "192.0.2.77".parse().unwrap(),
+        ..tcp_ctx()
+    };
+    assert_eq!(
+        detect_ids(&set, &reply, b"", &mut FlowBits::default()),
+        vec![0],
+        "<> reversed"
+    );
+    let other = PacketContext {
+        src: "10.0.0.5".parse().unwrap(),
+        ..tcp_ctx()
+    };
+    assert!(detect_ids(&set, &other, b"", &mut FlowBits::default()).is_empty());
 }

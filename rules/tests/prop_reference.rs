@@ -52,7 +52,7 @@ fn byte() -> impl Strategy<Value = u8> {
 }
 
 fn pattern() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(byte(), 1..4)
+    prop::collection::vec(byte(), 1..6)
 }
 
 fn small() -> impl Strategy<Value = i64> {
@@ -297,6 +297,7 @@ fn random_rule() -> impl Strategy<Value = Rule> {
         (
             prop::option::of(any::<bool>()),
             prop::option::of(any::<bool>()),
+            prop::option::of(any::<bool>()),
         ),
     )
         .prop_map(
@@ -308,7 +309,7 @@ fn random_rule() -> impl Strategy<Value = Rule> {
                 (sp, dp, both, src, dst),
                 flowbits,
                 header,
-                (est, stream),
+                (est, stream, to_server),
             )| {
                 wire_variables(&mut options, &use_var);
                 options.extend(header);
@@ -327,6 +328,7 @@ fn random_rule() -> impl Strategy<Value = Rule> {
                 r.flowbits = flowbits;
                 r.flow.established = est;
                 r.flow.stream = stream;
+                r.flow.to_server = to_server;
                 r
             },
         )
@@ -340,36 +342,38 @@ fn random_ctx() -> impl Strategy<Value = PacketContext> {
         any::<bool>(),
         any::<bool>(),
         any::<u8>(),
-        (address(), address()),
+        (address(), address(), any::<bool>()),
     )
-        .prop_map(|(proto, sp, dp, established, stream, flags, (src, dst))| {
-            let base = match proto {
-                6 => tcp_ctx(),
-                17 => udp_ctx(),
-                _ => PacketContext {
-                    ip_proto: proto,
-                    ..icmp_ctx(proto)
-                },
-            };
-            let ported = proto == 6 || proto == 17;
-            PacketContext {
-                src,
-                dst,
-                src_port: if ported { sp } else { 0 },
-                dst_port: if ported { dp } else { 0 },
-                tcp: base.tcp.map(|t| TcpFields { flags, ..t }),
-                flow: FlowContext {
-                    established,
-                    to_server: true,
-                },
-                buffer: if stream {
-                    BufferKind::Stream
-                } else {
-                    BufferKind::Packet
-                },
-                ..base
-            }
-        })
+        .prop_map(
+            |(proto, sp, dp, established, stream, flags, (src, dst, to_server))| {
+                let base = match proto {
+                    6 => tcp_ctx(),
+                    17 => udp_ctx(),
+                    _ => PacketContext {
+                        ip_proto: proto,
+                        ..icmp_ctx(proto)
+                    },
+                };
+                let ported = proto == 6 || proto == 17;
+                PacketContext {
+                    src,
+                    dst,
+                    src_port: if ported { sp } else { 0 },
+                    dst_port: if ported { dp } else { 0 },
+                    tcp: base.tcp.map(|t| TcpFields { flags, ..t }),
+                    flow: FlowContext {
+                        established,
+                        to_server,
+                    },
+                    buffer: if stream {
+                        BufferKind::Stream
+                    } else {
+                        BufferKind::Packet
+                    },
+                    ..base
+                }
+            },
+        )
 }
 
 /// What the compiled matcher must produce, computed from the reference evaluator: rules in
