@@ -5,11 +5,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod common;
 mod replay;
 mod rules_check;
 
 #[derive(Parser)]
-#[command(name = "nfips", version, about = "Inline intrusion prevention for Linux gateways")]
+#[command(
+    name = "nfips",
+    version,
+    about = "Inline intrusion prevention for Linux gateways"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +51,11 @@ fn main() -> ExitCode {
         Err(err) => {
             let usage_error = err.use_stderr();
             let _ = err.print();
-            return if usage_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if usage_error {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     tracing_subscriber::fmt()
@@ -57,7 +66,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
+        Command::Rules {
+            command: RulesCommand::Check(args),
+        } => rules_check::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run_command(args),
         Command::Settings { markdown } => {
