@@ -4,4 +4,5 @@ mod evasion;
 mod replay;
 mod rules_check;
 mod suricata_verify;
+mod suricata_verify_stream;
 mod util;
