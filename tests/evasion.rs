@@ -421,6 +421,28 @@ fn tiny_fragments(addrs: (&str, &str)) {
     assert_verdicts(&case.packets(), &[], &expected);
 }
 
+fn depth_reached_both_ways_bypasses_the_flow(addrs: (&str, &str)) {
+    let mut conv = TcpConversation::new(addrs.0, addrs.1);
+    // 16 bytes each way reach stream.depth=16 in both directions: the flow is bypassed (the
+    // inline source marks it), so even a whole attack in one later packet is not inspected.
+    conv.handshake()
+        .client_sends(b"GET /index.html ", &[])
+        .server_sends(b"HTTP/1.0 200 OK ", &[])
+        .client_sends(ATTACK, &[]);
+    let packets: Vec<Vec<u8>> = conv.packets().iter().map(|(_, p)| p.clone()).collect();
+    assert_verdicts(
+        &packets,
+        &["stream.depth=16"],
+        &after_handshake(&[ACCEPT; 6]),
+    );
+    // Without the depth limit the same packet is dropped.
+    assert_verdicts(
+        &packets,
+        &[],
+        &after_handshake(&[ACCEPT, ACCEPT, ACCEPT, ACCEPT, RULE_DROP, FLOW_DROP]),
+    );
+}
+
 macro_rules! both_families {
     ($($case:ident),* $(,)?) => {
         mod ipv4 {
@@ -448,4 +470,5 @@ both_families!(
     urgent_data,
     overlapping_fragments,
     tiny_fragments,
+    depth_reached_both_ways_bypasses_the_flow,
 );

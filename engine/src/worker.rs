@@ -455,11 +455,12 @@ impl Worker {
         let mut view = None;
         let mut bypass = false;
         let mut stream_drop = None;
-        if let Transport::Tcp(tcp) = &pkt.transport {
-            let key = FlowKey::of(src, dst, pkt.ip_proto).0;
+        let tcp_key = matches!(pkt.transport, Transport::Tcp(_))
+            .then(|| FlowKey::of(src, dst, pkt.ip_proto).0);
+        if let (Transport::Tcp(tcp), Some(key)) = (&pkt.transport, &tcp_key) {
             let step = self
                 .tcp
-                .segment(&key, flow, tcp, pkt.payload, to_server, ts_us);
+                .segment(key, flow, tcp, pkt.payload, to_server, ts_us);
             // A segment the stream drops is still inspected as a packet (alerts), never as
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
@@ -510,6 +511,10 @@ impl Worker {
             }
             PacketAction::Pass if decision.flow_scope => flow.verdict = FlowVerdict::Pass,
             _ => {}
+        }
+        if let (Some(key), FlowVerdict::Drop | FlowVerdict::Pass) = (&tcp_key, flow.verdict) {
+            // No later packet of this flow reaches the stream: free its session now.
+            self.tcp.remove(key);
         }
         let rules = &self.detector.plan().rules;
         if self.outputs.enabled() && !decision.alerts.is_empty() {
