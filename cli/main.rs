@@ -4,10 +4,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod firewall;
 mod rules_check;
+mod run;
 
 #[derive(Parser)]
-#[command(name = "nfips", version, about = "Inline intrusion prevention for Linux gateways")]
+#[command(
+    name = "nfips",
+    version,
+    about = "Inline intrusion prevention for Linux gateways"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The inline daemon: read NFQUEUE, inspect, give verdicts.
+    Run(run::Args),
+    /// Print, apply or remove the iptables/nftables rules that put nfips inline.
+    Firewall(firewall::Args),
     /// Rule file tools.
     Rules {
         #[command(subcommand)]
@@ -34,7 +44,11 @@ fn main() -> ExitCode {
         Err(err) => {
             let usage_error = err.use_stderr();
             let _ = err.print();
-            return if usage_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if usage_error {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     tracing_subscriber::fmt()
@@ -45,7 +59,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Firewall(args) => firewall::run(args),
+        Command::Rules {
+            command: RulesCommand::Check(args),
+        } => rules_check::run(args),
     };
     match result {
         Ok(code) => code,

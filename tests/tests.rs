@@ -1,3 +1,5 @@
 //! End-to-end tests of the `nfips` binary: one test binary, a module per area.
 
+mod inline;
+mod netns;
 mod util;
