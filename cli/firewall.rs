@@ -20,8 +20,8 @@ use anyhow::{bail, Context};
 
 /// The default bypass mark: one bit, leaving the others to shaping and routing.
 pub const DEFAULT_BYPASS_MARK: Mark = Mark {
-    value: 0x2000_0000,
-    mask: 0x2000_0000,
+    value: 0x1000_0000,
+    mask: 0x1000_0000,
 };
 
 /// A mark `value/mask`.
@@ -60,7 +60,7 @@ impl std::str::FromStr for Mark {
         };
         if mask == 0 || value & !mask != 0 {
             return Err(format!(
-                "bypass mark `{text}`: the mask must be non-zero and cover the value (e.g. 0x20000000/0x20000000)"
+                "bypass mark `{text}`: the mask must be non-zero and cover the value (e.g. 0x10000000/0x10000000)"
             ));
         }
         Ok(Mark { value, mask })
