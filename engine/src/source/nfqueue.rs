@@ -441,6 +441,11 @@ impl NfQueue {
             })?;
             match self.wait_ack(seq)? {
                 0 => {}
+                // The kernel answers EPERM both without CAP_NET_ADMIN and when another socket
+                // holds the queue; the queue list tells them apart.
+                errno if errno == libc::EPERM && queue_is_bound(queue_num) => {
+                    return Err(NfqError::Busy { queue_num })
+                }
                 errno if errno == libc::EPERM => return Err(NfqError::Permission { queue_num }),
                 errno if errno == libc::EBUSY => return Err(NfqError::Busy { queue_num }),
                 errno => return Err(NfqError::Config { what, errno }),
@@ -1028,6 +1033,11 @@ pub fn parse_kernel_queue_stats(text: &str) -> (Vec<KernelQueueStats>, usize) {
         });
     }
     (queues, bad_lines)
+}
+
+/// True when the kernel lists `queue_num` as bound (to any socket) in this namespace.
+fn queue_is_bound(queue_num: u16) -> bool {
+    read_kernel_queue_stats().is_ok_and(|queues| queues.iter().any(|q| q.queue_num == queue_num))
 }
 
 /// Reads the kernel's stats for every bound queue in this network namespace.
