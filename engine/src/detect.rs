@@ -1,1 +1,302 @@
-//! TODO
+//! Detection for one packet: run the RuleSet over the packet's buffers, then apply
+//! detection_filter, rate_filter, thresholds, suppressions, `flowbits:noalert`, the action order
+//! and IDS mode to get the packet's [`Decision`].
+//!
+//! A [`DetectionPlan`] (the RuleSet plus per-rule tuning, immutable, shared by all workers and
+//! swapped whole on reload) and a per-worker [`Detector`] (scratch space and packet-time
+//! counters) follow the builder / immutable object / per-thread scratch pattern. Buffers are
+//! passed as a list so the stream can add reassembled data next to the packet payload.
+//!
+//! Not here: flows, outputs or sending anything (see [`crate::worker`]).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use nfips_rules::ast::{Action, DetectOption, RejectTarget, StickyTarget};
+use nfips_rules::ruleset::{ActionClass, BufferKind};
+use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
+
+use crate::output::AlertAction;
+use crate::settings::{ActionScope, Settings};
+use crate::tuning::{EventFilter, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker};
+
+/// Per-rule facts computed once per plan.
+#[derive(Clone, Debug, Default)]
+struct RuleInfo {
+    /// Only header tests (Suricata's IP-only): its drop/pass covers the flow in `suricata` scope.
+    header_only: bool,
+    /// Indices into the plan's suppress list that name this rule.
+    suppress: Vec<u32>,
+    event_filter: Option<EventFilter>,
+    rate_filter: Option<RateFilter>,
+}
+
+/// The rules and everything decided about them before any packet: immutable, shared.
+pub struct DetectionPlan {
+    pub rules: Arc<RuleSet>,
+    info: Vec<RuleInfo>,
+    suppress: Vec<Suppress>,
+    /// Rank of each action class in the configured action order (0 decides first).
+    rank: [u8; 4],
+    ids: bool,
+    scope: ActionScope,
+    tracker_entries: u64,
+}
+
+fn class_index(class: ActionClass) -> usize {
+    match class {
+        ActionClass::Pass => 0,
+        ActionClass::Drop => 1,
+        ActionClass::Reject => 2,
+        ActionClass::Alert => 3,
+    }
+}
+
+fn header_only(rule: &nfips_rules::Rule) -> bool {
+    rule.flowbits.is_empty()
+        && rule.flow == Default::default()
+        && rule.detection.iter().all(|opt| {
+            matches!(
+                opt,
+                DetectOption::Ttl(_)
+                    | DetectOption::Tos(_)
+                    | DetectOption::IpId(_)
+                    | DetectOption::IpOpts(_)
+                    | DetectOption::Fragbits(_)
+                    | DetectOption::IpProto(_)
+                    | DetectOption::SameIp
+            )
+        })
+}
+
+impl DetectionPlan {
+    /// Combine a built RuleSet with the settings and a parsed threshold.config.
+    pub fn new(rules: Arc<RuleSet>, settings: &Settings, thresholds: &ThresholdConfig) -> DetectionPlan {
+        let mut rank = [0u8; 4];
+        for (position, class) in settings.action_order.iter().enumerate() {
+            rank[class_index(*class)] = position as u8;
+        }
+        let info = rules
+            .rules()
+            .iter()
+            .map(|rule| {
+                let named = |r: &RuleRef| r.matches(rule.gid, rule.sid);
+                // threshold.config wins over the rule's own `threshold:` option.
+                let event_filter = thresholds.event_filters.iter().rev().find(|f| named(&f.rule)).copied().or_else(|| {
+                    rule.threshold.map(|t| EventFilter {
+                        rule: RuleRef { gid: rule.gid, sid: rule.sid },
+                        kind: t.kind,
+                        track: t.track.into(),
+                        count: t.count,
+                        seconds: t.seconds,
+                    })
+                });
+                RuleInfo {
+                    header_only: header_only(rule),
+                    suppress: thresholds
+                        .suppress
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| named(&s.rule))
+                        .map(|(i, _)| i as u32)
+                        .collect(),
+                    event_filter,
+                    rate_filter: thresholds.rate_filters.iter().rev().find(|f| named(&f.rule)).copied(),
+                }
+            })
+            .collect();
+        DetectionPlan {
+            rules,
+            info,
+            suppress: thresholds.suppress.clone(),
+            rank,
+            ids: settings.ids,
+            scope: settings.action_scope,
+            tracker_entries: settings.tuning.max_entries,
+        }
+    }
+
+    fn rank_of(&self, action: Action) -> u8 {
+        self.rank[class_index(ActionClass::of(action))]
+    }
+
+    fn suppressed(&self, id: RuleId, src: IpAddr, dst: IpAddr) -> bool {
+        self.info[id.0 as usize].suppress.iter().any(|&i| match &self.suppress[i as usize].track {
+            None => true,
+            Some((TrackBy::Src, nets)) => nets.iter().any(|n| n.contains(&src)),
+            Some((TrackBy::Dst, nets)) => nets.iter().any(|n| n.contains(&dst)),
+            Some((TrackBy::Rule, _)) => true,
+        })
+    }
+}
+
+/// What the rules decided about a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketAction {
+    /// No deciding rule (alerts may still have been logged).
+    Accept,
+    /// A pass rule matched first: accept, nothing after it alerts.
+    Pass,
+    /// A drop, sdrop or reject rule matched first (never in IDS mode).
+    Drop,
+}
+
+/// The decision for one packet; reused between packets.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub action: PacketAction,
+    /// The drop or pass also covers the rest of the flow.
+    pub flow_scope: bool,
+    /// The rule that decided a drop (logged in the drop record).
+    pub deciding_rule: Option<RuleId>,
+    /// The deciding rule was a reject: which ends get a reset / unreachable.
+    pub reject: Option<RejectTarget>,
+    /// A stickydrop rule asks to block this address for this many seconds.
+    pub sticky: Option<(IpAddr, u32)>,
+    /// Alert records to write, in decision order.
+    pub alerts: Vec<(RuleId, AlertAction)>,
+    /// Rules that matched (before tuning), for counters.
+    pub matched: usize,
+}
+
+impl Default for Decision {
+    fn default() -> Self {
+        Decision { action: PacketAction::Accept, flow_scope: false, deciding_rule: None, reject: None, sticky: None, alerts: Vec::new(), matched: 0 }
+    }
+}
+
+/// Per-worker detection state.
+pub struct Detector {
+    plan: Arc<DetectionPlan>,
+    scratch: Scratch,
+    hits: Vec<(u8, RuleId, Action)>,
+    buffer_hits: Vec<RuleId>,
+    tracker: Tracker,
+    decision: Decision,
+}
+
+impl Detector {
+    pub fn new(plan: Arc<DetectionPlan>) -> Detector {
+        Detector {
+            scratch: plan.rules.new_scratch(),
+            tracker: Tracker::new(plan.tracker_entries),
+            plan,
+            hits: Vec::new(),
+            buffer_hits: Vec::new(),
+            decision: Decision::default(),
+        }
+    }
+
+    pub fn plan(&self) -> &Arc<DetectionPlan> {
+        &self.plan
+    }
+
+    /// Switch to a new plan (rule reload). Packet-time counters start over.
+    pub fn set_plan(&mut self, plan: Arc<DetectionPlan>) {
+        if !Arc::ptr_eq(&plan, &self.plan) {
+            *self = Detector::new(plan);
+        }
+    }
+
+    /// Tracking entries that could not be stored (tuning.max-entries reached).
+    pub fn untracked(&self) -> u64 {
+        self.tracker.untracked
+    }
+
+    /// Inspect one packet's buffers (the packet payload, and for TCP later the reassembled
+    /// stream) and decide. A rule matching in several buffers counts once.
+    pub fn inspect(&mut self, ctx: &PacketContext, buffers: &[(BufferKind, &[u8])], bits: &mut FlowBits, now_us: u64) {
+        self.hits.clear();
+        for &(kind, bytes) in buffers {
+            let ctx = PacketContext { buffer: kind, ..*ctx };
+            self.buffer_hits.clear();
+            self.plan.rules.detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
+            for &id in &self.buffer_hits {
+                if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
+                    self.hits.push((0, id, Action::Alert));
+                }
+            }
+        }
+        self.decide(ctx.src, ctx.dst, now_us);
+    }
+
+    /// The decision of the last [`Detector::inspect`].
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// Apply tuning and the action order to `self.hits`.
+    fn decide(&mut self, src: IpAddr, dst: IpAddr, now_us: u64) {
+        let plan = &*self.plan;
+        let d = &mut self.decision;
+        d.action = PacketAction::Accept;
+        d.flow_scope = false;
+        d.deciding_rule = None;
+        d.reject = None;
+        d.sticky = None;
+        d.alerts.clear();
+        d.matched = self.hits.len();
+        // detection_filter gates the match itself; rate_filter may replace the action.
+        let tracker = &mut self.tracker;
+        self.hits.retain_mut(|(rank, id, action)| {
+            let rule = plan.rules.rule(*id);
+            if let Some(df) = rule.detection_filter {
+                if !tracker.detection_filter(id.0, df.track.into(), df.count, df.seconds, src, dst, now_us) {
+                    return false;
+                }
+            }
+            *action = rule.action;
+            if let Some(rf) = &plan.info[id.0 as usize].rate_filter {
+                if tracker.rate_filter(id.0, rf, src, dst, now_us) {
+                    *action = rf.new_action;
+                }
+            }
+            *rank = plan.rank_of(*action);
+            true
+        });
+        // Stable: rule order (as the RuleSet returned it) breaks ties within a class.
+        self.hits.sort_by_key(|&(rank, _, _)| rank);
+        for &(_, id, action) in &self.hits {
+            let rule = plan.rules.rule(id);
+            let info = &plan.info[id.0 as usize];
+            let enforce = !plan.ids;
+            let alert_action = match action {
+                Action::Pass => {
+                    if d.action == PacketAction::Drop {
+                        continue;
+                    }
+                    d.action = PacketAction::Pass;
+                    d.flow_scope = info.header_only;
+                    break;
+                }
+                Action::Drop | Action::Sdrop | Action::Reject(_) if enforce => {
+                    if d.action == PacketAction::Accept {
+                        d.action = PacketAction::Drop;
+                        d.deciding_rule = Some(id);
+                        d.flow_scope = plan.scope == ActionScope::Flow || info.header_only;
+                        if let Action::Reject(target) = action {
+                            d.reject = Some(target);
+                        }
+                    }
+                    if let Some(sticky) = rule.sticky_drop {
+                        if d.sticky.is_none() {
+                            let addr = if sticky.target == StickyTarget::Src { src } else { dst };
+                            d.sticky = Some((addr, sticky.seconds));
+                        }
+                    }
+                    AlertAction::Blocked
+                }
+                _ => AlertAction::Allowed,
+            };
+            if action == Action::Sdrop || rule.is_noalert() || plan.suppressed(id, src, dst) {
+                continue;
+            }
+            if let Some(f) = &info.event_filter {
+                if !tracker.event_filter(id.0, f.kind, f.track, f.count, f.seconds, src, dst, now_us) {
+                    continue;
+                }
+            }
+            d.alerts.push((id, alert_action));
+        }
+    }
+}

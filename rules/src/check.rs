@@ -1,15 +1,119 @@
 //! `nfips rules check`: the report over a [`LoadReport`], as text and as one JSON object.
+//!
+//! Pure rendering: no loading and no exit-code policy (the CLI decides that from
+//! [`LoadReport::errors`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
 use crate::load::LoadReport;
 
+/// Totals over a report; `rules_total = loaded + unsupported + errors`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Totals {
+    pub files: usize,
+    pub loaded: usize,
+    pub unsupported: usize,
+    pub errors: usize,
+    pub duplicates: usize,
+    pub warnings: usize,
+}
+
+impl Totals {
+    pub fn of(report: &LoadReport) -> Self {
+        Totals {
+            files: report.files.len(),
+            loaded: report.files.iter().map(|f| f.loaded).sum(),
+            unsupported: report.unsupported.len(),
+            errors: report.errors.len(),
+            duplicates: report.duplicates.len(),
+            warnings: report.warnings.len(),
+        }
+    }
+
+    pub fn rules_total(&self) -> usize {
+        self.loaded + self.unsupported + self.errors
+    }
+}
+
+/// How many unsupported rules each keyword kept out.
+pub fn keyword_histogram(report: &LoadReport) -> BTreeMap<&str, usize> {
+    let mut histogram = BTreeMap::new();
+    for unsupported in &report.unsupported {
+        *histogram.entry(unsupported.keyword.as_str()).or_insert(0) += 1;
+    }
+    histogram
+}
+
 /// Render the `--json` object (fields: files, rules_total, loaded, unsupported, errors,
-/// duplicates, unsupported_keywords, load_ms, per-file counts).
+/// duplicates, unsupported_keywords, load_ms, warnings, per_file).
 pub fn json_report(report: &LoadReport, load_ms: u64) -> serde_json::Value {
-    let _ = (report, load_ms);
-    serde_json::json!({})
+    let totals = Totals::of(report);
+    let per_file: Vec<serde_json::Value> = report
+        .files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "path": f.path, "loaded": f.loaded, "unsupported": f.unsupported, "errors": f.errors,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "files": totals.files,
+        "rules_total": totals.rules_total(),
+        "loaded": totals.loaded,
+        "unsupported": totals.unsupported,
+        "errors": totals.errors,
+        "duplicates": totals.duplicates,
+        "warnings": totals.warnings,
+        "unsupported_keywords": keyword_histogram(report),
+        "load_ms": load_ms,
+        "per_file": per_file,
+    })
 }
 
 /// Render the human report.
 pub fn text_report(report: &LoadReport, load_ms: u64) -> String {
-    let _ = (report, load_ms);
-    String::new()
+    let totals = Totals::of(report);
+    let mut out = String::new();
+    for error in &report.errors {
+        let _ = writeln!(out, "{error}");
+    }
+    for duplicate in &report.duplicates {
+        let _ = writeln!(out, "{duplicate}");
+    }
+    let _ = writeln!(
+        out,
+        "{:>8} {:>11} {:>6}  file",
+        "loaded", "unsupported", "errors"
+    );
+    for file in &report.files {
+        let _ = writeln!(
+            out,
+            "{:>8} {:>11} {:>6}  {}",
+            file.loaded, file.unsupported, file.errors, file.path
+        );
+    }
+    let histogram = keyword_histogram(report);
+    if !histogram.is_empty() {
+        let mut by_count: Vec<(&str, usize)> = histogram.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let _ = writeln!(out, "unsupported keywords (rules):");
+        for (keyword, count) in by_count {
+            let _ = writeln!(out, "{count:>8}  {keyword}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} files, {} rules: {} loaded, {} unsupported, {} errors, {} duplicates, {} skipped directives; {} ms",
+        totals.files,
+        totals.rules_total(),
+        totals.loaded,
+        totals.unsupported,
+        totals.errors,
+        totals.duplicates,
+        totals.warnings,
+        load_ms
+    );
+    out
 }

@@ -13,6 +13,8 @@
 pub mod ast;
 pub mod check;
 pub mod classification;
+mod eval;
+pub mod group;
 pub mod load;
 pub mod parse;
 pub mod pcre;

@@ -1,9 +1,20 @@
 //! Reading rule files: comments, continuations, `include`, variables, and per-rule diagnostics.
-//! (Owned by the rules front end; API fixed.)
+//!
+//! Lines are read as Snort 2.9 reads a rules file or snort.conf: `#` comments, blank lines,
+//! trailing-backslash continuations, `include` (relative to the including file; cycles are
+//! errors), `var`/`ipvar`/`portvar`, and snort.conf-only directives (`config`, `preprocessor`,
+//! `output`, ...) skipped with a counted warning. Each rule line goes to [`crate::parse`]; a bad
+//! rule is reported and loading goes on. Not a rule parser, and not the compiler
+//! ([`crate::ruleset`]).
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::ast::Rule;
+use crate::ast::{Origin, Rule};
+use crate::classification::Classifications;
+use crate::parse::{parse_rule, ParseContext, PcreCache, Rejection};
+use crate::vars::{VarKind, Vars};
 
 /// Options for [`load_paths`].
 #[derive(Clone, Debug, Default)]
@@ -60,6 +71,8 @@ pub struct LoadReport {
     pub unsupported: Vec<Unsupported>,
     /// One per duplicate gid:sid (naming both places).
     pub duplicates: Vec<Diagnostic>,
+    /// Lines skipped on purpose: snort.conf directives that mean nothing to a rule loader.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// An error that stops loading altogether: an unreadable file or directory.
@@ -76,8 +89,370 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Deepest `include` nesting accepted (a cycle is reported before this is reached).
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// snort.conf statements that configure Snort itself, not rules: skipped with a warning.
+const SNORT_CONF_DIRECTIVES: &[&str] = &[
+    "config",
+    "preprocessor",
+    "output",
+    "dynamicpreprocessor",
+    "dynamicengine",
+    "dynamicdetection",
+    "dynamicsidmapping",
+    "event_filter",
+    "suppress",
+    "threshold",
+    "rate_filter",
+    "ruletype",
+    "attribute_table",
+    "decoder",
+    "event_queue",
+    "ipvar6",
+    "sidmap",
+    "policy_mode",
+    "classification",
+    "reference",
+];
+
 /// Load rule files; a directory means every `*.rules` file in it, sorted by name.
+///
+/// Counting: every active (uncommented) rule line of every file read, includes too, is counted
+/// once in its file as loaded, unsupported or error; a duplicate gid:sid counts as loaded in
+/// its file but only the later rule is in [`LoadReport::rules`].
 pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> Result<LoadReport, LoadError> {
-    let _ = (paths, options);
-    Ok(LoadReport::default())
+    let classes = match &options.classification_file {
+        None => Classifications::builtin(),
+        Some(path) => {
+            let text = read_file(path)?;
+            Classifications::parse(&text).map_err(|(line, message)| LoadError {
+                message: format!("{}:{line}: {message}", path.display()),
+            })?
+        }
+    };
+    let mut loader = Loader {
+        vars: Vars::with_defaults(),
+        classes,
+        pcre_cache: PcreCache::new(),
+        strict: options.strict,
+        report: LoadReport::default(),
+        slots: Vec::new(),
+        by_id: HashMap::new(),
+        stack: Vec::new(),
+    };
+    for path in &options.vars_files {
+        let text = read_file(path)?;
+        loader.read_text(path, &text, Mode::Vars, None);
+    }
+    for path in rule_files(paths)? {
+        let text = read_file(&path)?;
+        loader.read_rules_file(&path, &text);
+    }
+    let mut report = loader.report;
+    report.rules = loader.slots.into_iter().flatten().collect();
+    Ok(report)
+}
+
+/// The files named by `paths`: files as given, directories as their sorted `*.rules` files.
+fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|e| LoadError {
+            message: format!("{}: {e}", path.display()),
+        })?;
+        if !metadata.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| LoadError {
+            message: format!("{}: {e}", path.display()),
+        })?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| LoadError {
+                message: format!("{}: {e}", path.display()),
+            })?;
+            let file = entry.path();
+            if file.extension().is_some_and(|ext| ext == "rules") && file.is_file() {
+                found.push(file);
+            }
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+fn read_file(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError {
+        message: format!("{}: cannot read: {e}", path.display()),
+    })?;
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// What a file may contain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Rules,
+    /// `--vars`: variables (and ignorable snort.conf lines) only.
+    Vars,
+}
+
+/// One logical line: continuations joined, numbered by its first physical line.
+pub fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let trimmed_end = line.trim_end();
+        let continues = trimmed_end.ends_with('\\');
+        match pending.as_mut() {
+            Some((_, joined)) => {
+                joined.push_str(if continues {
+                    &trimmed_end[..trimmed_end.len() - 1]
+                } else {
+                    line
+                });
+            }
+            None => {
+                let start = line.trim_start();
+                if start.is_empty() || start.starts_with('#') || start.starts_with(';') {
+                    continue;
+                }
+                let body = if continues {
+                    &trimmed_end[..trimmed_end.len() - 1]
+                } else {
+                    line
+                };
+                pending = Some((index + 1, body.to_string()));
+            }
+        }
+        if !continues {
+            lines.extend(pending.take());
+        }
+    }
+    lines.extend(pending);
+    lines
+}
+
+struct Loader {
+    vars: Vars,
+    classes: Classifications,
+    pcre_cache: PcreCache,
+    strict: bool,
+    report: LoadReport,
+    /// Loaded rules; a slot is emptied when a later duplicate replaces it.
+    slots: Vec<Option<Rule>>,
+    by_id: HashMap<(u32, u32), usize>,
+    /// Files being read (canonical paths), for include cycles.
+    stack: Vec<PathBuf>,
+}
+
+enum Outcome {
+    Loaded,
+    Unsupported,
+    Error,
+    /// Not a rule (variable definitions, skipped directives, includes).
+    NotARule,
+}
+
+impl Loader {
+    fn read_rules_file(&mut self, path: &Path, text: &str) {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.stack.push(canonical);
+        self.report.files.push(FileReport {
+            path: path.display().to_string(),
+            ..Default::default()
+        });
+        let file_index = self.report.files.len() - 1;
+        self.read_text(path, text, Mode::Rules, Some(file_index));
+        self.stack.pop();
+    }
+
+    fn read_text(&mut self, path: &Path, text: &str, mode: Mode, file_index: Option<usize>) {
+        let file: Arc<str> = Arc::from(path.display().to_string());
+        for (line, content) in logical_lines(text) {
+            let outcome = self.line(path, &file, line, content.trim(), mode);
+            let Some(counts) = file_index.and_then(|i| self.report.files.get_mut(i)) else {
+                continue;
+            };
+            match outcome {
+                Outcome::Loaded => counts.loaded += 1,
+                Outcome::Unsupported => counts.unsupported += 1,
+                Outcome::Error => counts.errors += 1,
+                Outcome::NotARule => {}
+            }
+        }
+    }
+
+    fn error(&mut self, file: &str, line: usize, message: String) -> Outcome {
+        self.report.errors.push(Diagnostic {
+            file: file.to_string(),
+            line,
+            message,
+        });
+        Outcome::Error
+    }
+
+    fn line(
+        &mut self,
+        path: &Path,
+        file: &Arc<str>,
+        line: usize,
+        text: &str,
+        mode: Mode,
+    ) -> Outcome {
+        let (word, rest) = match text.split_once(char::is_whitespace) {
+            Some((word, rest)) => (word, rest.trim()),
+            None => (text, ""),
+        };
+        let word_lower = word.trim_end_matches(':').to_ascii_lowercase();
+        match word_lower.as_str() {
+            "var" | "ipvar" | "portvar" => {
+                let kind = match word_lower.as_str() {
+                    "ipvar" => VarKind::Ip,
+                    "portvar" => VarKind::Port,
+                    _ => VarKind::Any,
+                };
+                let Some((name, value)) = rest.split_once(char::is_whitespace) else {
+                    return self.error(file, line, format!("{word} needs a name and a value"));
+                };
+                match self.vars.define(kind, name, value) {
+                    Ok(()) => Outcome::NotARule,
+                    Err(message) => self.error(file, line, message),
+                }
+            }
+            "include" if mode == Mode::Rules => self.include(path, file, line, rest),
+            d if d == "include"
+                || SNORT_CONF_DIRECTIVES.contains(&d)
+                || d.starts_with("dynamic") =>
+            {
+                self.report.warnings.push(Diagnostic {
+                    file: file.to_string(),
+                    line,
+                    message: format!("`{word}` line skipped (snort.conf directive, not a rule)"),
+                });
+                Outcome::NotARule
+            }
+            _ if mode == Mode::Vars => self.error(
+                file,
+                line,
+                format!("`{word}`: only var/ipvar/portvar lines belong in a vars file"),
+            ),
+            _ => self.rule(file, line, text),
+        }
+    }
+
+    fn include(&mut self, path: &Path, file: &Arc<str>, line: usize, target: &str) -> Outcome {
+        if target.is_empty() {
+            return self.error(file, line, "include needs a file name".to_string());
+        }
+        let expanded = match self.expand_path_vars(target) {
+            Ok(expanded) => expanded,
+            Err(message) => return self.error(file, line, format!("include {target}: {message}")),
+        };
+        let mut included = PathBuf::from(&expanded);
+        if included.is_relative() {
+            if let Some(dir) = path.parent() {
+                included = dir.join(included);
+            }
+        }
+        let canonical = included.canonicalize().unwrap_or_else(|_| included.clone());
+        if self.stack.contains(&canonical) {
+            let chain: Vec<String> = self
+                .stack
+                .iter()
+                .chain([&canonical])
+                .map(|p| p.display().to_string())
+                .collect();
+            return self.error(file, line, format!("include cycle: {}", chain.join(" -> ")));
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            return self.error(
+                file,
+                line,
+                format!("include nesting deeper than {MAX_INCLUDE_DEPTH}"),
+            );
+        }
+        match std::fs::read(&included) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                self.read_rules_file(&included, &text);
+                Outcome::NotARule
+            }
+            Err(e) => self.error(
+                file,
+                line,
+                format!("include {}: cannot read: {e}", included.display()),
+            ),
+        }
+    }
+
+    /// `$RULE_PATH/x.rules` -> the variable's text + `/x.rules`.
+    fn expand_path_vars(&self, text: &str) -> Result<String, String> {
+        let Some(rest) = text.strip_prefix('$') else {
+            return Ok(text.to_string());
+        };
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        let value = self
+            .vars
+            .raw(name)
+            .ok_or_else(|| format!("undefined variable ${name}"))?;
+        Ok(format!("{value}{}", &rest[end..]))
+    }
+
+    fn rule(&mut self, file: &Arc<str>, line: usize, text: &str) -> Outcome {
+        let origin = Origin {
+            file: file.clone(),
+            line,
+        };
+        let mut ctx = ParseContext {
+            vars: &mut self.vars,
+            classes: &self.classes,
+            pcre_cache: &mut self.pcre_cache,
+        };
+        match parse_rule(text, origin, &mut ctx) {
+            Ok(rule) => {
+                let key = (rule.gid, rule.sid);
+                if let Some(&old) = self.by_id.get(&key) {
+                    if let Some(previous) = self.slots[old].take() {
+                        self.report.duplicates.push(Diagnostic {
+                            file: file.to_string(),
+                            line,
+                            message: format!(
+                                "duplicate gid:sid {}:{} (also at {}); the later rule wins",
+                                key.0, key.1, previous.origin
+                            ),
+                        });
+                    }
+                }
+                self.by_id.insert(key, self.slots.len());
+                self.slots.push(Some(rule));
+                Outcome::Loaded
+            }
+            Err(rejected) => match rejected.why {
+                Rejection::Error(message) => self.error(file, line, message),
+                Rejection::Unsupported(keyword) if self.strict => self.error(
+                    file,
+                    line,
+                    format!("unsupported keyword `{keyword}` (--strict)"),
+                ),
+                Rejection::Unsupported(keyword) => {
+                    self.report.unsupported.push(Unsupported {
+                        file: file.to_string(),
+                        line,
+                        sid: rejected.sid,
+                        keyword,
+                    });
+                    Outcome::Unsupported
+                }
+            },
+        }
+    }
 }

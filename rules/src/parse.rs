@@ -1,1 +1,1814 @@
-//! TODO
+//! One rule's text -> a resolved [`ast::Rule`], or why not: an error message or the keyword that
+//! makes it unsupported.
+//!
+//! Follows Snort 2.9's reading of the header and of every option it lists in issue 2 (content
+//! and its modifiers, pcre, byte_*, flow, flowbits, thresholds, header tests, stickydrop).
+//! Options are processed in order; the first unsupported keyword stops the rule (it is never
+//! half-applied). Not a file reader: lines, continuations, includes and variables definitions
+//! live in [`crate::load`]; the variable grammar in [`crate::vars`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::{self, *};
+use crate::classification::Classifications;
+use crate::pcre::{PcreFlags, Regex};
+use crate::vars::{parse_addr_expr, parse_port_expr, Vars};
+
+/// Why a rule did not load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Malformed: the message names the option or field.
+    Error(String),
+    /// Uses a keyword (or protocol) the engine cannot honour yet.
+    Unsupported(String),
+}
+
+/// A rejected rule: why, and its sid when one could be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    pub why: Rejection,
+    pub sid: Option<u32>,
+}
+
+/// Compiled pcre bodies shared between rules that use the same one.
+pub type PcreCache = HashMap<(String, u16), Arc<Regex>>;
+
+/// What parsing needs besides the text.
+pub struct ParseContext<'a> {
+    pub vars: &'a mut Vars,
+    pub classes: &'a Classifications,
+    pub pcre_cache: &'a mut PcreCache,
+}
+
+/// Keywords (besides `http_*`) that need buffers or decoders the engine lacks.
+const UNSUPPORTED_KEYWORDS: &[&str] = &[
+    "uricontent",
+    "urilen",
+    "file_data",
+    "ssl_state",
+    "ssl_version",
+    "asn1",
+    "base64_decode",
+    "base64_data",
+    "ftpbounce",
+    "tag",
+    "activated_by",
+    "activates",
+    "count",
+    "fragoffset",
+    "session",
+    "resp",
+    "react",
+    "replace",
+    "logto",
+    "rpc",
+    "sip_method",
+    "sip_stat_code",
+    "sip_header",
+    "sip_body",
+    "gtp_type",
+    "gtp_info",
+    "gtp_version",
+    "modbus_func",
+    "modbus_unit",
+    "modbus_data",
+    "dnp3_func",
+    "dnp3_ind",
+    "dnp3_obj",
+    "dnp3_data",
+    "cvs",
+    "stream_size",
+    "stream_reassemble",
+    "ssl_state",
+    "file_type",
+    "appid",
+    "sd_pattern",
+    "dns_query",
+    "tls_sni",
+    "tls_cert_subject",
+    "tls_cert_issuer",
+    "tls_cert_serial",
+    "tls_cert_fingerprint",
+    "tls.fingerprint",
+    "ja3_hash",
+    "ja3_string",
+    "ja3s_hash",
+    "ja3s_string",
+    "tls_store",
+    "filestore",
+    "filemagic",
+    "filename",
+    "fileext",
+    "filemd5",
+    "filesha1",
+    "filesha256",
+    "filesize",
+    "app-layer-protocol",
+    "app-layer-event",
+    "decode-event",
+    "stream-event",
+    "engine-event",
+    "target",
+    "startswith",
+    "endswith",
+    "bsize",
+    "xbits",
+    "hostbits",
+    "lua",
+    "luajit",
+    "iprep",
+    "datarep",
+    "dataset",
+    "prefilter",
+    "nfs_procedure",
+    "krb5_msg_type",
+    "snmp.version",
+    "tcp.mss",
+    "bypass",
+    "noalert",
+    "ssh_proto",
+    "ssh.proto",
+    "ssh_software",
+    "ssh.software",
+    "ssh.protoversion",
+    "ssh.softwareversion",
+    "tls.version",
+    "tls.subject",
+    "tls.issuerdn",
+    "tls.store",
+    "tls_cert_notbefore",
+    "tls_cert_notafter",
+    "tls_cert_expired",
+    "tls_cert_valid",
+    "dce_iface",
+    "dce_opnum",
+    "dce_stub_data",
+    "template",
+    "http_protocol",
+    "urilen",
+    "isdataat_raw",
+    "byte_math",
+    "pkt_data_raw",
+    "raw_data",
+    "icmp_id_raw",
+    "flowint",
+    "geoip",
+    "dsize_raw",
+    "rev_raw",
+    "sip_method",
+    "ssl_cipher",
+    "krb5_cname",
+    "krb5_sname",
+    "id_raw",
+    "ipv4.hdr",
+    "ipv6.hdr",
+    "tcp.hdr",
+    "udp.hdr",
+    "icmpv4.hdr",
+    "icmpv6.hdr",
+    "threshold_raw",
+    "mqtt.type",
+    "entropy",
+    "transform",
+    "to_md5",
+    "to_sha1",
+    "to_sha256",
+    "to_lowercase",
+    "to_uppercase",
+    "dotprefix",
+    "strip_whitespace",
+    "compress_whitespace",
+    "url_decode",
+    "xor",
+    "pcrexform",
+    "header_lowercase",
+    "strip_pseudo_headers",
+];
+
+/// Header protocols of application layers (Suricata) and pseudo-protocols.
+const APP_LAYER_PROTOCOLS: &[&str] = &[
+    "http",
+    "http1",
+    "http2",
+    "ftp",
+    "ftp-data",
+    "tls",
+    "ssl",
+    "smb",
+    "dcerpc",
+    "dns",
+    "ssh",
+    "smtp",
+    "imap",
+    "pop3",
+    "msn",
+    "modbus",
+    "dnp3",
+    "enip",
+    "cip",
+    "nfs",
+    "ntp",
+    "tftp",
+    "ikev2",
+    "ike",
+    "krb5",
+    "dhcp",
+    "snmp",
+    "sip",
+    "rfb",
+    "mqtt",
+    "rdp",
+    "telnet",
+    "bittorrent-dht",
+    "quic",
+    "pgsql",
+    "websocket",
+    "ldap",
+    "doh2",
+    "tcp-pkt",
+    "tcp-stream",
+    "udp-pkt",
+    "pkthdr",
+    "ipv4",
+    "ipv6",
+    "ip4",
+    "ip6",
+    "icmpv4",
+    "icmpv6",
+    "icmp6",
+    "sctp",
+    "irc",
+    "jabber",
+    "nntp",
+];
+
+/// Parse one rule (continuations already joined; `text` starts with the action).
+pub fn parse_rule(text: &str, origin: Origin, ctx: &mut ParseContext) -> Result<Rule, Rejected> {
+    let text = text.trim();
+    let (header, body) = split_rule(text).map_err(|m| Rejected {
+        why: Rejection::Error(m),
+        sid: None,
+    })?;
+    let options = split_options(body).map_err(|m| Rejected {
+        why: Rejection::Error(m),
+        sid: None,
+    })?;
+    let sid = find_sid(&options);
+    let known_sid = sid.as_ref().and_then(|s| s.as_ref().ok().copied());
+    let reject = |why: Rejection| Rejected {
+        why,
+        sid: known_sid,
+    };
+    let sid_value = match sid {
+        None => return Err(reject(Rejection::Error("rule has no sid".to_string()))),
+        Some(Err(message)) => return Err(reject(Rejection::Error(message))),
+        Some(Ok(sid)) => sid,
+    };
+    let header = parse_header(header, ctx.vars).map_err(reject)?;
+    let mut builder = RuleBuilder::new(header, sid_value);
+    for (keyword, arg) in &options {
+        builder
+            .option(keyword, arg.as_deref(), ctx)
+            .map_err(reject)?;
+    }
+    builder.finish(origin, text, ctx.classes).map_err(reject)
+}
+
+/// Split `header (options)`.
+fn split_rule(text: &str) -> Result<(&str, &str), String> {
+    let Some(open) = text.find('(') else {
+        return Err("missing option list: a rule ends with `(msg:...; sid:...;)`".to_string());
+    };
+    let Some(close) = text.rfind(')') else {
+        return Err("option list not closed: missing `)` at the end of the rule".to_string());
+    };
+    if close < open || !text[close + 1..].trim().is_empty() {
+        return Err(format!(
+            "text after the option list (column {}): a rule must end with `)`",
+            close + 2
+        ));
+    }
+    Ok((&text[..open], &text[open + 1..close]))
+}
+
+/// A raw option: keyword and the text after its first `:`.
+type RawOption = (String, Option<String>);
+
+/// Split the option list on `;` not escaped with `\`, as Snort 2.9 does (quotes do not protect
+/// a `;`: Snort splits first, so a pcre may contain a bare `"`).
+fn split_options(body: &str) -> Result<Vec<RawOption>, String> {
+    let mut options = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (index, byte) in body.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match byte {
+            b'\\' => escaped = true,
+            b';' => {
+                push_option(&body[start..index], &mut options)?;
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    if !body[start..].trim().is_empty() {
+        return Err(format!(
+            "option `{}` is not terminated with `;`",
+            body[start..].trim()
+        ));
+    }
+    Ok(options)
+}
+
+fn push_option(piece: &str, options: &mut Vec<RawOption>) -> Result<(), String> {
+    let piece = piece.trim();
+    if piece.is_empty() {
+        return Ok(());
+    }
+    let (keyword, arg) = match piece.split_once(':') {
+        Some((keyword, arg)) => (keyword.trim(), Some(arg.trim().to_string())),
+        None => (piece, None),
+    };
+    if keyword.is_empty() || keyword.contains(char::is_whitespace) {
+        return Err(format!(
+            "bad option `{piece}`: expected `keyword[:arguments];`"
+        ));
+    }
+    options.push((keyword.to_ascii_lowercase(), arg));
+    Ok(())
+}
+
+/// The sid, found first so every later message can carry it.
+fn find_sid(options: &[RawOption]) -> Option<Result<u32, String>> {
+    let (_, arg) = options.iter().rev().find(|(keyword, _)| keyword == "sid")?;
+    Some(parse_u32_arg("sid", arg.as_deref()))
+}
+
+struct Header {
+    action: Action,
+    protocol: Protocol,
+    src: AddrSet,
+    src_ports: PortSet,
+    direction: Direction,
+    dst: AddrSet,
+    dst_ports: PortSet,
+}
+
+/// Split the header on whitespace outside `[...]`.
+fn header_tokens(header: &str) -> Vec<&str> {
+    let mut tokens = Vec::new();
+    let mut depth = 0usize;
+    let mut start = None;
+    for (index, c) in header.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if c.is_whitespace() && depth == 0 {
+            if let Some(s) = start.take() {
+                tokens.push(&header[s..index]);
+            }
+        } else if start.is_none() {
+            start = Some(index);
+        }
+    }
+    if let Some(s) = start {
+        tokens.push(&header[s..]);
+    }
+    tokens
+}
+
+fn parse_action(word: &str) -> Result<Action, Rejection> {
+    Ok(match word {
+        "alert" => Action::Alert,
+        "log" => Action::Log,
+        "pass" => Action::Pass,
+        "drop" | "block" => Action::Drop,
+        "sdrop" | "sblock" => Action::Sdrop,
+        "reject" | "rejectboth" => Action::Reject(RejectTarget::Both),
+        "rejectsrc" => Action::Reject(RejectTarget::Src),
+        "rejectdst" => Action::Reject(RejectTarget::Dst),
+        "activate" | "dynamic" => return Err(Rejection::Unsupported(word.to_string())),
+        _ => return Err(Rejection::Error(format!("unknown rule action `{word}`"))),
+    })
+}
+
+fn parse_header(header: &str, vars: &mut Vars) -> Result<Header, Rejection> {
+    let tokens = header_tokens(header);
+    let [action, protocol, src, src_ports, direction, dst, dst_ports] = tokens.as_slice() else {
+        return Err(Rejection::Error(format!(
+            "header `{}` has {} fields; expected `action proto src_addr src_port -> dst_addr dst_port`",
+            header.trim(),
+            tokens.len()
+        )));
+    };
+    let action = parse_action(action)?;
+    let lower = protocol.to_ascii_lowercase();
+    let protocol = match lower.as_str() {
+        "ip" => Protocol::Ip,
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        "icmp" => Protocol::Icmp,
+        p if APP_LAYER_PROTOCOLS.contains(&p) => return Err(Rejection::Unsupported(lower)),
+        _ => {
+            return Err(Rejection::Error(format!(
+                "unknown protocol `{protocol}` (ip, tcp, udp or icmp)"
+            )))
+        }
+    };
+    let direction = match *direction {
+        "->" => Direction::OneWay,
+        "<>" => Direction::Both,
+        other => {
+            return Err(Rejection::Error(format!(
+                "bad direction `{other}` (-> or <>)"
+            )))
+        }
+    };
+    let mut addr = |field: &str, text: &str| -> Result<AddrSet, Rejection> {
+        let expr = parse_addr_expr(text).map_err(|m| Rejection::Error(format!("{field}: {m}")))?;
+        vars.resolve_addr(&expr)
+            .map_err(|m| Rejection::Error(format!("{field} `{text}`: {m}")))
+    };
+    let src = addr("source address", src)?;
+    let dst = addr("destination address", dst)?;
+    let mut ports = |field: &str, text: &str| -> Result<PortSet, Rejection> {
+        let expr = parse_port_expr(text).map_err(|m| Rejection::Error(format!("{field}: {m}")))?;
+        vars.resolve_ports(&expr)
+            .map_err(|m| Rejection::Error(format!("{field} `{text}`: {m}")))
+    };
+    let src_ports = ports("source port", src_ports)?;
+    let dst_ports = ports("destination port", dst_ports)?;
+    Ok(Header {
+        action,
+        protocol,
+        src,
+        src_ports,
+        direction,
+        dst,
+        dst_ports,
+    })
+}
+
+fn err<T>(message: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection::Error(message.into()))
+}
+
+fn unsupported<T>(keyword: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection::Unsupported(keyword.into()))
+}
+
+/// The rule being assembled from its options.
+struct RuleBuilder {
+    header: Header,
+    sid: u32,
+    gid: u32,
+    rev: u32,
+    msg: String,
+    classtype: Option<String>,
+    priority: Option<u32>,
+    references: Vec<(String, String)>,
+    metadata: Vec<String>,
+    detection: Vec<DetectOption>,
+    /// Index in `detection` of the content that modifiers attach to.
+    last_content: Option<usize>,
+    byte_extract_names: Vec<String>,
+    flow: FlowOptions,
+    flow_seen: bool,
+    flowbits: Vec<Flowbits>,
+    threshold: Option<Threshold>,
+    detection_filter: Option<DetectionFilter>,
+    sticky_drop: Option<StickyDrop>,
+}
+
+impl RuleBuilder {
+    fn new(header: Header, sid: u32) -> Self {
+        RuleBuilder {
+            header,
+            sid,
+            gid: 1,
+            rev: 1,
+            msg: String::new(),
+            classtype: None,
+            priority: None,
+            references: Vec::new(),
+            metadata: Vec::new(),
+            detection: Vec::new(),
+            last_content: None,
+            byte_extract_names: Vec::new(),
+            flow: FlowOptions::default(),
+            flow_seen: false,
+            flowbits: Vec::new(),
+            threshold: None,
+            detection_filter: None,
+            sticky_drop: None,
+        }
+    }
+
+    fn option(
+        &mut self,
+        keyword: &str,
+        arg: Option<&str>,
+        ctx: &mut ParseContext,
+    ) -> Result<(), Rejection> {
+        let need = |arg: Option<&str>| -> Result<String, Rejection> {
+            match arg {
+                Some(a) if !a.is_empty() => Ok(a.to_string()),
+                _ => err(format!("{keyword}: needs an argument")),
+            }
+        };
+        let none = |arg: Option<&str>| -> Result<(), Rejection> {
+            match arg {
+                Some(a) if !a.is_empty() => {
+                    err(format!("{keyword}: takes no argument (got `{a}`)"))
+                }
+                _ => Ok(()),
+            }
+        };
+        match keyword {
+            "msg" => self.msg = unquote(&need(arg)?, keyword)?,
+            "sid" => {}
+            "gid" => self.gid = parse_u32_arg(keyword, arg).map_err(Rejection::Error)?,
+            "rev" => self.rev = parse_u32_arg(keyword, arg).map_err(Rejection::Error)?,
+            "priority" => {
+                self.priority = Some(parse_u32_arg(keyword, arg).map_err(Rejection::Error)?)
+            }
+            "classtype" => {
+                let name = need(arg)?;
+                if ctx.classes.get(&name).is_none() {
+                    return err(format!(
+                        "classtype: unknown class `{name}` (define it in a classification.config given with --classification)"
+                    ));
+                }
+                self.classtype = Some(name);
+            }
+            "reference" => {
+                let value = need(arg)?;
+                let Some((system, id)) = value.split_once(',') else {
+                    return err(format!("reference: `{value}` needs `system,id`"));
+                };
+                self.references
+                    .push((system.trim().to_string(), id.trim().to_string()));
+            }
+            "metadata" => {
+                let value = need(arg)?;
+                self.metadata.extend(
+                    value
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty()),
+                );
+            }
+            "content" => self.content(&need(arg)?)?,
+            "nocase" => {
+                none(arg)?;
+                self.modify(keyword, |c| {
+                    c.nocase = true;
+                    Ok(())
+                })?
+            }
+            "rawbytes" => {
+                none(arg)?;
+                self.modify(keyword, |c| {
+                    c.rawbytes = true;
+                    Ok(())
+                })?
+            }
+            "depth" | "offset" | "distance" | "within" => {
+                let value = self.value(keyword, &need(arg)?)?;
+                self.position(keyword, value)?
+            }
+            "fast_pattern" => self.fast_pattern(arg)?,
+            "pcre" => self.pcre(&need(arg)?, ctx)?,
+            "isdataat" => self.isdataat(&need(arg)?)?,
+            "byte_test" => self.byte_test(&need(arg)?)?,
+            "byte_jump" => self.byte_jump(&need(arg)?)?,
+            "byte_extract" => self.byte_extract(&need(arg)?)?,
+            "dsize" => self.detection.push(DetectOption::Dsize(parse_cmp(
+                keyword,
+                &need(arg)?,
+                u16::MAX as u64,
+            )?)),
+            "flags" => self
+                .detection
+                .push(DetectOption::Flags(parse_flags(&need(arg)?)?)),
+            "flow" => self.flow(&need(arg)?)?,
+            "flowbits" => self.flowbits(&need(arg)?)?,
+            "threshold" => {
+                if self.threshold.is_some() {
+                    return err("threshold: only one threshold per rule");
+                }
+                self.threshold = Some(parse_threshold(&need(arg)?)?)
+            }
+            "detection_filter" => {
+                if self.detection_filter.is_some() {
+                    return err("detection_filter: only one per rule");
+                }
+                self.detection_filter = Some(parse_detection_filter(&need(arg)?)?)
+            }
+            "ttl" => self
+                .detection
+                .push(DetectOption::Ttl(parse_ttl(&need(arg)?)?)),
+            "tos" => self
+                .detection
+                .push(DetectOption::Tos(parse_cmp(keyword, &need(arg)?, 255)?)),
+            "id" => self.detection.push(DetectOption::IpId(parse_cmp(
+                keyword,
+                &need(arg)?,
+                u16::MAX as u64,
+            )?)),
+            "ipopts" => self
+                .detection
+                .push(DetectOption::IpOpts(parse_ipopts(&need(arg)?)?)),
+            "fragbits" => self
+                .detection
+                .push(DetectOption::Fragbits(parse_fragbits(&need(arg)?)?)),
+            "ip_proto" => self
+                .detection
+                .push(DetectOption::IpProto(parse_ip_proto(&need(arg)?)?)),
+            "sameip" => {
+                none(arg)?;
+                self.detection.push(DetectOption::SameIp)
+            }
+            "itype" => {
+                self.detection
+                    .push(DetectOption::Itype(parse_cmp(keyword, &need(arg)?, 255)?))
+            }
+            "icode" => {
+                self.detection
+                    .push(DetectOption::Icode(parse_cmp(keyword, &need(arg)?, 255)?))
+            }
+            "icmp_id" => self.detection.push(DetectOption::IcmpId(parse_int(
+                keyword,
+                &need(arg)?,
+                0,
+                u16::MAX as i64,
+            )? as u16)),
+            "icmp_seq" => self.detection.push(DetectOption::IcmpSeq(parse_int(
+                keyword,
+                &need(arg)?,
+                0,
+                u16::MAX as i64,
+            )? as u16)),
+            "seq" => self.detection.push(DetectOption::TcpSeq(parse_int(
+                keyword,
+                &need(arg)?,
+                0,
+                u32::MAX as i64,
+            )? as u32)),
+            "ack" => self.detection.push(DetectOption::TcpAck(parse_int(
+                keyword,
+                &need(arg)?,
+                0,
+                u32::MAX as i64,
+            )? as u32)),
+            "window" => {
+                let text = need(arg)?;
+                let (negated, number) = match text.strip_prefix('!') {
+                    Some(rest) => (true, rest.trim()),
+                    None => (false, text.as_str()),
+                };
+                let value = parse_int(keyword, number, 0, u16::MAX as i64)? as u16;
+                self.detection.push(DetectOption::Window { value, negated })
+            }
+            "sticky-drop" | "stickydrop" => self.sticky_drop(arg)?,
+            "pkt_data" => none(arg)?,
+            k if k.starts_with("http_") || k.contains('.') => return unsupported(k),
+            k if UNSUPPORTED_KEYWORDS.contains(&k) => return unsupported(k),
+            k => return unsupported(k),
+        }
+        Ok(())
+    }
+
+    fn content(&mut self, arg: &str) -> Result<(), Rejection> {
+        let (negated, rest) = match arg.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, arg),
+        };
+        let pattern = decode_content(rest)?;
+        self.detection.push(DetectOption::Content(Content {
+            pattern,
+            negated,
+            nocase: false,
+            rawbytes: false,
+            offset: None,
+            depth: None,
+            distance: None,
+            within: None,
+            fast_pattern: FastPattern::No,
+        }));
+        self.last_content = Some(self.detection.len() - 1);
+        Ok(())
+    }
+
+    fn modify(
+        &mut self,
+        keyword: &str,
+        change: impl FnOnce(&mut Content) -> Result<(), Rejection>,
+    ) -> Result<(), Rejection> {
+        let content = self
+            .last_content
+            .and_then(|i| self.detection.get_mut(i))
+            .and_then(|option| match option {
+                DetectOption::Content(c) => Some(c),
+                _ => None,
+            });
+        match content {
+            Some(content) => change(content),
+            None => err(format!("{keyword}: no preceding content to modify")),
+        }
+    }
+
+    /// A literal or a byte_extract variable.
+    fn value(&self, keyword: &str, text: &str) -> Result<Value, Rejection> {
+        let text = text.trim();
+        if let Ok(n) = parse_number(text) {
+            return Ok(Value::Literal(n));
+        }
+        match self
+            .byte_extract_names
+            .iter()
+            .rposition(|name| name == text)
+        {
+            Some(index) => Ok(Value::Var(index)),
+            None => err(format!(
+                "{keyword}: `{text}` is neither a number nor a byte_extract variable"
+            )),
+        }
+    }
+
+    fn position(&mut self, keyword: &str, value: Value) -> Result<(), Rejection> {
+        let (min, max) = match keyword {
+            "depth" | "within" => (1, 65535),
+            _ => (-65535, 65535),
+        };
+        if let Value::Literal(n) = value {
+            if n < min || n > max {
+                return err(format!("{keyword}: {n} is out of range ({min} to {max})"));
+            }
+        }
+        self.modify(keyword, |c| {
+            let absolute = c.depth.is_some() || c.offset.is_some();
+            let relative = c.distance.is_some() || c.within.is_some();
+            let slot = match keyword {
+                "depth" => &mut c.depth,
+                "offset" => &mut c.offset,
+                "distance" => &mut c.distance,
+                _ => &mut c.within,
+            };
+            if slot.is_some() {
+                return err(format!("{keyword}: given twice for one content"));
+            }
+            *slot = Some(value);
+            let now_relative = matches!(keyword, "distance" | "within");
+            if (now_relative && absolute) || (!now_relative && relative) {
+                return err(format!(
+                    "{keyword}: depth/offset and distance/within cannot be mixed on one content"
+                ));
+            }
+            if let (Value::Literal(n), "depth" | "within") = (value, keyword) {
+                if (n as usize) < c.pattern.len() {
+                    return err(format!(
+                        "{keyword}: {n} is less than the content's length {}",
+                        c.pattern.len()
+                    ));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn fast_pattern(&mut self, arg: Option<&str>) -> Result<(), Rejection> {
+        let already = self.detection.iter().enumerate().any(|(i, o)| {
+            Some(i) != self.last_content
+                && matches!(o, DetectOption::Content(c) if c.fast_pattern != FastPattern::No)
+        });
+        if already {
+            return err("fast_pattern: only one content per rule may be the fast pattern");
+        }
+        let kind = match arg.map(str::trim) {
+            None | Some("") => FastPattern::Yes,
+            Some("only") => FastPattern::Only,
+            Some(text) => {
+                let Some((offset, length)) = text.split_once(',') else {
+                    return err(format!(
+                        "fast_pattern: `{text}` (expected only or offset,length)"
+                    ));
+                };
+                let offset = parse_int("fast_pattern offset", offset, 0, 65535)? as usize;
+                let length = parse_int("fast_pattern length", length, 1, 65535)? as usize;
+                FastPattern::Slice { offset, length }
+            }
+        };
+        self.modify("fast_pattern", |c| {
+            if c.fast_pattern != FastPattern::No {
+                return err("fast_pattern: given twice for one content");
+            }
+            if let FastPattern::Slice { offset, length } = kind {
+                if offset + length > c.pattern.len() {
+                    return err(format!(
+                        "fast_pattern: {offset},{length} goes past the content's length {}",
+                        c.pattern.len()
+                    ));
+                }
+            }
+            c.fast_pattern = kind;
+            Ok(())
+        })
+    }
+
+    fn pcre(&mut self, arg: &str, ctx: &mut ParseContext) -> Result<(), Rejection> {
+        let (negated, quoted) = match arg.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, arg),
+        };
+        let inner = quoted
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .filter(|_| quoted.len() >= 2)
+            .ok_or_else(|| {
+                Rejection::Error(format!("pcre: `{arg}` must be quoted: \"/regex/flags\""))
+            })?;
+        let (body, flag_text) = split_pcre(inner)?;
+        let mut flags = PcreFlags::default();
+        let (mut relative, mut rawbytes, mut override_limits) = (false, false, false);
+        for flag in flag_text.chars() {
+            match flag {
+                'i' => flags.caseless = true,
+                's' => flags.dotall = true,
+                'm' => flags.multiline = true,
+                'x' => flags.extended = true,
+                'A' => flags.anchored = true,
+                'E' => flags.dollar_endonly = true,
+                'G' => flags.ungreedy = true,
+                'R' => relative = true,
+                'B' => rawbytes = true,
+                'O' => override_limits = true,
+                'U' | 'I' | 'H' | 'D' | 'C' | 'K' | 'M' | 'S' | 'Y' | 'P' | 'Q' | 'V' | 'W' => {
+                    return unsupported(format!("pcre/{flag}"))
+                }
+                other => return err(format!("pcre: unknown flag `{other}` in `{inner}`")),
+            }
+        }
+        let key = (body.to_string(), pcre_flags_key(flags));
+        let regex = match ctx.pcre_cache.get(&key) {
+            Some(regex) => regex.clone(),
+            None => {
+                let regex = Arc::new(
+                    Regex::new(body, flags)
+                        .map_err(|m| Rejection::Error(format!("pcre `{inner}`: {m}")))?,
+                );
+                ctx.pcre_cache.insert(key, regex.clone());
+                regex
+            }
+        };
+        self.detection.push(DetectOption::Pcre(ast::Pcre {
+            source: inner.to_string(),
+            regex,
+            negated,
+            relative,
+            rawbytes,
+            override_limits,
+        }));
+        Ok(())
+    }
+
+    fn isdataat(&mut self, arg: &str) -> Result<(), Rejection> {
+        let mut parts = arg.split(',').map(str::trim);
+        let first = parts.next().unwrap_or_default();
+        let (negated, number) = match first.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, first),
+        };
+        let offset = self.value("isdataat", number)?;
+        if let Value::Literal(n) = offset {
+            if !(0..=65535).contains(&n) {
+                return err(format!("isdataat: {n} is out of range (0 to 65535)"));
+            }
+        }
+        let (mut relative, mut rawbytes) = (false, false);
+        for part in parts {
+            match part {
+                "relative" => relative = true,
+                "rawbytes" => rawbytes = true,
+                other => return err(format!("isdataat: unknown argument `{other}`")),
+            }
+        }
+        self.detection.push(DetectOption::IsDataAt(IsDataAt {
+            offset,
+            relative,
+            rawbytes,
+            negated,
+        }));
+        Ok(())
+    }
+
+    fn byte_test(&mut self, arg: &str) -> Result<(), Rejection> {
+        let parts: Vec<&str> = arg.split(',').map(str::trim).collect();
+        if parts.len() < 4 {
+            return err(format!(
+                "byte_test: `{arg}` needs bytes, operator, value, offset"
+            ));
+        }
+        let (negated, op_text) = match parts[1].strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, parts[1]),
+        };
+        let op =
+            match op_text {
+                "<" => ByteTestOp::Lt,
+                ">" => ByteTestOp::Gt,
+                "<=" => ByteTestOp::Le,
+                ">=" => ByteTestOp::Ge,
+                "=" => ByteTestOp::Eq,
+                "" if negated => ByteTestOp::Eq,
+                "&" => ByteTestOp::And,
+                "^" => ByteTestOp::Xor,
+                other => return err(format!(
+                    "byte_test: unknown operator `{other}` (< > <= >= = & ^, optionally with !)"
+                )),
+            };
+        let value = self.value("byte_test value", parts[2])?;
+        if let Value::Literal(n) = value {
+            if !(0..=u32::MAX as i64).contains(&n) {
+                return err(format!("byte_test: value {n} does not fit 32 bits"));
+            }
+        }
+        let offset = self.offset_value("byte_test", parts[3])?;
+        let extra = ByteArgs::parse("byte_test", &parts[4..], &[])?;
+        let bytes = check_bytes("byte_test", parts[0], extra.string.is_some())?;
+        self.detection.push(DetectOption::ByteTest(ByteTest {
+            bytes,
+            negated,
+            op,
+            value,
+            offset,
+            relative: extra.relative,
+            endian: extra.endian,
+            string: extra.string,
+            bitmask: extra.bitmask,
+        }));
+        Ok(())
+    }
+
+    fn offset_value(&self, keyword: &str, text: &str) -> Result<Value, Rejection> {
+        let offset = self.value(&format!("{keyword} offset"), text)?;
+        if let Value::Literal(n) = offset {
+            if !(-65535..=65535).contains(&n) {
+                return err(format!(
+                    "{keyword}: offset {n} is out of range (-65535 to 65535)"
+                ));
+            }
+        }
+        Ok(offset)
+    }
+
+    fn byte_jump(&mut self, arg: &str) -> Result<(), Rejection> {
+        let parts: Vec<&str> = arg.split(',').map(str::trim).collect();
+        if parts.len() < 2 {
+            return err(format!("byte_jump: `{arg}` needs bytes, offset"));
+        }
+        let offset = self.offset_value("byte_jump", parts[1])?;
+        let extra = ByteArgs::parse(
+            "byte_jump",
+            &parts[2..],
+            &[
+                "multiplier",
+                "align",
+                "from_beginning",
+                "from_end",
+                "post_offset",
+            ],
+        )?;
+        let bytes = check_bytes("byte_jump", parts[0], extra.string.is_some())?;
+        if extra.from_beginning && extra.from_end {
+            return err("byte_jump: from_beginning and from_end cannot be combined");
+        }
+        self.detection.push(DetectOption::ByteJump(ByteJump {
+            bytes,
+            offset,
+            relative: extra.relative,
+            multiplier: extra.multiplier.unwrap_or(1),
+            endian: extra.endian,
+            string: extra.string,
+            align: extra.align.is_some(),
+            from_beginning: extra.from_beginning,
+            from_end: extra.from_end,
+            post_offset: extra.post_offset,
+            bitmask: extra.bitmask,
+        }));
+        Ok(())
+    }
+
+    fn byte_extract(&mut self, arg: &str) -> Result<(), Rejection> {
+        let parts: Vec<&str> = arg.split(',').map(str::trim).collect();
+        if parts.len() < 3 {
+            return err(format!("byte_extract: `{arg}` needs bytes, offset, name"));
+        }
+        let offset = parse_int("byte_extract offset", parts[1], -65535, 65535)?;
+        let name = parts[2];
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        if !valid {
+            return err(format!("byte_extract: bad variable name `{name}`"));
+        }
+        let extra = ByteArgs::parse("byte_extract", &parts[3..], &["multiplier", "align_n"])?;
+        let bytes = check_bytes("byte_extract", parts[0], extra.string.is_some())?;
+        self.detection.push(DetectOption::ByteExtract(ByteExtract {
+            bytes,
+            offset,
+            name: name.to_string(),
+            relative: extra.relative,
+            multiplier: extra.multiplier.unwrap_or(1),
+            endian: extra.endian,
+            string: extra.string,
+            align: extra.align.unwrap_or(0),
+            bitmask: extra.bitmask,
+        }));
+        self.byte_extract_names.push(name.to_string());
+        Ok(())
+    }
+
+    fn flow(&mut self, arg: &str) -> Result<(), Rejection> {
+        self.flow_seen = true;
+        let flow = &mut self.flow;
+        for word in arg.split(',').map(str::trim) {
+            let (slot, value) = match word {
+                "established" => (&mut flow.established, true),
+                "not_established" => (&mut flow.established, false),
+                "to_server" | "from_client" => (&mut flow.to_server, true),
+                "to_client" | "from_server" => (&mut flow.to_server, false),
+                "only_stream" => (&mut flow.stream, true),
+                "no_stream" => (&mut flow.stream, false),
+                "stateless" => {
+                    flow.stateless = true;
+                    continue;
+                }
+                "no_frag" | "only_frag" => return unsupported(format!("flow:{word}")),
+                other => return err(format!("flow: unknown argument `{other}`")),
+            };
+            if slot.is_some_and(|old| old != value) {
+                return err(format!(
+                    "flow: `{word}` contradicts an earlier flow argument"
+                ));
+            }
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    fn flowbits(&mut self, arg: &str) -> Result<(), Rejection> {
+        let parts: Vec<&str> = arg.split(',').map(str::trim).collect();
+        let command = match parts[0] {
+            "set" => FlowbitsCommand::Set,
+            "unset" => FlowbitsCommand::Unset,
+            "toggle" => FlowbitsCommand::Toggle,
+            "isset" => FlowbitsCommand::IsSet,
+            "isnotset" => FlowbitsCommand::IsNotSet,
+            "noalert" => FlowbitsCommand::NoAlert,
+            "reset" => return unsupported("flowbits:reset"),
+            other => return err(format!("flowbits: unknown command `{other}`")),
+        };
+        if command == FlowbitsCommand::NoAlert {
+            if parts.len() > 1 {
+                return err("flowbits: noalert takes no bit names");
+            }
+            self.flowbits.push(Flowbits {
+                command,
+                names: Vec::new(),
+                join: BitsJoin::All,
+            });
+            return Ok(());
+        }
+        if parts.len() < 2 || parts[1].is_empty() {
+            return err(format!("flowbits: {} needs a bit name", parts[0]));
+        }
+        if parts.len() > 3 {
+            return err(format!(
+                "flowbits: `{arg}` has too many arguments (command,bits[,group])"
+            ));
+        }
+        let names_text = parts[1];
+        let (join, separator) = match (names_text.contains('&'), names_text.contains('|')) {
+            (true, true) => return err("flowbits: `&` and `|` cannot be mixed"),
+            (false, true) => (BitsJoin::Any, '|'),
+            _ => (BitsJoin::All, '&'),
+        };
+        if join == BitsJoin::Any
+            && !matches!(command, FlowbitsCommand::IsSet | FlowbitsCommand::IsNotSet)
+        {
+            return err(format!(
+                "flowbits: `|` is only allowed with isset/isnotset, not {}",
+                parts[0]
+            ));
+        }
+        let mut names = Vec::new();
+        for name in names_text.split(separator).map(str::trim) {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !valid {
+                return err(format!("flowbits: bad bit name `{name}`"));
+            }
+            names.push(name.to_string());
+        }
+        self.flowbits.push(Flowbits {
+            command,
+            names,
+            join,
+        });
+        Ok(())
+    }
+
+    fn sticky_drop(&mut self, arg: Option<&str>) -> Result<(), Rejection> {
+        let Some(arg) = arg.filter(|a| !a.is_empty()) else {
+            return err("sticky-drop: needs <seconds>[,src|dst]");
+        };
+        let mut parts = arg.split(',').map(str::trim);
+        let seconds = parse_int(
+            "sticky-drop seconds",
+            parts.next().unwrap_or_default(),
+            1,
+            u32::MAX as i64,
+        )? as u32;
+        let target = match parts.next() {
+            None | Some("src") | Some("by_src") => StickyTarget::Src,
+            Some("dst") | Some("by_dst") => StickyTarget::Dst,
+            Some(other) => return err(format!("sticky-drop: `{other}` (expected src or dst)")),
+        };
+        if let Some(extra) = parts.next() {
+            return err(format!("sticky-drop: unexpected `{extra}`"));
+        }
+        self.sticky_drop = Some(StickyDrop { seconds, target });
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        origin: Origin,
+        text: &str,
+        classes: &Classifications,
+    ) -> Result<Rule, Rejection> {
+        for option in &self.detection {
+            if let DetectOption::Content(c) = option {
+                let positioned = c.offset.is_some() || c.depth.is_some() || c.is_relative();
+                if c.fast_pattern == FastPattern::Only && (c.negated || positioned) {
+                    return err(
+                        "fast_pattern:only cannot be used on a negated content or with offset/depth/distance/within",
+                    );
+                }
+                if c.negated && matches!(c.fast_pattern, FastPattern::Slice { .. }) {
+                    return err("fast_pattern:offset,length cannot be used on a negated content");
+                }
+            }
+        }
+        let priority = self
+            .priority
+            .or_else(|| {
+                self.classtype
+                    .as_ref()
+                    .and_then(|c| classes.get(c))
+                    .map(|c| c.priority)
+            })
+            .unwrap_or(3);
+        let header = self.header;
+        Ok(Rule {
+            origin,
+            text: text.to_string(),
+            action: header.action,
+            protocol: header.protocol,
+            src: header.src,
+            src_ports: header.src_ports,
+            direction: header.direction,
+            dst: header.dst,
+            dst_ports: header.dst_ports,
+            gid: self.gid,
+            sid: self.sid,
+            rev: self.rev,
+            msg: self.msg,
+            classtype: self.classtype,
+            priority,
+            references: self.references,
+            metadata: self.metadata,
+            detection: self.detection,
+            flow: self.flow,
+            flowbits: self.flowbits,
+            threshold: self.threshold,
+            detection_filter: self.detection_filter,
+            sticky_drop: self.sticky_drop,
+        })
+    }
+}
+
+/// Trailing arguments shared by byte_test, byte_jump and byte_extract.
+#[derive(Default)]
+struct ByteArgs {
+    relative: bool,
+    endian: Option<Endian>,
+    bitmask: Option<u32>,
+    multiplier: Option<u32>,
+    align: Option<u8>,
+    from_beginning: bool,
+    from_end: bool,
+    post_offset: i64,
+}
+
+struct ParsedByteArgs {
+    relative: bool,
+    endian: Endian,
+    string: Option<NumberBase>,
+    bitmask: Option<u32>,
+    multiplier: Option<u32>,
+    align: Option<u8>,
+    from_beginning: bool,
+    from_end: bool,
+    post_offset: i64,
+}
+
+impl ByteArgs {
+    /// `allowed` names the option-specific arguments (`align_n` = byte_extract's `align N`).
+    fn parse(keyword: &str, parts: &[&str], allowed: &[&str]) -> Result<ParsedByteArgs, Rejection> {
+        let mut args = ByteArgs::default();
+        let mut is_string = false;
+        let mut base = None;
+        for part in parts {
+            let mut words = part.split_whitespace();
+            let word = words.next().unwrap_or_default();
+            let param = words.next();
+            if words.next().is_some() {
+                return err(format!("{keyword}: bad argument `{part}`"));
+            }
+            let allows = |name: &str| allowed.contains(&name);
+            let set_endian = |args: &mut ByteArgs, e: Endian| {
+                if args.endian.is_some_and(|old| old != e) {
+                    return err(format!("{keyword}: big and little cannot both be given"));
+                }
+                args.endian = Some(e);
+                Ok(())
+            };
+            match (word, param) {
+                ("relative", None) => args.relative = true,
+                ("big", None) => set_endian(&mut args, Endian::Big)?,
+                ("little", None) => set_endian(&mut args, Endian::Little)?,
+                ("string", None) => is_string = true,
+                ("hex", None) => base = Some(NumberBase::Hex),
+                ("dec", None) => base = Some(NumberBase::Dec),
+                ("oct", None) => base = Some(NumberBase::Oct),
+                ("dce", None) => return unsupported(format!("{keyword}:dce")),
+                ("bitmask", Some(mask)) => {
+                    let mask = parse_number(mask)
+                        .ok()
+                        .filter(|m| (0..=u32::MAX as i64).contains(m))
+                        .ok_or_else(|| {
+                            Rejection::Error(format!("{keyword}: bad bitmask `{mask}`"))
+                        })?;
+                    args.bitmask = Some(mask as u32);
+                }
+                ("multiplier", Some(n)) if allows("multiplier") => {
+                    args.multiplier =
+                        Some(parse_int(&format!("{keyword} multiplier"), n, 1, 65535)? as u32)
+                }
+                ("align", None) if allows("align") => args.align = Some(4),
+                ("align", Some(n)) if allows("align_n") => {
+                    let n = parse_int(&format!("{keyword} align"), n, 0, 4)?;
+                    if n != 2 && n != 4 {
+                        return err(format!("{keyword}: align must be 2 or 4"));
+                    }
+                    args.align = Some(n as u8)
+                }
+                ("from_beginning", None) if allows("from_beginning") => args.from_beginning = true,
+                ("from_end", None) if allows("from_end") => args.from_end = true,
+                ("post_offset", Some(n)) if allows("post_offset") => {
+                    args.post_offset = match parse_number(n) {
+                        Ok(v) if (-65535..=65535).contains(&v) => v,
+                        Ok(v) => return err(format!("{keyword}: post_offset {v} is out of range")),
+                        Err(_) => return unsupported(format!("{keyword}:post_offset variable")),
+                    }
+                }
+                _ => return err(format!("{keyword}: unknown argument `{part}`")),
+            }
+        }
+        let string = match (is_string, base) {
+            (true, base) => Some(base.unwrap_or(NumberBase::Dec)),
+            (false, None) => None,
+            (false, Some(_)) => return err(format!("{keyword}: hex/dec/oct need `string`")),
+        };
+        if string.is_some() && args.endian.is_some() {
+            return err(format!("{keyword}: big/little cannot be used with string"));
+        }
+        Ok(ParsedByteArgs {
+            relative: args.relative,
+            endian: args.endian.unwrap_or(Endian::Big),
+            string,
+            bitmask: args.bitmask,
+            multiplier: args.multiplier,
+            align: args.align,
+            from_beginning: args.from_beginning,
+            from_end: args.from_end,
+            post_offset: args.post_offset,
+        })
+    }
+}
+
+/// Bytes to convert: 1-4 in binary, 1-10 as a string (Snort's limits).
+fn check_bytes(keyword: &str, text: &str, string: bool) -> Result<u8, Rejection> {
+    let max = if string { 10 } else { 4 };
+    let n = parse_int(&format!("{keyword} bytes"), text, 1, max)?;
+    Ok(n as u8)
+}
+
+/// Decimal or 0x-hex integer with an optional sign.
+pub fn parse_number(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => i64::from_str_radix(hex, 16),
+        None if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse(),
+        None => return Err(format!("`{text}` is not a number")),
+    }
+    .map_err(|_| format!("`{text}` is not a number"))?;
+    Ok(if negative { -value } else { value })
+}
+
+fn parse_int(keyword: &str, text: &str, min: i64, max: i64) -> Result<i64, Rejection> {
+    let n = parse_number(text).map_err(|m| Rejection::Error(format!("{keyword}: {m}")))?;
+    if n < min || n > max {
+        return err(format!("{keyword}: {n} is out of range ({min} to {max})"));
+    }
+    Ok(n)
+}
+
+fn parse_u32_arg(keyword: &str, arg: Option<&str>) -> Result<u32, String> {
+    let text = arg.unwrap_or_default().trim();
+    text.parse::<u32>()
+        .map_err(|_| format!("{keyword}: `{text}` is not a number (0 to 4294967295)"))
+}
+
+fn pcre_flags_key(f: PcreFlags) -> u16 {
+    [
+        f.caseless,
+        f.dotall,
+        f.multiline,
+        f.extended,
+        f.anchored,
+        f.dollar_endonly,
+        f.ungreedy,
+    ]
+    .iter()
+    .enumerate()
+    .fold(0, |key, (bit, on)| key | ((*on as u16) << bit))
+}
+
+/// `/body/flags` or `m<delim>body<delim>flags`.
+fn split_pcre(inner: &str) -> Result<(&str, &str), Rejection> {
+    let (delimiter, rest) = if let Some(rest) = inner.strip_prefix('/') {
+        ('/', rest)
+    } else if let Some(rest) = inner.strip_prefix('m') {
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some(d) if !d.is_alphanumeric() && !d.is_whitespace() && d != '\\' => {
+                (d, chars.as_str())
+            }
+            _ => return err(format!("pcre: `{inner}` must look like /regex/flags")),
+        }
+    } else {
+        return err(format!("pcre: `{inner}` must look like /regex/flags"));
+    };
+    let Some(end) = rest.rfind(delimiter) else {
+        return err(format!("pcre: `{inner}` has no closing `{delimiter}`"));
+    };
+    Ok((&rest[..end], &rest[end + delimiter.len_utf8()..]))
+}
+
+/// A quoted string argument (msg); quotes optional, `\x` unescaped.
+fn unquote(text: &str, keyword: &str) -> Result<String, Rejection> {
+    let inner = match text.strip_prefix('"') {
+        Some(rest) => rest
+            .strip_suffix('"')
+            .filter(|_| text.len() >= 2)
+            .ok_or_else(|| Rejection::Error(format!("{keyword}: missing closing quote")))?,
+        None => text,
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// A content string: `"text|41 42|\"more"` -> bytes.
+pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .filter(|_| quoted.len() >= 2)
+        .ok_or_else(|| Rejection::Error(format!("content: `{quoted}` must be in double quotes")))?;
+    let mut out = Vec::with_capacity(inner.len());
+    let mut hex_mode = false;
+    let mut high_nibble: Option<u8> = None;
+    let mut bytes = inner.bytes().enumerate();
+    while let Some((index, byte)) = bytes.next() {
+        let column = index + 1;
+        if hex_mode {
+            match byte {
+                b'|' => {
+                    if high_nibble.is_some() {
+                        return err(format!(
+                            "content: odd number of hex digits before column {column} of `{inner}`"
+                        ));
+                    }
+                    hex_mode = false;
+                }
+                b' ' | b'\t' => {
+                    if high_nibble.is_some() {
+                        return err(format!(
+                            "content: hex byte split by a space at column {column} of `{inner}`"
+                        ));
+                    }
+                }
+                b if b.is_ascii_hexdigit() => {
+                    let nibble = (b as char).to_digit(16).unwrap_or(0) as u8;
+                    match high_nibble.take() {
+                        Some(high) => out.push(high << 4 | nibble),
+                        None => high_nibble = Some(nibble),
+                    }
+                }
+                other => {
+                    return err(format!(
+                        "content: `{}` is not a hex digit (column {column} of `{inner}`)",
+                        other as char
+                    ))
+                }
+            }
+            continue;
+        }
+        match byte {
+            b'|' => hex_mode = true,
+            b'\\' => match bytes.next() {
+                Some((_, escaped @ (b'"' | b';' | b'\\' | b':'))) => out.push(escaped),
+                Some((_, other)) => {
+                    return err(format!(
+                        "content: bad escape `\\{}` at column {column} (only \\\" \\; \\\\ \\: are allowed; use |hex|)",
+                        other as char
+                    ))
+                }
+                None => return err("content: ends with a lone backslash"),
+            },
+            b'"' => return err(format!("content: unescaped `\"` at column {column} (write \\\")")),
+            b';' => return err(format!("content: unescaped `;` at column {column} (write \\; or |3B|)")),
+            other => out.push(other),
+        }
+    }
+    if hex_mode {
+        return err(format!("content: unterminated |hex| section in `{inner}`"));
+    }
+    if out.is_empty() {
+        return err("content: empty pattern");
+    }
+    Ok(out)
+}
+
+/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), `N<=>M` (inclusive).
+fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
+    let text = text.trim();
+    let number = |t: &str| -> Result<u64, Rejection> {
+        Ok(parse_int(keyword, t.trim(), 0, max as i64)? as u64)
+    };
+    if let Some((a, b)) = text.split_once("<=>") {
+        let (a, b) = (number(a)?, number(b)?);
+        return if a <= b {
+            Ok(IntCmp::Within(a, b))
+        } else {
+            err(format!("{keyword}: {a}<=>{b} is empty"))
+        };
+    }
+    if let Some((a, b)) = text.split_once("<>") {
+        if !a.trim().is_empty() {
+            let (a, b) = (number(a)?, number(b)?);
+            return if a < b {
+                Ok(IntCmp::Between(a, b))
+            } else {
+                err(format!(
+                    "{keyword}: {a}<>{b}: the low bound must be less than the high"
+                ))
+            };
+        }
+    }
+    let ops: [(&str, fn(u64) -> IntCmp); 6] = [
+        ("<=", IntCmp::Le),
+        (">=", IntCmp::Ge),
+        ("<", IntCmp::Lt),
+        (">", IntCmp::Gt),
+        ("!", IntCmp::Ne),
+        ("=", IntCmp::Eq),
+    ];
+    for (prefix, make) in ops {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            return Ok(make(number(rest)?));
+        }
+    }
+    Ok(IntCmp::Eq(number(text)?))
+}
+
+/// ttl: the comparison forms plus Snort's ranges `a-b`, `-b`, `a-`.
+fn parse_ttl(text: &str) -> Result<IntCmp, Rejection> {
+    let text = text.trim();
+    if let Some((a, b)) = text.split_once('-') {
+        let bound = |t: &str| -> Result<Option<u64>, Rejection> {
+            let t = t.trim();
+            if t.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(parse_int("ttl", t, 0, 255)? as u64))
+            }
+        };
+        return match (bound(a)?, bound(b)?) {
+            (Some(a), Some(b)) if a <= b => Ok(IntCmp::Within(a, b)),
+            (Some(a), Some(b)) => err(format!("ttl: range {a}-{b} is empty")),
+            (None, Some(b)) => Ok(IntCmp::Le(b)),
+            (Some(a), None) => Ok(IntCmp::Ge(a)),
+            (None, None) => err("ttl: `-` needs a bound"),
+        };
+    }
+    parse_cmp("ttl", text, 255)
+}
+
+/// `flags:[+*!]<FSRPAUCE0 12>[,<mask>]`; modifiers may appear anywhere in the first part.
+fn parse_flags(text: &str) -> Result<TcpFlags, Rejection> {
+    let (flag_text, mask_text) = match text.split_once(',') {
+        Some((f, m)) => (f.trim(), Some(m.trim())),
+        None => (text.trim(), None),
+    };
+    let mut flags = 0u8;
+    let mut mode = FlagsMode::Exact;
+    let mut zero = false;
+    for c in flag_text.chars() {
+        match c {
+            '+' | '*' | '!' => {
+                if mode != FlagsMode::Exact {
+                    return err(format!("flags: more than one modifier in `{flag_text}`"));
+                }
+                mode = match c {
+                    '+' => FlagsMode::All,
+                    '*' => FlagsMode::Any,
+                    _ => FlagsMode::Not,
+                };
+            }
+            '0' => zero = true,
+            ' ' => {}
+            c => {
+                flags |= tcp_flag_bit(c)
+                    .ok_or_else(|| Rejection::Error(format!("flags: unknown flag `{c}`")))?
+            }
+        }
+    }
+    if zero && flags != 0 {
+        return err("flags: 0 (no flags) cannot be combined with other flags");
+    }
+    if !zero && flags == 0 {
+        return err(format!("flags: `{text}` names no flags"));
+    }
+    let mut ignored = 0u8;
+    if let Some(mask_text) = mask_text {
+        for c in mask_text.chars().filter(|c| !c.is_whitespace()) {
+            ignored |= tcp_flag_bit(c)
+                .ok_or_else(|| Rejection::Error(format!("flags: unknown mask flag `{c}`")))?;
+        }
+    }
+    Ok(TcpFlags {
+        flags,
+        mask: !ignored,
+        mode,
+    })
+}
+
+fn tcp_flag_bit(c: char) -> Option<u8> {
+    Some(match c.to_ascii_uppercase() {
+        'F' => 0x01,
+        'S' => 0x02,
+        'R' => 0x04,
+        'P' => 0x08,
+        'A' => 0x10,
+        'U' => 0x20,
+        'E' | '2' => 0x40,
+        'C' | '1' => 0x80,
+        _ => return None,
+    })
+}
+
+fn parse_fragbits(text: &str) -> Result<Fragbits, Rejection> {
+    let mut bits = 0u8;
+    let mut mode = FlagsMode::Exact;
+    for c in text.trim().chars() {
+        match c {
+            '+' => mode = FlagsMode::All,
+            '*' => mode = FlagsMode::Any,
+            '!' => mode = FlagsMode::Not,
+            'M' | 'm' => bits |= 0x1,
+            'D' | 'd' => bits |= 0x2,
+            'R' | 'r' => bits |= 0x4,
+            ' ' => {}
+            other => {
+                return err(format!(
+                    "fragbits: unknown bit `{other}` (M, D, R with + * !)"
+                ))
+            }
+        }
+    }
+    if bits == 0 {
+        return err(format!("fragbits: `{text}` names no bits"));
+    }
+    Ok(Fragbits { bits, mode })
+}
+
+fn parse_ipopts(text: &str) -> Result<IpOpt, Rejection> {
+    Ok(match text.trim() {
+        "rr" => IpOpt::Rr,
+        "eol" => IpOpt::Eol,
+        "nop" => IpOpt::Nop,
+        "ts" => IpOpt::Ts,
+        "sec" => IpOpt::Sec,
+        "esec" => IpOpt::Esec,
+        "lsrr" => IpOpt::Lsrr,
+        "lsrre" => IpOpt::Lsrre,
+        "ssrr" => IpOpt::Ssrr,
+        "satid" => IpOpt::Satid,
+        "any" => IpOpt::Any,
+        other => return err(format!("ipopts: unknown option `{other}`")),
+    })
+}
+
+/// IP protocol names Snort resolves through /etc/protocols.
+const IP_PROTOCOL_NAMES: &[(&str, u64)] = &[
+    ("ip", 0),
+    ("hopopt", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ggp", 3),
+    ("ipencap", 4),
+    ("ipip", 4),
+    ("st", 5),
+    ("tcp", 6),
+    ("egp", 8),
+    ("igp", 9),
+    ("pup", 12),
+    ("udp", 17),
+    ("hmp", 20),
+    ("xns-idp", 22),
+    ("rdp", 27),
+    ("iso-tp4", 29),
+    ("dccp", 33),
+    ("xtp", 36),
+    ("ddp", 37),
+    ("idpr-cmtp", 38),
+    ("ipv6", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("idrp", 45),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("skip", 57),
+    ("ipv6-icmp", 58),
+    ("icmp6", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("rspf", 73),
+    ("vmtp", 81),
+    ("eigrp", 88),
+    ("ospf", 89),
+    ("ax.25", 93),
+    ("ipip-old", 94),
+    ("etherip", 97),
+    ("encap", 98),
+    ("pim", 103),
+    ("ipcomp", 108),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("isis", 124),
+    ("sctp", 132),
+    ("fc", 133),
+    ("mobility-header", 135),
+    ("udplite", 136),
+    ("mpls-in-ip", 137),
+    ("manet", 138),
+    ("hip", 139),
+    ("shim6", 140),
+    ("wesp", 141),
+    ("rohc", 142),
+];
+
+fn parse_ip_proto(text: &str) -> Result<IntCmp, Rejection> {
+    let text = text.trim();
+    let (prefix, name) = match text.chars().next() {
+        Some(c @ ('!' | '<' | '>')) => (Some(c), text[1..].trim()),
+        _ => (None, text),
+    };
+    let number = match IP_PROTOCOL_NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+    {
+        Some((_, n)) => *n,
+        None => parse_int("ip_proto", name, 0, 255)? as u64,
+    };
+    Ok(match prefix {
+        Some('!') => IntCmp::Ne(number),
+        Some('<') => IntCmp::Lt(number),
+        Some('>') => IntCmp::Gt(number),
+        _ => IntCmp::Eq(number),
+    })
+}
+
+fn parse_track(value: &str, keyword: &str) -> Result<Track, Rejection> {
+    match value {
+        "by_src" => Ok(Track::BySrc),
+        "by_dst" => Ok(Track::ByDst),
+        other => err(format!("{keyword}: track `{other}` (by_src or by_dst)")),
+    }
+}
+
+/// `name value` pairs separated by commas, each name once.
+fn key_values<'a>(
+    keyword: &str,
+    text: &'a str,
+    names: &[&str],
+) -> Result<HashMap<&'a str, &'a str>, Rejection> {
+    let mut out = HashMap::new();
+    for part in text.split(',').map(str::trim) {
+        let mut words = part.split_whitespace();
+        let (Some(name), Some(value), None) = (words.next(), words.next(), words.next()) else {
+            return err(format!(
+                "{keyword}: bad argument `{part}` (expected `name value`)"
+            ));
+        };
+        if !names.contains(&name) {
+            return err(format!("{keyword}: unknown argument `{name}`"));
+        }
+        if out.insert(name, value).is_some() {
+            return err(format!("{keyword}: `{name}` given twice"));
+        }
+    }
+    for name in names {
+        if !out.contains_key(name) {
+            return err(format!("{keyword}: missing `{name}`"));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_threshold(text: &str) -> Result<Threshold, Rejection> {
+    let kv = key_values("threshold", text, &["type", "track", "count", "seconds"])?;
+    let kind = match kv["type"] {
+        "limit" => ThresholdKind::Limit,
+        "threshold" => ThresholdKind::Threshold,
+        "both" => ThresholdKind::Both,
+        other => {
+            return err(format!(
+                "threshold: type `{other}` (limit, threshold or both)"
+            ))
+        }
+    };
+    Ok(Threshold {
+        kind,
+        track: parse_track(kv["track"], "threshold")?,
+        count: parse_int("threshold count", kv["count"], 1, u32::MAX as i64)? as u32,
+        seconds: parse_int("threshold seconds", kv["seconds"], 1, u32::MAX as i64)? as u32,
+    })
+}
+
+fn parse_detection_filter(text: &str) -> Result<DetectionFilter, Rejection> {
+    let kv = key_values("detection_filter", text, &["track", "count", "seconds"])?;
+    Ok(DetectionFilter {
+        track: parse_track(kv["track"], "detection_filter")?,
+        count: parse_int("detection_filter count", kv["count"], 1, u32::MAX as i64)? as u32,
+        seconds: parse_int(
+            "detection_filter seconds",
+            kv["seconds"],
+            1,
+            u32::MAX as i64,
+        )? as u32,
+    })
+}

@@ -1,8 +1,18 @@
-//! The compiled, immutable RuleSet and its matcher. (Owned by the rules back end; API fixed.)
+//! The compiled, immutable RuleSet and its matcher.
+//!
+//! [`RuleSet::build`] turns loaded [`Rule`]s into port/protocol groups with one Aho-Corasick
+//! automaton each ([`crate::group`]) and per-rule compiled options ([`crate::eval`]);
+//! [`RuleSet::detect`] matches one buffer with a per-thread [`Scratch`] and allocates nothing
+//! after warm-up. Not here: parsing ([`crate::load`]), thresholds, verdicts, outputs (the
+//! engine's business), and the slow oracle ([`crate::reference`]).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::ast::{Action, Rule};
+use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
+use crate::eval::{self, PayloadEval, PayloadOp};
+use crate::group::{self, ClassGroups, GroupStats, CLASSES};
+use crate::pcre::PcreScratch;
 
 /// Index of a rule in [`RuleSet::rules`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,7 +39,7 @@ impl ActionClass {
 }
 
 /// Options for [`RuleSet::build`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildOptions {
     /// Order in which matches are returned (and verdicts decided). Default pass, drop, reject,
     /// alert (Suricata's).
@@ -38,14 +48,28 @@ pub struct BuildOptions {
     pub pcre_match_limit: u32,
     /// pcre2 depth limit (pcre2_set_depth_limit).
     pub pcre_depth_limit: u32,
+    /// Retries (a content or pcre tried again at its next occurrence after a later option
+    /// failed) allowed in one rule evaluation; past it the rule does not match and
+    /// [`DetectStats::retry_limit_hits`] counts it. Default 1024.
+    pub retry_limit: u32,
+    /// Upper bound of [`RuleSet::max_pattern_span`], so one rule with a huge offset cannot make
+    /// every stream keep that much data. Default 4096.
+    pub pattern_span_cap: usize,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
         Self {
-            action_order: [ActionClass::Pass, ActionClass::Drop, ActionClass::Reject, ActionClass::Alert],
+            action_order: [
+                ActionClass::Pass,
+                ActionClass::Drop,
+                ActionClass::Reject,
+                ActionClass::Alert,
+            ],
             pcre_match_limit: 3500,
             pcre_depth_limit: 1500,
+            retry_limit: 1024,
+            pattern_span_cap: 4096,
         }
     }
 }
@@ -128,7 +152,9 @@ pub struct FlowBits {
 
 impl FlowBits {
     pub fn is_set(&self, bit: usize) -> bool {
-        self.words.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        self.words
+            .get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
     pub fn set(&mut self, bit: usize) {
@@ -153,19 +179,165 @@ impl FlowBits {
     }
 }
 
+/// A rule's options in evaluation form.
+#[derive(Debug)]
+struct CompiledRule {
+    /// Non-payload detection options (pure functions of the packet context).
+    header_options: Vec<DetectOption>,
+    payload: Vec<PayloadOp>,
+    vars: usize,
+    /// isset / isnotset checks with interned bit ids.
+    bit_checks: Vec<(FlowbitsCommand, crate::ast::BitsJoin, Vec<usize>)>,
+    /// set / unset / toggle, applied in order when the rule matches.
+    bit_actions: Vec<(FlowbitsCommand, Vec<usize>)>,
+}
+
 /// The compiled rules. Immutable, `Send + Sync`; share it behind an `Arc`.
 pub struct RuleSet {
     rules: Vec<Rule>,
+    compiled: Vec<CompiledRule>,
+    classes: [ClassGroups; CLASSES],
+    /// Sort key of each rule for evaluation: flowbit setters first, then rule order.
+    eval_key: Vec<u64>,
+    /// Sort key of each rule for results: action class rank, then rule order.
+    out_key: Vec<u64>,
+    flowbits: HashMap<String, usize>,
+    options: BuildOptions,
+    max_vars: usize,
+    max_pattern_span: usize,
+    group_stats: GroupStats,
+}
+
+/// Counters of one scratch (one worker thread), cumulative.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DetectStats {
+    /// detect() calls.
+    pub buffers: u64,
+    /// Rules whose options were evaluated (candidates after the prefilter).
+    pub candidates: u64,
+    /// Rules that matched.
+    pub matches: u64,
+    /// pcre searches stopped by the match/depth limit or JIT stack (counted as no match).
+    pub pcre_limit_hits: u64,
+    /// Rule evaluations stopped by [`BuildOptions::retry_limit`] (counted as no match).
+    pub retry_limit_hits: u64,
 }
 
 /// Per-thread mutable state for matching. Create with [`RuleSet::new_scratch`].
-pub struct Scratch {}
+pub struct Scratch {
+    /// Epoch at which each rule was last made a candidate.
+    seen: Vec<u32>,
+    epoch: u32,
+    candidates: Vec<u32>,
+    vars: Vec<i64>,
+    pcre: PcreScratch,
+    stats: DetectStats,
+}
+
+impl Scratch {
+    /// Cumulative counters of this scratch.
+    pub fn stats(&self) -> DetectStats {
+        DetectStats {
+            pcre_limit_hits: self.pcre.limit_hits,
+            ..self.stats
+        }
+    }
+}
+
+fn literal_or_zero(value: Option<Value>) -> usize {
+    match value {
+        Some(Value::Literal(v)) if v > 0 => v as usize,
+        _ => 0,
+    }
+}
+
+/// The bytes one rule's payload options span, where bounded: each content contributes its
+/// pattern length, or its depth/within window, plus a positive offset/distance.
+fn pattern_span(rule: &Rule) -> usize {
+    rule.detection
+        .iter()
+        .map(|o| match o {
+            DetectOption::Content(c) => {
+                let window = literal_or_zero(c.depth.or(c.within)).max(c.pattern.len());
+                window + literal_or_zero(c.offset.or(c.distance))
+            }
+            _ => 0,
+        })
+        .sum()
+}
 
 impl RuleSet {
     /// Compile rules. Rule order is kept for ties within an action class.
     pub fn build(rules: Vec<Rule>, options: &BuildOptions) -> RuleSet {
-        let _ = options;
-        RuleSet { rules }
+        let mut flowbits: HashMap<String, usize> = HashMap::new();
+        let mut intern = |names: &[String]| -> Vec<usize> {
+            names
+                .iter()
+                .map(|n| {
+                    let next = flowbits.len();
+                    *flowbits.entry(n.clone()).or_insert(next)
+                })
+                .collect()
+        };
+        let mut compiled = Vec::with_capacity(rules.len());
+        let mut eval_key = Vec::with_capacity(rules.len());
+        let mut out_key = Vec::with_capacity(rules.len());
+        for (index, rule) in rules.iter().enumerate() {
+            let (payload, vars) = PayloadOp::compile_all(&rule.detection);
+            let header_options = rule
+                .detection
+                .iter()
+                .filter(|o| !eval::is_payload_option(o))
+                .cloned()
+                .collect();
+            let mut bit_checks = Vec::new();
+            let mut bit_actions = Vec::new();
+            for fb in &rule.flowbits {
+                match fb.command {
+                    FlowbitsCommand::IsSet | FlowbitsCommand::IsNotSet => {
+                        bit_checks.push((fb.command, fb.join, intern(&fb.names)))
+                    }
+                    FlowbitsCommand::Set | FlowbitsCommand::Unset | FlowbitsCommand::Toggle => {
+                        bit_actions.push((fb.command, intern(&fb.names)))
+                    }
+                    FlowbitsCommand::NoAlert => {}
+                }
+            }
+            eval_key.push((u64::from(eval_tier(rule)) << 32) | index as u64);
+            let rank = options
+                .action_order
+                .iter()
+                .position(|&c| c == ActionClass::of(rule.action))
+                .unwrap_or(options.action_order.len());
+            out_key.push(((rank as u64) << 32) | index as u64);
+            compiled.push(CompiledRule {
+                header_options,
+                payload,
+                vars,
+                bit_checks,
+                bit_actions,
+            });
+        }
+        let (classes, group_stats) = group::build_groups(&rules);
+        let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
+        let max_pattern_span = rules
+            .iter()
+            .map(pattern_span)
+            .max()
+            .unwrap_or(0)
+            .min(options.pattern_span_cap);
+        RuleSet {
+            rules,
+            compiled,
+            classes,
+            eval_key,
+            out_key,
+            flowbits,
+            options: options.clone(),
+            max_vars,
+            max_pattern_span,
+            group_stats,
+        }
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -176,14 +348,37 @@ impl RuleSet {
         &self.rules[id.0 as usize]
     }
 
+    /// The options the set was built with.
+    pub fn options(&self) -> &BuildOptions {
+        &self.options
+    }
+
+    /// The bit index of a flowbit name used by any rule (for [`FlowBits`]).
+    pub fn flowbit_id(&self, name: &str) -> Option<usize> {
+        self.flowbits.get(name).copied()
+    }
+
+    /// How many groups and patterns were compiled, and their approximate memory.
+    pub fn group_stats(&self) -> GroupStats {
+        self.group_stats
+    }
+
     /// The longest span of stream bytes one rule's payload options can need (patterns, offsets,
     /// distances): the stream keeps this much inspected data for patterns split across segments.
+    /// Capped by [`BuildOptions::pattern_span_cap`].
     pub fn max_pattern_span(&self) -> usize {
-        0
+        self.max_pattern_span
     }
 
     pub fn new_scratch(&self) -> Scratch {
-        Scratch {}
+        Scratch {
+            seen: vec![0; self.rules.len()],
+            epoch: 0,
+            candidates: Vec::with_capacity(64),
+            vars: vec![0; self.max_vars],
+            pcre: PcreScratch::new(self.options.pcre_match_limit, self.options.pcre_depth_limit),
+            stats: DetectStats::default(),
+        }
     }
 
     /// Match `buf` in `ctx`. Appends the ids of matching rules to `out` in action order (pass
@@ -198,6 +393,105 @@ impl RuleSet {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
-        let _ = (ctx, buf, bits, scratch, out);
+        if scratch.seen.len() != self.rules.len() {
+            // A scratch from another RuleSet: make it fit rather than index out of bounds.
+            *scratch = self.new_scratch();
+        }
+        scratch.stats.buffers += 1;
+        scratch.epoch = scratch.epoch.wrapping_add(1);
+        if scratch.epoch == 0 {
+            scratch.seen.fill(0);
+            scratch.epoch = 1;
+        }
+        let mut candidates = std::mem::take(&mut scratch.candidates);
+        candidates.clear();
+        let class = &self.classes[group::class_of_ip_proto(ctx.ip_proto)];
+        for group in class
+            .for_ports(ctx.src_port, ctx.dst_port)
+            .into_iter()
+            .flatten()
+        {
+            let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
+            group.collect(buf, |r| {
+                let slot = &mut seen[r as usize];
+                if *slot != epoch {
+                    *slot = epoch;
+                    candidates.push(r);
+                }
+            });
+        }
+        candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
+        scratch.stats.candidates += candidates.len() as u64;
+        let first_out = out.len();
+        for &r in &candidates {
+            if self.rule_matches(r as usize, ctx, buf, bits, scratch) {
+                for (command, ids) in &self.compiled[r as usize].bit_actions {
+                    eval::apply_bits_action(*command, ids, bits);
+                }
+                out.push(RuleId(r));
+            }
+        }
+        scratch.candidates = candidates;
+        scratch.stats.matches += (out.len() - first_out) as u64;
+        out[first_out..].sort_unstable_by_key(|id| self.out_key[id.0 as usize]);
+    }
+
+    fn rule_matches(
+        &self,
+        r: usize,
+        ctx: &PacketContext,
+        buf: &[u8],
+        bits: &FlowBits,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let rule = &self.rules[r];
+        let compiled = &self.compiled[r];
+        if !(eval::header_matches(rule, ctx)
+            && eval::flow_matches(&rule.flow, ctx)
+            && compiled
+                .header_options
+                .iter()
+                .all(|o| eval::header_option_matches(o, ctx))
+            && compiled
+                .bit_checks
+                .iter()
+                .all(|(command, join, ids)| eval::bits_check_passes(*command, *join, ids, bits)))
+        {
+            return false;
+        }
+        let mut state = PayloadEval {
+            buf,
+            vars: &mut scratch.vars[..compiled.vars],
+            pcre: &mut scratch.pcre,
+            retries_left: self.options.retry_limit,
+            retry_limit_hit: false,
+        };
+        let matched = state.run(&compiled.payload, 0);
+        if state.retry_limit_hit && !matched {
+            scratch.stats.retry_limit_hits += 1;
+        }
+        matched
+    }
+}
+
+/// Evaluation tier of a rule: flowbit setters that check nothing (0) before setters that also
+/// check (1) before everything else (2), as Suricata orders flowbits rules.
+pub fn eval_tier(rule: &Rule) -> u8 {
+    let sets = rule.flowbits.iter().any(|f| {
+        matches!(
+            f.command,
+            FlowbitsCommand::Set | FlowbitsCommand::Unset | FlowbitsCommand::Toggle
+        )
+    });
+    let checks = rule.flowbits.iter().any(|f| {
+        matches!(
+            f.command,
+            FlowbitsCommand::IsSet | FlowbitsCommand::IsNotSet
+        )
+    });
+    match (sets, checks) {
+        (true, false) => 0,
+        (true, true) => 1,
+        _ => 2,
     }
 }

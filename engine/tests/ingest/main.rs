@@ -1,0 +1,2 @@
+//! Tests of the ingest layer: pcap reading and writing, decoding, packet crafting.
+mod corpus;
