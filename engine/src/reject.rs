@@ -24,6 +24,7 @@ use etherparse::{icmpv4, icmpv6, Icmpv4Type, Icmpv6Type, PacketBuilder};
 pub use nfips_rules::ast::RejectTarget;
 
 use crate::decode::{Packet, Transport};
+use crate::worker::RejectRequest;
 
 /// TTL / hop limit of forged packets.
 pub const FORGED_TTL: u8 = 64;
@@ -54,30 +55,114 @@ impl Forged {
     }
 }
 
+/// What forging needs to know of the rejected packet: from a decoded [`Packet`] or from the
+/// worker's [`RejectRequest`].
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TCP ports, seq, ack and flags; `None` for other protocols.
+    pub tcp: Option<TcpFacts>,
+    /// Layer-4 payload length.
+    pub payload_len: u32,
+    /// The packet is an ICMP error (never answered with another error).
+    pub icmp_error: bool,
+    /// The start of the rejected IP packet, quoted by ICMP unreachables.
+    pub quote: &'a [u8],
+}
+
+/// The TCP header fields a reset is built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpFacts {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+impl<'a> Subject<'a> {
+    pub fn from_packet(packet: &Packet<'a>) -> Self {
+        let tcp = match packet.transport {
+            Transport::Tcp(t) => Some(TcpFacts {
+                src_port: t.src_port,
+                dst_port: t.dst_port,
+                seq: t.seq,
+                ack: t.ack,
+                flags: t.flags,
+            }),
+            _ => None,
+        };
+        let icmp_error = match packet.transport {
+            Transport::Icmp { itype, .. } => is_icmp_error(packet.src, itype),
+            _ => false,
+        };
+        Subject {
+            src: packet.src,
+            dst: packet.dst,
+            tcp,
+            payload_len: packet.payload.len() as u32,
+            icmp_error,
+            quote: packet.ip_bytes,
+        }
+    }
+
+    pub fn from_request(request: &'a RejectRequest) -> Self {
+        let tcp = (request.ip_proto == 6).then_some(TcpFacts {
+            src_port: request.src_port,
+            dst_port: request.dst_port,
+            seq: request.seq,
+            ack: request.ack,
+            flags: request.tcp_flags,
+        });
+        let icmp_error = match request.ip_proto {
+            // Unknown type (quote too short) counts as an error: never risk an error storm.
+            1 | 58 => {
+                quoted_icmp_type(&request.quote).is_none_or(|t| is_icmp_error(request.src, t))
+            }
+            _ => false,
+        };
+        Subject {
+            src: request.src,
+            dst: request.dst,
+            tcp,
+            payload_len: request.payload_len,
+            icmp_error,
+            quote: &request.quote,
+        }
+    }
+}
+
+/// The ICMP type of a quoted IPv4 packet, or of an IPv6 packet without extension headers.
+fn quoted_icmp_type(ip: &[u8]) -> Option<u8> {
+    match ip.first()? >> 4 {
+        4 => ip.get(usize::from(ip[0] & 0x0f) * 4).copied(),
+        6 if ip.get(6) == Some(&58) => ip.get(IPV6_HEADER).copied(),
+        _ => None,
+    }
+}
+
 /// The RST to the packet's sender (from its destination). `None` for non-TCP or a RST.
-pub fn forge_reset_to_sender(packet: &Packet<'_>, out: &mut Forged) -> Option<()> {
+pub fn forge_reset_to_sender(subject: &Subject<'_>, out: &mut Forged) -> Option<()> {
     out.clear();
-    let Transport::Tcp(tcp) = packet.transport else {
-        return None;
-    };
+    let tcp = subject.tcp?;
     if tcp.flags & TCP_RST != 0 {
         return None;
     }
-    let builder = ip_builder(packet.dst, packet.src)?;
+    let builder = ip_builder(subject.dst, subject.src)?;
     let mut reset = etherparse::TcpHeader::new(tcp.dst_port, tcp.src_port, 0, 0);
     reset.rst = true;
     if tcp.flags & TCP_ACK != 0 {
         reset.sequence_number = tcp.ack;
     } else {
-        let consumed = packet.payload.len() as u32
+        let consumed = subject.payload_len
             + u32::from(tcp.flags & TCP_SYN != 0)
             + u32::from(tcp.flags & TCP_FIN != 0);
         reset.ack = true;
         reset.acknowledgment_number = tcp.seq.wrapping_add(consumed);
     }
-    let step = builder.tcp_header(reset);
-    step.write(&mut out.bytes, &[]).ok()?;
-    out.destination = Some(packet.src);
+    builder.tcp_header(reset).write(&mut out.bytes, &[]).ok()?;
+    out.destination = Some(subject.src);
     Some(())
 }
 
@@ -85,18 +170,16 @@ pub fn forge_reset_to_sender(packet: &Packet<'_>, out: &mut Forged) -> Option<()
 /// packet's own `seq`. `None` for non-TCP, a RST, or a SYN without ACK (the receiver has no
 /// connection yet).
 pub fn forge_reset_to_receiver(
-    packet: &Packet<'_>,
+    subject: &Subject<'_>,
     receiver_next_seq: Option<u32>,
     out: &mut Forged,
 ) -> Option<()> {
     out.clear();
-    let Transport::Tcp(tcp) = packet.transport else {
-        return None;
-    };
+    let tcp = subject.tcp?;
     if tcp.flags & TCP_RST != 0 || tcp.flags & TCP_ACK == 0 {
         return None;
     }
-    let builder = ip_builder(packet.src, packet.dst)?;
+    let builder = ip_builder(subject.src, subject.dst)?;
     let seq = receiver_next_seq.unwrap_or(tcp.seq);
     builder
         .tcp(tcp.src_port, tcp.dst_port, seq, 0)
@@ -104,21 +187,19 @@ pub fn forge_reset_to_receiver(
         .ack(tcp.ack)
         .write(&mut out.bytes, &[])
         .ok()?;
-    out.destination = Some(packet.dst);
+    out.destination = Some(subject.dst);
     Some(())
 }
 
 /// The ICMP port unreachable to the packet's sender, quoting the packet. `None` for TCP and
 /// for ICMP errors (never answer an error with an error).
-pub fn forge_port_unreachable(packet: &Packet<'_>, out: &mut Forged) -> Option<()> {
+pub fn forge_port_unreachable(subject: &Subject<'_>, out: &mut Forged) -> Option<()> {
     out.clear();
-    match packet.transport {
-        Transport::Tcp(_) => return None,
-        Transport::Icmp { itype, .. } if is_icmp_error(packet, itype) => return None,
-        _ => {}
+    if subject.tcp.is_some() || subject.icmp_error {
+        return None;
     }
-    let quoted = packet.ip_bytes;
-    match (packet.dst, packet.src) {
+    let quoted = subject.quote;
+    match (subject.dst, subject.src) {
         (IpAddr::V4(from), IpAddr::V4(to)) => {
             let room = ICMPV4_ERROR_MAX - IPV4_HEADER - ICMP_HEADER;
             PacketBuilder::ipv4(from.octets(), to.octets(), FORGED_TTL)
@@ -139,12 +220,12 @@ pub fn forge_port_unreachable(packet: &Packet<'_>, out: &mut Forged) -> Option<(
         }
         _ => return None,
     }
-    out.destination = Some(packet.src);
+    out.destination = Some(subject.src);
     Some(())
 }
 
-fn is_icmp_error(packet: &Packet<'_>, itype: u8) -> bool {
-    match packet.src {
+fn is_icmp_error(src: IpAddr, itype: u8) -> bool {
+    match src {
         // ICMPv4 errors: unreachable, source quench, redirect, time exceeded, parameter problem.
         IpAddr::V4(_) => matches!(itype, 3 | 4 | 5 | 11 | 12),
         // ICMPv6 errors are types 0-127.
@@ -167,11 +248,13 @@ fn ip_builder(
     }
 }
 
-/// Forges what a reject of `packet` sends: up to two packets into `out`, returning how many.
+/// Forges what a reject sends: up to two packets into `out`, returning how many. With
+/// `icmp_unreachable` false, non-TCP rejects send nothing (the packet is only dropped).
 pub fn forge_reject(
-    packet: &Packet<'_>,
+    subject: &Subject<'_>,
     target: RejectTarget,
     receiver_next_seq: Option<u32>,
+    icmp_unreachable: bool,
     out: &mut [Forged; 2],
 ) -> usize {
     let [first, second] = out;
@@ -179,21 +262,21 @@ pub fn forge_reject(
     second.clear();
     let to_sender = matches!(target, RejectTarget::Both | RejectTarget::Src);
     let to_receiver = matches!(target, RejectTarget::Both | RejectTarget::Dst);
-    if let Transport::Tcp(_) = packet.transport {
+    if subject.tcp.is_some() {
         let mut count = 0;
-        if to_sender && forge_reset_to_sender(packet, first).is_some() {
+        if to_sender && forge_reset_to_sender(subject, first).is_some() {
             count += 1;
         }
         if to_receiver {
             let slot = if count == 1 { second } else { first };
-            if forge_reset_to_receiver(packet, receiver_next_seq, slot).is_some() {
+            if forge_reset_to_receiver(subject, receiver_next_seq, slot).is_some() {
                 count += 1;
             }
         }
         return count;
     }
     // An ICMP unreachable goes to the source only; a `Dst` reject of UDP has nobody to tell.
-    usize::from(to_sender && forge_port_unreachable(packet, first).is_some())
+    usize::from(icmp_unreachable && to_sender && forge_port_unreachable(subject, first).is_some())
 }
 
 /// Counters of sent rejects, shared by all workers.
@@ -379,6 +462,8 @@ mod tests {
             transport: Transport::Tcp(tcp),
             payload,
             checksum: ChecksumStatus::Valid,
+            l4_offset: 0,
+            vlan: None,
         }
     }
 
@@ -452,7 +537,7 @@ mod tests {
             b"attack",
         );
         let mut out = Forged::default();
-        forge_reset_to_sender(&packet, &mut out).expect("forged");
+        forge_reset_to_sender(&Subject::from_packet(&packet), &mut out).expect("forged");
         assert_eq!(out.destination, Some(v4(1)));
         let (src, dst, tcp) = decode_tcp(&out.bytes);
         assert_eq!((src, dst), (v4(2), v4(1)));
@@ -465,7 +550,7 @@ mod tests {
     fn reset_to_receiver_uses_the_dropped_packets_seq() {
         let packet = tcp_packet(&[], v6(1), v6(2), header(TCP_ACK, 1000, 5000), b"attack");
         let mut out = Forged::default();
-        forge_reset_to_receiver(&packet, None, &mut out).expect("forged");
+        forge_reset_to_receiver(&Subject::from_packet(&packet), None, &mut out).expect("forged");
         assert_eq!(out.destination, Some(v6(2)));
         let (src, dst, tcp) = decode_tcp(&out.bytes);
         assert_eq!((src, dst), (v6(1), v6(2)));
@@ -475,7 +560,8 @@ mod tests {
             (tcp.sequence_number, tcp.acknowledgment_number),
             (1000, 5000)
         );
-        forge_reset_to_receiver(&packet, Some(777), &mut out).expect("forged");
+        forge_reset_to_receiver(&Subject::from_packet(&packet), Some(777), &mut out)
+            .expect("forged");
         assert_eq!(decode_tcp(&out.bytes).2.sequence_number, 777);
     }
 
@@ -483,11 +569,11 @@ mod tests {
     fn reset_to_a_syn_acks_it_and_spares_the_receiver() {
         let packet = tcp_packet(&[], v4(1), v4(2), header(TCP_SYN, 0xffff_ffff, 0), b"");
         let mut out = Forged::default();
-        forge_reset_to_sender(&packet, &mut out).expect("forged");
+        forge_reset_to_sender(&Subject::from_packet(&packet), &mut out).expect("forged");
         let (_, _, tcp) = decode_tcp(&out.bytes);
         assert!(tcp.rst && tcp.ack);
         assert_eq!((tcp.sequence_number, tcp.acknowledgment_number), (0, 0));
-        assert!(forge_reset_to_receiver(&packet, None, &mut out).is_none());
+        assert!(forge_reset_to_receiver(&Subject::from_packet(&packet), None, &mut out).is_none());
         assert!(out.bytes.is_empty());
     }
 
@@ -495,24 +581,60 @@ mod tests {
     fn no_reset_answers_a_reset() {
         let packet = tcp_packet(&[], v4(1), v4(2), header(TCP_RST | TCP_ACK, 1, 2), b"");
         let mut out = [Forged::default(), Forged::default()];
-        assert_eq!(forge_reject(&packet, RejectTarget::Both, None, &mut out), 0);
+        assert_eq!(
+            forge_reject(
+                &Subject::from_packet(&packet),
+                RejectTarget::Both,
+                None,
+                true,
+                &mut out
+            ),
+            0
+        );
     }
 
     #[test]
     fn reject_targets_choose_the_ends() {
         let packet = tcp_packet(&[], v4(1), v4(2), header(TCP_ACK, 10, 20), b"x");
         let mut out = [Forged::default(), Forged::default()];
-        assert_eq!(forge_reject(&packet, RejectTarget::Both, None, &mut out), 2);
+        assert_eq!(
+            forge_reject(
+                &Subject::from_packet(&packet),
+                RejectTarget::Both,
+                None,
+                true,
+                &mut out
+            ),
+            2
+        );
         assert_eq!(
             (out[0].destination, out[1].destination),
             (Some(v4(1)), Some(v4(2)))
         );
-        assert_eq!(forge_reject(&packet, RejectTarget::Dst, None, &mut out), 1);
+        assert_eq!(
+            forge_reject(
+                &Subject::from_packet(&packet),
+                RejectTarget::Dst,
+                None,
+                true,
+                &mut out
+            ),
+            1
+        );
         assert_eq!(
             (out[0].destination, out[1].destination),
             (Some(v4(2)), None)
         );
-        assert_eq!(forge_reject(&packet, RejectTarget::Src, None, &mut out), 1);
+        assert_eq!(
+            forge_reject(
+                &Subject::from_packet(&packet),
+                RejectTarget::Src,
+                None,
+                true,
+                &mut out
+            ),
+            1
+        );
         assert_eq!(out[0].destination, Some(v4(1)));
     }
 
@@ -541,7 +663,16 @@ mod tests {
         let datagram = udp_datagram_v4(1000);
         let packet = udp_packet(&datagram, v4(1), v4(2));
         let mut out = [Forged::default(), Forged::default()];
-        assert_eq!(forge_reject(&packet, RejectTarget::Both, None, &mut out), 1);
+        assert_eq!(
+            forge_reject(
+                &Subject::from_packet(&packet),
+                RejectTarget::Both,
+                None,
+                true,
+                &mut out
+            ),
+            1
+        );
         assert_eq!(out[0].destination, Some(v4(1)));
         assert_eq!(out[0].bytes.len(), ICMPV4_ERROR_MAX);
         let sliced = SlicedPacket::from_ip(&out[0].bytes).expect("decodes");
@@ -573,7 +704,7 @@ mod tests {
         .expect("build");
         let packet = udp_packet(&datagram, v6(1), v6(2));
         let mut out = Forged::default();
-        forge_port_unreachable(&packet, &mut out).expect("forged");
+        forge_port_unreachable(&Subject::from_packet(&packet), &mut out).expect("forged");
         let sliced = SlicedPacket::from_ip(&out.bytes).expect("decodes");
         let Some(TransportSlice::Icmpv6(icmp)) = sliced.transport else {
             panic!("not icmpv6")
@@ -609,7 +740,7 @@ mod tests {
             ..udp_packet(&datagram, v4(1), v4(2))
         };
         let mut out = Forged::default();
-        assert!(forge_port_unreachable(&packet, &mut out).is_none());
+        assert!(forge_port_unreachable(&Subject::from_packet(&packet), &mut out).is_none());
         let echo = Packet {
             transport: Transport::Icmp {
                 itype: 8,
@@ -619,14 +750,101 @@ mod tests {
             },
             ..packet
         };
-        assert!(forge_port_unreachable(&echo, &mut out).is_some());
+        assert!(forge_port_unreachable(&Subject::from_packet(&echo), &mut out).is_some());
+    }
+
+    #[test]
+    fn request_subjects_forge_like_packet_subjects() {
+        let datagram = udp_datagram_v4(20);
+        let request = RejectRequest {
+            target: RejectTarget::Both,
+            src: v4(1),
+            dst: v4(2),
+            ip_proto: 17,
+            src_port: 5353,
+            dst_port: 53,
+            seq: 0,
+            ack: 0,
+            tcp_flags: 0,
+            payload_len: 20,
+            quote: datagram.clone(),
+        };
+        let packet = udp_packet(&datagram, v4(1), v4(2));
+        let (mut a, mut b) = (
+            [Forged::default(), Forged::default()],
+            [Forged::default(), Forged::default()],
+        );
+        assert_eq!(
+            forge_reject(
+                &Subject::from_request(&request),
+                RejectTarget::Both,
+                None,
+                true,
+                &mut a
+            ),
+            1
+        );
+        assert_eq!(
+            forge_reject(
+                &Subject::from_packet(&packet),
+                RejectTarget::Both,
+                None,
+                true,
+                &mut b
+            ),
+            1
+        );
+        assert_eq!(a, b);
+        assert_eq!(
+            forge_reject(
+                &Subject::from_request(&request),
+                RejectTarget::Both,
+                None,
+                false,
+                &mut a
+            ),
+            0
+        );
+        let tcp = RejectRequest {
+            ip_proto: 6,
+            seq: 10,
+            ack: 20,
+            tcp_flags: TCP_ACK,
+            ..request.clone()
+        };
+        assert_eq!(
+            forge_reject(
+                &Subject::from_request(&tcp),
+                RejectTarget::Both,
+                None,
+                true,
+                &mut a
+            ),
+            2
+        );
+        assert_eq!(decode_tcp(&a[0].bytes).2.sequence_number, 20);
+        assert_eq!(decode_tcp(&a[1].bytes).2.sequence_number, 10);
+        // An ICMP error (type 3 in the quote) is never answered.
+        let mut error = Vec::new();
+        PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut error, b"quoted")
+            .expect("build");
+        let icmp = RejectRequest {
+            ip_proto: 1,
+            quote: error,
+            ..request
+        };
+        assert!(Subject::from_request(&icmp).icmp_error);
     }
 
     #[test]
     fn is_tcp_reads_the_protocol_field() {
         let packet = tcp_packet(&[], v4(1), v4(2), header(TCP_ACK, 1, 2), b"");
         let mut out = Forged::default();
-        forge_reset_to_sender(&packet, &mut out).expect("forged");
+        forge_reset_to_sender(&Subject::from_packet(&packet), &mut out).expect("forged");
         assert!(is_tcp(&out.bytes));
         assert!(!is_tcp(&udp_datagram_v4(4)));
         assert!(!is_tcp(&[]));

@@ -57,6 +57,7 @@ pub fn load_rules(settings: &Settings) -> Result<LoadedRules, String> {
         action_order: settings.action_order,
         pcre_match_limit: settings.rules.pcre_match_limit.min(u64::from(u32::MAX)) as u32,
         pcre_depth_limit: settings.rules.pcre_depth_limit.min(u64::from(u32::MAX)) as u32,
+        ..BuildOptions::default()
     };
     let ruleset = Arc::new(RuleSet::build(rules, &build));
     Ok(LoadedRules { plan: DetectionPlan::new(ruleset, settings, &thresholds), report, disabled, modified })

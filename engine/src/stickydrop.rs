@@ -209,10 +209,22 @@ impl StickyDrop {
 
     /// Blocks `address` for `duration` from `now` (a later deadline wins over an earlier one).
     pub fn block(&self, address: IpAddr, duration: Duration, now: Instant) -> BlockOutcome {
+        let deadline = now.saturating_add(duration.as_nanos().min(u128::from(u64::MAX)) as u64);
+        self.block_until(address, deadline, now, duration.as_secs())
+    }
+
+    /// Blocks `address` until `deadline`; entries expired at `now` are purged from its shard
+    /// first; `kernel_seconds` is the timeout given to the kernel set, if any.
+    pub fn block_until(
+        &self,
+        address: IpAddr,
+        deadline: Instant,
+        now: Instant,
+        kernel_seconds: u64,
+    ) -> BlockOutcome {
         if self.max_entries == 0 {
             return BlockOutcome::Refused;
         }
-        let deadline = now.saturating_add(duration.as_nanos().min(u128::from(u64::MAX)) as u64);
         let _insert = self.insert_lock.lock().unwrap_or_else(|p| p.into_inner());
         let outcome = {
             let mut shard = lock(self.shard(&address));
@@ -250,7 +262,7 @@ impl StickyDrop {
         } else {
             outcome
         };
-        self.mirror_to_kernel(address, duration);
+        self.mirror_to_kernel(address, kernel_seconds);
         outcome
     }
 
@@ -291,11 +303,11 @@ impl StickyDrop {
         total
     }
 
-    fn mirror_to_kernel(&self, address: IpAddr, duration: Duration) {
+    fn mirror_to_kernel(&self, address: IpAddr, seconds: u64) {
         let Some(sender) = &self.kernel_set else {
             return;
         };
-        let seconds = duration.as_secs().max(1);
+        let seconds = seconds.max(1);
         if sender
             .try_send(KernelSetRequest { address, seconds })
             .is_ok()
@@ -310,6 +322,24 @@ impl StickyDrop {
         }
     }
 }
+
+/// The packet path's view: time in whole seconds of packet time (wall-clock time inline).
+impl crate::worker::StickyCheck for StickyDrop {
+    fn is_blocked(&self, addr: IpAddr, now_secs: u64) -> bool {
+        StickyDrop::is_blocked(self, addr, now_secs.saturating_mul(NANOS_PER_SECOND))
+    }
+
+    fn block(&self, addr: IpAddr, until_secs: u64) {
+        let wall_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let deadline = until_secs.saturating_mul(NANOS_PER_SECOND);
+        // The worker checked `is_blocked` at the same packet time just before; nothing to purge.
+        self.block_until(addr, deadline, 0, until_secs.saturating_sub(wall_now));
+    }
+}
+
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
 /// The nftables table holding `sticky4` and `sticky6` (`nfips firewall` creates them).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -519,6 +549,15 @@ mod tests {
             nft_add_element_args("inet nfips", v6(5), 60).join(" "),
             "add element inet nfips sticky6 { 2001:db8::5 timeout 60s }"
         );
+    }
+
+    #[test]
+    fn packet_path_view_uses_seconds() {
+        use crate::worker::StickyCheck;
+        let table = StickyDrop::new(10);
+        StickyCheck::block(&table, v4(9), 1_000);
+        assert!(StickyCheck::is_blocked(&table, v4(9), 999));
+        assert!(!StickyCheck::is_blocked(&table, v4(9), 1_000));
     }
 
     #[test]
