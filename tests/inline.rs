@@ -230,3 +230,355 @@ fn reader_without_cap_net_admin_gets_one_clear_error() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The inspecting daemon: `nfips run --rules ...` in the gateway.
+
+const TEST_RULES: &str = r#"
+drop tcp any any -> any any (msg:"test drop"; content:"EVIL-DROP"; sid:1001; rev:1;)
+reject tcp any any -> any any (msg:"test reject"; content:"EVIL-REJECT"; sid:1002; rev:1;)
+reject udp any any -> any any (msg:"test reject udp"; content:"EVIL-UDP"; sid:1003; rev:1;)
+drop tcp any any -> any any (msg:"test sticky"; content:"EVIL-STICKY"; sticky-drop:3,src; sid:1004; rev:1;)
+pass tcp any any -> any 4242 (msg:"test pass"; sid:1005; rev:1;)
+"#;
+
+/// A running `nfips run` in the gateway, with its rules file and EVE output in a temp dir.
+struct InlineDaemon {
+    pid: u32,
+    dir: tempfile::TempDir,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl InlineDaemon {
+    fn start(lab: &mut Lab, rules: &str, queues: &str, extra: &[&str]) -> InlineDaemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules_path = dir.path().join("test.rules");
+        std::fs::write(&rules_path, rules).expect("write rules");
+        let eve = dir.path().join("eve.json");
+        let mut args = vec![
+            "run".to_string(),
+            "--rules".to_string(),
+            rules_path.display().to_string(),
+            "--queues".to_string(),
+            queues.to_string(),
+            "--eve".to_string(),
+            eve.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (pid, stderr) = lab.spawn_with_stderr(lab.nfips(Node::Gateway, &argv));
+        let daemon = InlineDaemon { pid, dir, stderr };
+        daemon.wait_for_line("nfips: inspecting with");
+        daemon
+    }
+
+    fn rules_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("test.rules")
+    }
+
+    /// Waits (bounded) for a stderr line containing `text`.
+    fn wait_for_line(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("nfips never printed `{text}`"),
+            }
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: plain system call on a child we started.
+        let rc = unsafe { libc::kill(self.pid as i32, signal) };
+        assert_eq!(rc, 0, "kill {}", self.pid);
+    }
+
+    /// SIGTERM, wait for a clean exit, and return the final EVE stats counters.
+    fn stop(self, lab: &mut Lab) -> serde_json::Map<String, serde_json::Value> {
+        self.signal(libc::SIGTERM);
+        let mut child = lab.take_child(self.pid);
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "nfips run exited with {status}");
+        let eve = std::fs::read_to_string(self.dir.path().join("eve.json")).expect("eve.json");
+        let last_stats = eve
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event_type"] == "stats")
+            .last()
+            .expect("a stats record at exit");
+        last_stats["stats"]["nfips"].as_object().expect("nfips counters").clone()
+    }
+}
+
+fn counter(stats: &serde_json::Map<String, serde_json::Value>, name: &str) -> u64 {
+    stats.get(name).and_then(|v| v.as_u64()).unwrap_or_else(|| panic!("no counter {name}"))
+}
+
+/// A server that accepts one connection and returns everything it received before the
+/// client closed, the connection failed, or `quiet` passed without data.
+fn collecting_server(lab: &Lab, v6: bool, port: u16, quiet: Duration) -> (u16, std::thread::JoinHandle<(Vec<u8>, Option<std::io::ErrorKind>)>) {
+    let bind = server_addr(v6, port);
+    let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || std::net::TcpListener::bind(bind).expect("bind"));
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(quiet)).expect("timeout");
+        let mut data = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => return (data, None),
+                Ok(n) => data.extend_from_slice(&buffer[..n]),
+                Err(e) => return (data, Some(e.kind())),
+            }
+        }
+    });
+    (port, handle)
+}
+
+fn write_slowly(stream: &mut std::net::TcpStream, parts: &[&[u8]]) {
+    use std::io::Write;
+    stream.set_nodelay(true).expect("nodelay");
+    for part in parts {
+        let _ = stream.write_all(part);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn daemon_passes_benign_megabyte_both_ways_v4_and_v6() {
+    let Some(mut lab) = Lab::new("daemon_passes_benign_megabyte_both_ways_v4_and_v6") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    assert_exchange_intact(&lab, false);
+    assert_exchange_intact(&lab, true);
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "packets") > 20, "{stats:?}");
+    assert_eq!(counter(&stats, "dropped"), 0);
+    assert_eq!(counter(&stats, "nfqueue.malformed"), 0);
+}
+
+#[test]
+fn daemon_drops_attack_and_keeps_the_connection_blocked() {
+    let Some(mut lab) = Lab::new("daemon_drops_attack_and_keeps_the_connection_blocked") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    for v6 in [false, true] {
+        let (port, server) = collecting_server(&lab, v6, 0, Duration::from_secs(3));
+        let mut stream = connect(&lab, server_addr(v6, port), Duration::from_secs(5)).expect("connect");
+        write_slowly(&mut stream, &[b"GET /EVIL-DROP HTTP/1.0\r\n\r\n", b"a harmless follow-up"]);
+        let (received, _) = server.join().expect("server");
+        assert!(received.is_empty(), "v6={v6}: the server received {:?}", String::from_utf8_lossy(&received));
+    }
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "drop_rules") >= 2, "{stats:?}");
+    assert!(counter(&stats, "drop_flow") >= 1, "later packets dropped by the flow verdict: {stats:?}");
+}
+
+#[test]
+fn daemon_reject_resets_both_ends_and_answers_udp_with_unreachable() {
+    let Some(mut lab) = Lab::new("daemon_reject_resets_both_ends_and_answers_udp_with_unreachable") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    for v6 in [false, true] {
+        let (port, server) = collecting_server(&lab, v6, 0, Duration::from_secs(5));
+        let mut stream = connect(&lab, server_addr(v6, port), Duration::from_secs(5)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        write_slowly(&mut stream, &[b"hello ", b"EVIL-REJECT"]);
+        let mut buffer = [0u8; 16];
+        let client_error = std::io::Read::read(&mut stream, &mut buffer).err().map(|e| e.kind());
+        assert_eq!(client_error, Some(std::io::ErrorKind::ConnectionReset), "v6={v6}: client side");
+        let (received, server_error) = server.join().expect("server");
+        assert_eq!(received, b"hello ", "v6={v6}: only the benign part arrived");
+        assert_eq!(server_error, Some(std::io::ErrorKind::ConnectionReset), "v6={v6}: server side");
+    }
+    for v6 in [false, true] {
+        let target = server_addr(v6, 5300);
+        let socket = lab.in_ns(Node::Client, move || {
+            let bind = if v6 { "[::]:0" } else { "0.0.0.0:0" };
+            let socket = std::net::UdpSocket::bind(bind).expect("udp bind");
+            socket.connect(target).expect("udp connect");
+            socket
+        });
+        socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        socket.send(b"EVIL-UDP datagram").expect("send");
+        let mut buffer = [0u8; 64];
+        let error = socket.recv(&mut buffer).err().map(|e| e.kind());
+        assert_eq!(error, Some(std::io::ErrorKind::ConnectionRefused), "v6={v6}: UDP unreachable");
+    }
+    let stats = daemon.stop(&mut lab);
+    assert_eq!(counter(&stats, "reject.tcp_resets_sent"), 4, "{stats:?}");
+    assert_eq!(counter(&stats, "reject.icmp_unreachables_sent"), 2, "{stats:?}");
+}
+
+#[test]
+fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
+    let Some(mut lab) = Lab::new("daemon_stickydrop_blocks_the_source_for_three_seconds") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &["--set", "stickydrop.kernel-set=true"]);
+    let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
+    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    write_slowly(&mut stream, &[b"EVIL-STICKY"]);
+    let triggered = std::time::Instant::now();
+    // Right after the trigger: a new connection to another port fails.
+    assert!(!small_exchange_works(&lab, false, Duration::from_secs(1)), "a new connection passed while blocked");
+    let kernel_set = lab.exec_ok(Node::Gateway, &["nft", "list", "set", "inet", "nfips", "sticky4"]);
+    assert!(kernel_set.contains("198.18.1.2"), "{kernel_set}");
+    std::thread::sleep(Duration::from_millis(4500).saturating_sub(triggered.elapsed()));
+    assert!(small_exchange_works(&lab, false, Duration::from_secs(5)), "still blocked after 3 s");
+    let (received, _) = server.join().expect("server");
+    assert!(received.is_empty());
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "stickydrop.added") >= 1, "{stats:?}");
+}
+
+#[test]
+fn daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule() {
+    let Some(mut lab) = Lab::new("daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    let size = 8 * MIB;
+    let request = pattern(size, 7);
+    let (port, server) = echo_server(&lab, false, 1, size, b"done".to_vec());
+    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    let writer = {
+        let mut stream = stream.try_clone().expect("clone");
+        let request = request.clone();
+        std::thread::spawn(move || {
+            for chunk in request.chunks(64 * 1024) {
+                std::io::Write::write_all(&mut stream, chunk).expect("write");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let rules = format!("{TEST_RULES}\ndrop tcp any any -> any any (msg:\"new\"; content:\"EVIL-NEW\"; sid:1010; rev:1;)\n");
+    std::fs::write(daemon.rules_path(), rules).expect("rewrite rules");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for_line("nfips: reloaded");
+    writer.join().expect("writer");
+    let mut reply = [0u8; 4];
+    std::io::Read::read_exact(&mut stream, &mut reply).expect("reply");
+    assert_eq!(&reply, b"done");
+    let received = server.join().expect("server");
+    assert!(received[0] == request, "transfer damaged: {} of {size} bytes", received[0].len());
+    // The new rule is in force.
+    let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
+    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    write_slowly(&mut stream, &[b"EVIL-NEW"]);
+    assert!(server.join().expect("server").0.is_empty(), "the new rule did not drop");
+    let stats = daemon.stop(&mut lab);
+    assert_eq!(counter(&stats, "reloads"), 1);
+    assert_eq!(counter(&stats, "reload_failures"), 0);
+}
+
+#[test]
+fn daemon_reload_with_a_broken_rule_file_keeps_the_old_rules() {
+    let Some(mut lab) = Lab::new("daemon_reload_with_a_broken_rule_file_keeps_the_old_rules") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    std::fs::remove_file(daemon.rules_path()).expect("remove rules");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for_line("reload failed, the previous rules stay in force");
+    let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
+    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    write_slowly(&mut stream, &[b"EVIL-DROP"]);
+    assert!(server.join().expect("server").0.is_empty(), "the old drop rule is gone");
+    let stats = daemon.stop(&mut lab);
+    assert_eq!(counter(&stats, "reload_failures"), 1);
+}
+
+#[test]
+fn daemon_two_queues_two_workers_all_verdicts_correct() {
+    let Some(mut lab) = Lab::new("daemon_two_queues_two_workers_all_verdicts_correct") else { return };
+    // queue-balance hashes addresses only: give the server 8 addresses so flows spread.
+    let extra: Vec<String> = (10..18).map(|n| format!("198.18.2.{n}")).collect();
+    for address in &extra {
+        lab.exec_ok(Node::Server, &["ip", "addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+    }
+    lab.apply_firewall(&["--fail-closed", "--queues", "0:1"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0:1", &[]);
+    let listener: std::net::TcpListener =
+        lab.in_ns(Node::Server, || std::net::TcpListener::bind("0.0.0.0:0").expect("bind"));
+    let port = listener.local_addr().expect("addr").port();
+    let connections = extra.len() * 2;
+    let server = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut received = Vec::new();
+        listener.set_nonblocking(false).expect("blocking");
+        for _ in 0..connections {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+            let mut data = Vec::new();
+            let _ = stream.read_to_end(&mut data);
+            received.push(data);
+        }
+        received
+    });
+    let mut clients = Vec::new();
+    for (index, address) in extra.iter().enumerate() {
+        for attack in [false, true] {
+            let target: std::net::SocketAddr = format!("{address}:{port}").parse().expect("addr");
+            let mut stream = connect(&lab, target, Duration::from_secs(5)).expect("connect");
+            clients.push(std::thread::spawn(move || {
+                let body = if attack { format!("EVIL-DROP {index}") } else { format!("benign {index}") };
+                write_slowly(&mut stream, &[body.as_bytes()]);
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                std::thread::sleep(Duration::from_millis(300));
+            }));
+        }
+    }
+    for client in clients {
+        client.join().expect("client");
+    }
+    let received = server.join().expect("server");
+    let delivered: Vec<String> = received.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect();
+    assert_eq!(delivered.iter().filter(|d| d.starts_with("benign")).count(), extra.len(), "{delivered:?}");
+    assert!(!delivered.iter().any(|d| d.contains("EVIL")), "{delivered:?}");
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "worker.0.packets") > 0, "{stats:?}");
+    assert!(counter(&stats, "worker.1.packets") > 0, "{stats:?}");
+}
+
+/// Packets the kernel has handed to queue 0 so far in the gateway.
+fn queued_so_far(lab: &Lab) -> u64 {
+    let text = lab.exec_ok(Node::Gateway, &["cat", "/proc/net/netfilter/nfnetlink_queue"]);
+    text.split_whitespace().nth(7).and_then(|f| f.parse().ok()).expect("queue 0 stats")
+}
+
+#[test]
+fn daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact() {
+    let Some(mut lab) = Lab::new("daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact") else { return };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    let size = 16 * MIB;
+    let mut queued = Vec::new();
+    for port in [4242u16, 4243] {
+        let request = pattern(size, 9);
+        let bind = server_addr(false, port);
+        let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || std::net::TcpListener::bind(bind).expect("bind"));
+        let server = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut data = Vec::new();
+            stream.read_to_end(&mut data).expect("read");
+            data
+        });
+        let before = queued_so_far(&lab);
+        let mut stream = connect(&lab, bind, Duration::from_secs(5)).expect("connect");
+        std::io::Write::write_all(&mut stream, &request).expect("write");
+        drop(stream);
+        let received = server.join().expect("server");
+        assert!(received == request, "port {port}: transfer damaged ({} bytes)", received.len());
+        queued.push(queued_so_far(&lab) - before);
+    }
+    let (bypassed, inspected) = (queued[0], queued[1]);
+    eprintln!("queued packets: passed flow {bypassed}, inspected flow {inspected}");
+    assert!(bypassed < 10, "the passed flow kept reaching nfips: {bypassed} packets");
+    assert!(inspected > 2 * bypassed + 20, "the control flow was not queued: {inspected} packets");
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "bypass_marked") >= 1, "{stats:?}");
+}
