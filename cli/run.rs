@@ -23,8 +23,8 @@ use nfips_engine::reject::{forge_reject, Forged, RawSender, RejectCounters, Subj
 use nfips_engine::replay::load_rules;
 use nfips_engine::settings::Settings;
 use nfips_engine::source::nfqueue::{
-    read_kernel_queue_stats, Batch, NfQueue, QueueConfig, QueueCounters, QueuedPacket, StopHandle,
-    VerdictDecision,
+    read_kernel_queue_stats, Batch, KernelQueueStats, NfQueue, QueueConfig, QueueCounters,
+    QueuedPacket, StopHandle, VerdictDecision,
 };
 use nfips_engine::stats::WorkerStats;
 use nfips_engine::stickydrop::{KernelSetTable, StickyDrop};
@@ -83,7 +83,9 @@ fn effective_settings(args: &Args) -> anyhow::Result<Settings> {
         settings.load_toml(path).map_err(|e| anyhow!("{e}"))?;
     }
     for assignment in &args.set {
-        settings.set_assignment(assignment).map_err(|e| anyhow!("{e}"))?;
+        settings
+            .set_assignment(assignment)
+            .map_err(|e| anyhow!("{e}"))?;
     }
     settings.rules.paths.extend(args.rules.iter().cloned());
     if !args.queues.is_empty() {
@@ -117,7 +119,9 @@ fn open_queues(settings: &Settings, stop: &StopHandle) -> anyhow::Result<Vec<NfQ
         .queue
         .queues
         .iter()
-        .map(|&n| NfQueue::open(queue_config(settings, n), stop.clone()).map_err(|e| anyhow!("{e}")))
+        .map(|&n| {
+            NfQueue::open(queue_config(settings, n), stop.clone()).map_err(|e| anyhow!("{e}"))
+        })
         .collect()
 }
 
@@ -221,16 +225,27 @@ impl PacketHandler {
                     self.daemon.icmp_unreachable,
                     &mut self.forged,
                 );
-                self.daemon.sender.send_all(&self.forged[..count], &self.daemon.rejects);
+                self.daemon
+                    .sender
+                    .send_all(&self.forged[..count], &self.daemon.rejects);
             } else {
-                self.daemon.counters.rejects_rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.daemon
+                    .counters
+                    .rejects_rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
         let mark = (verdict.accept && verdict.bypass).then(|| {
-            self.daemon.counters.bypass_marked.fetch_add(1, Ordering::Relaxed);
+            self.daemon
+                .counters
+                .bypass_marked
+                .fetch_add(1, Ordering::Relaxed);
             (self.daemon.bypass_mark, self.daemon.bypass_mark)
         });
-        VerdictDecision { accept: verdict.accept, mark }
+        VerdictDecision {
+            accept: verdict.accept,
+            mark,
+        }
     }
 }
 
@@ -295,25 +310,42 @@ fn queue_counter_pairs(counters: &QueueCounters) -> [(&'static str, u64); 14] {
 }
 
 /// Every counter, totals first, then per worker, then the kernel's per-queue numbers.
-fn stats_counters(daemon: &Daemon, snapshots: &[Snapshot], output_lost: u64) -> Vec<(&'static str, u64)> {
+fn stats_counters(
+    daemon: &Daemon,
+    snapshots: &[Snapshot],
+    kernel: &[KernelQueueStats],
+    output_lost: u64,
+) -> Vec<(&'static str, u64)> {
     let mut total = WorkerStats::default();
     let mut total_queue = QueueCounters::default();
     for snapshot in snapshots {
         total.merge(&snapshot.worker);
         total_queue.add(&snapshot.queue);
     }
-    let mut out: Vec<(&'static str, u64)> =
-        total.counters().into_iter().map(|(name, value)| (intern(name), value)).collect();
+    let mut out: Vec<(&'static str, u64)> = total
+        .counters()
+        .into_iter()
+        .map(|(name, value)| (intern(name), value))
+        .collect();
     for (name, value) in queue_counter_pairs(&total_queue) {
         out.push((intern(format!("nfqueue.{name}")), value));
     }
     let relaxed = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let sticky = &daemon.sticky.counters;
     out.extend([
-        ("reject.tcp_resets_sent", relaxed(&daemon.rejects.tcp_resets_sent)),
-        ("reject.icmp_unreachables_sent", relaxed(&daemon.rejects.icmp_unreachables_sent)),
+        (
+            "reject.tcp_resets_sent",
+            relaxed(&daemon.rejects.tcp_resets_sent),
+        ),
+        (
+            "reject.icmp_unreachables_sent",
+            relaxed(&daemon.rejects.icmp_unreachables_sent),
+        ),
         ("reject.send_errors", relaxed(&daemon.rejects.send_errors)),
-        ("reject.rate_limited", relaxed(&daemon.counters.rejects_rate_limited)),
+        (
+            "reject.rate_limited",
+            relaxed(&daemon.counters.rejects_rate_limited),
+        ),
         ("bypass_marked", relaxed(&daemon.counters.bypass_marked)),
         ("reloads", relaxed(&daemon.counters.reloads)),
         ("reload_failures", relaxed(&daemon.counters.reload_failures)),
@@ -324,8 +356,14 @@ fn stats_counters(daemon: &Daemon, snapshots: &[Snapshot], output_lost: u64) -> 
         ("stickydrop.extended", relaxed(&sticky.extended)),
         ("stickydrop.evicted", relaxed(&sticky.evicted)),
         ("stickydrop.expired", relaxed(&sticky.expired)),
-        ("stickydrop.kernel_set_added", relaxed(&sticky.kernel_set_added)),
-        ("stickydrop.kernel_set_dropped", relaxed(&sticky.kernel_set_dropped)),
+        (
+            "stickydrop.kernel_set_added",
+            relaxed(&sticky.kernel_set_added),
+        ),
+        (
+            "stickydrop.kernel_set_dropped",
+            relaxed(&sticky.kernel_set_dropped),
+        ),
     ]);
     for snapshot in snapshots {
         let prefix = format!("worker.{}", snapshot.queue_num);
@@ -336,18 +374,33 @@ fn stats_counters(daemon: &Daemon, snapshots: &[Snapshot], output_lost: u64) -> 
             out.push((intern(format!("{prefix}.nfqueue.{name}")), value));
         }
     }
-    for queue in read_kernel_queue_stats().unwrap_or_default() {
+    for queue in kernel {
         let prefix = format!("kernel.queue.{}", queue.queue_num);
-        out.push((intern(format!("{prefix}.queue_total")), u64::from(queue.queue_total)));
-        out.push((intern(format!("{prefix}.queue_dropped")), u64::from(queue.queue_dropped)));
-        out.push((intern(format!("{prefix}.user_dropped")), u64::from(queue.user_dropped)));
-        out.push((intern(format!("{prefix}.id_sequence")), u64::from(queue.id_sequence)));
+        out.push((
+            intern(format!("{prefix}.queue_total")),
+            u64::from(queue.queue_total),
+        ));
+        out.push((
+            intern(format!("{prefix}.queue_dropped")),
+            u64::from(queue.queue_dropped),
+        ));
+        out.push((
+            intern(format!("{prefix}.user_dropped")),
+            u64::from(queue.user_dropped),
+        ));
+        out.push((
+            intern(format!("{prefix}.id_sequence")),
+            u64::from(queue.id_sequence),
+        ));
     }
     out
 }
 
 fn snapshots(slots: &[Arc<Mutex<Snapshot>>]) -> Vec<Snapshot> {
-    slots.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).collect()
+    slots
+        .iter()
+        .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        .collect()
 }
 
 fn reload(daemon: &Daemon, settings: &Settings) {
@@ -357,10 +410,16 @@ fn reload(daemon: &Daemon, settings: &Settings) {
             let rules = loaded.plan.rules.rules().len();
             daemon.shared.swap_plan(loaded.plan);
             daemon.counters.reloads.fetch_add(1, Ordering::Relaxed);
-            eprintln!("nfips: reloaded {rules} rules in {} ms", started.elapsed().as_millis());
+            eprintln!(
+                "nfips: reloaded {rules} rules in {} ms",
+                started.elapsed().as_millis()
+            );
         }
         Err(err) => {
-            daemon.counters.reload_failures.fetch_add(1, Ordering::Relaxed);
+            daemon
+                .counters
+                .reload_failures
+                .fetch_add(1, Ordering::Relaxed);
             eprintln!("nfips: reload failed, the previous rules stay in force: {err}");
         }
     }
@@ -407,7 +466,10 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
     let mut slots = Vec::new();
     let mut threads = Vec::new();
     for (index, queue) in queues.into_iter().enumerate() {
-        let slot = Arc::new(Mutex::new(Snapshot { queue_num: queue.queue_num(), ..Snapshot::default() }));
+        let slot = Arc::new(Mutex::new(Snapshot {
+            queue_num: queue.queue_num(),
+            ..Snapshot::default()
+        }));
         slots.push(Arc::clone(&slot));
         let daemon = Arc::clone(&daemon);
         let output: OutputHandle = outputs.handle();
@@ -416,7 +478,11 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
             .spawn(move || {
                 let handler = PacketHandler {
                     worker: Worker::with_id(Arc::clone(&daemon.shared), output, index as u16),
-                    limiter: RejectLimiter { limit: daemon.reject_per_second, second: 0, used: 0 },
+                    limiter: RejectLimiter {
+                        limit: daemon.reject_per_second,
+                        second: 0,
+                        used: 0,
+                    },
                     daemon,
                     forged: [Forged::default(), Forged::default()],
                 };
@@ -439,9 +505,15 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
         }
         if !interval.is_zero() && last_stats.elapsed() >= interval {
             // Stickydrop deadlines are on the packet clock: wall-clock time inline.
-            daemon.sticky.purge_expired(wall_clock_us().saturating_mul(1000));
-            let counters = stats_counters(&daemon, &snapshots(&slots), outputs.lost());
-            stats_output.send(Record::Stats { ts_us: wall_clock_us(), counters });
+            daemon
+                .sticky
+                .purge_expired(wall_clock_us().saturating_mul(1000));
+            let kernel = read_kernel_queue_stats().unwrap_or_default();
+            let counters = stats_counters(&daemon, &snapshots(&slots), &kernel, outputs.lost());
+            stats_output.send(Record::Stats {
+                ts_us: wall_clock_us(),
+                counters,
+            });
             last_stats = Instant::now();
         }
         if threads.iter().any(|t| t.is_finished()) {
@@ -449,6 +521,8 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
         }
         thread::sleep(Duration::from_millis(50));
     }
+    // The kernel forgets a queue once its socket closes: read its counters first.
+    let kernel = read_kernel_queue_stats().unwrap_or_default();
     stop.stop();
     let mut failure = None;
     for thread in threads {
@@ -459,11 +533,19 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
         }
     }
     let final_snapshots = snapshots(&slots);
-    let counters = stats_counters(&daemon, &final_snapshots, outputs.lost());
-    stats_output.send(Record::Stats { ts_us: wall_clock_us(), counters: counters.clone() });
+    let counters = stats_counters(&daemon, &final_snapshots, &kernel, outputs.lost());
+    stats_output.send(Record::Stats {
+        ts_us: wall_clock_us(),
+        counters: counters.clone(),
+    });
     drop(stats_output);
     let totals = outputs.finish().context("flushing the outputs")?;
-    let get = |name: &str| counters.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v);
+    let get = |name: &str| {
+        counters
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    };
     eprintln!(
         "nfips: stopped: {} packets, {} dropped, {} alerts, {} resets sent, {} EVE records",
         get("packets"),
@@ -494,7 +576,10 @@ fn accept_all(settings: &Settings, signals: Signals) -> anyhow::Result<ExitCode>
                 .map_err(|e| anyhow!("cannot start a worker thread: {e}"))
         })
         .collect::<anyhow::Result<_>>()?;
-    eprintln!("nfips: accepting every packet on queue(s) {:?}; SIGTERM stops", settings.queue.queues);
+    eprintln!(
+        "nfips: accepting every packet on queue(s) {:?}; SIGTERM stops",
+        settings.queue.queues
+    );
     while !signals.stop.load(Ordering::Relaxed) {
         signals.reload.store(false, Ordering::Relaxed);
         thread::sleep(Duration::from_millis(100));
@@ -508,8 +593,10 @@ fn accept_all(settings: &Settings, signals: Signals) -> anyhow::Result<ExitCode>
             .context("reading NFQUEUE")?;
         total.add(&counters);
     }
-    let summary: Vec<String> =
-        queue_counter_pairs(&total).iter().map(|(name, value)| format!("{name}={value}")).collect();
+    let summary: Vec<String> = queue_counter_pairs(&total)
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
     eprintln!("nfips: stopped: {}", summary.join(" "));
     Ok(ExitCode::SUCCESS)
 }
@@ -528,4 +615,76 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("no rules to inspect with: give --rules FILE|DIR or set rules.paths in --config");
     }
     inspect(settings, signals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn settings_from(argv: &[&str]) -> anyhow::Result<Settings> {
+        let mut full = vec!["run"];
+        full.extend_from_slice(argv);
+        effective_settings(&Wrapper::try_parse_from(full).expect("args").args)
+    }
+
+    #[test]
+    fn flags_override_settings() {
+        let settings = settings_from(&[
+            "--queues",
+            "2:3",
+            "--queue",
+            "7",
+            "--set",
+            "queue.maxlen=99",
+            "--rules",
+            "a.rules",
+        ])
+        .expect("settings");
+        assert_eq!(settings.queue.queues, vec![2, 3, 7]);
+        assert_eq!(settings.queue.maxlen, 99);
+        assert_eq!(settings.rules.paths, vec![PathBuf::from("a.rules")]);
+        let config = queue_config(&settings, 3);
+        assert_eq!((config.queue_num, config.max_len), (3, 99));
+    }
+
+    #[test]
+    fn bad_set_names_the_key() {
+        let err = settings_from(&["--set", "queue.nonsense=1"]).expect_err("unknown key");
+        assert!(err.to_string().contains("queue.nonsense"), "{err}");
+    }
+
+    #[test]
+    fn reject_limiter_allows_the_limit_per_second() {
+        let mut limiter = RejectLimiter {
+            limit: 2,
+            second: 0,
+            used: 0,
+        };
+        let allowed: Vec<bool> = [10, 20, 30]
+            .iter()
+            .map(|&us| limiter.allow(5_000_000 + us))
+            .collect();
+        assert_eq!(allowed, vec![true, true, false]);
+        assert!(limiter.allow(6_000_000));
+        let mut unlimited = RejectLimiter {
+            limit: 0,
+            second: 0,
+            used: 0,
+        };
+        assert!((0..100).all(|n| unlimited.allow(n)));
+    }
+
+    #[test]
+    fn interned_names_are_shared() {
+        let a = intern("worker.0.packets".to_string());
+        let b = intern(String::from("worker.0.packets"));
+        assert!(std::ptr::eq(a, b));
+    }
 }

@@ -297,6 +297,11 @@ impl InlineDaemon {
 
     /// SIGTERM, wait for a clean exit, and return the final EVE stats counters.
     fn stop(self, lab: &mut Lab) -> serde_json::Map<String, serde_json::Value> {
+        self.stop_with_eve(lab).0
+    }
+
+    /// [`InlineDaemon::stop`], also returning the whole EVE file.
+    fn stop_with_eve(self, lab: &mut Lab) -> (serde_json::Map<String, serde_json::Value>, String) {
         self.signal(libc::SIGTERM);
         let mut child = lab.take_child(self.pid);
         let status = child.wait().expect("wait");
@@ -305,22 +310,40 @@ impl InlineDaemon {
         let last_stats = eve
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["event_type"] == "stats")
-            .last()
+            .rfind(|v| v["event_type"] == "stats")
             .expect("a stats record at exit");
-        last_stats["stats"]["nfips"].as_object().expect("nfips counters").clone()
+        (
+            last_stats["stats"]["nfips"]
+                .as_object()
+                .expect("nfips counters")
+                .clone(),
+            eve,
+        )
     }
 }
 
 fn counter(stats: &serde_json::Map<String, serde_json::Value>, name: &str) -> u64 {
-    stats.get(name).and_then(|v| v.as_u64()).unwrap_or_else(|| panic!("no counter {name}"))
+    stats
+        .get(name)
+        .and_then(|v| v.as_u64())
+        .unwrap_or_else(|| panic!("no counter {name}"))
 }
 
 /// A server that accepts one connection and returns everything it received before the
 /// client closed, the connection failed, or `quiet` passed without data.
-fn collecting_server(lab: &Lab, v6: bool, port: u16, quiet: Duration) -> (u16, std::thread::JoinHandle<(Vec<u8>, Option<std::io::ErrorKind>)>) {
+/// What a collecting server received, and the error that ended its read (None: clean close).
+type Collected = (Vec<u8>, Option<std::io::ErrorKind>);
+
+fn collecting_server(
+    lab: &Lab,
+    v6: bool,
+    port: u16,
+    quiet: Duration,
+) -> (u16, std::thread::JoinHandle<Collected>) {
     let bind = server_addr(v6, port);
-    let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || std::net::TcpListener::bind(bind).expect("bind"));
+    let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || {
+        std::net::TcpListener::bind(bind).expect("bind")
+    });
     let port = listener.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
         use std::io::Read;
@@ -350,7 +373,9 @@ fn write_slowly(stream: &mut std::net::TcpStream, parts: &[&[u8]]) {
 
 #[test]
 fn daemon_passes_benign_megabyte_both_ways_v4_and_v6() {
-    let Some(mut lab) = Lab::new("daemon_passes_benign_megabyte_both_ways_v4_and_v6") else { return };
+    let Some(mut lab) = Lab::new("daemon_passes_benign_megabyte_both_ways_v4_and_v6") else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
     assert_exchange_intact(&lab, false);
@@ -363,37 +388,66 @@ fn daemon_passes_benign_megabyte_both_ways_v4_and_v6() {
 
 #[test]
 fn daemon_drops_attack_and_keeps_the_connection_blocked() {
-    let Some(mut lab) = Lab::new("daemon_drops_attack_and_keeps_the_connection_blocked") else { return };
+    let Some(mut lab) = Lab::new("daemon_drops_attack_and_keeps_the_connection_blocked") else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
     for v6 in [false, true] {
         let (port, server) = collecting_server(&lab, v6, 0, Duration::from_secs(3));
-        let mut stream = connect(&lab, server_addr(v6, port), Duration::from_secs(5)).expect("connect");
-        write_slowly(&mut stream, &[b"GET /EVIL-DROP HTTP/1.0\r\n\r\n", b"a harmless follow-up"]);
+        let mut stream =
+            connect(&lab, server_addr(v6, port), Duration::from_secs(5)).expect("connect");
+        write_slowly(
+            &mut stream,
+            &[b"GET /EVIL-DROP HTTP/1.0\r\n\r\n", b"a harmless follow-up"],
+        );
         let (received, _) = server.join().expect("server");
-        assert!(received.is_empty(), "v6={v6}: the server received {:?}", String::from_utf8_lossy(&received));
+        assert!(
+            received.is_empty(),
+            "v6={v6}: the server received {:?}",
+            String::from_utf8_lossy(&received)
+        );
     }
     let stats = daemon.stop(&mut lab);
     assert!(counter(&stats, "drop_rules") >= 2, "{stats:?}");
-    assert!(counter(&stats, "drop_flow") >= 1, "later packets dropped by the flow verdict: {stats:?}");
+    assert!(
+        counter(&stats, "drop_flow") >= 1,
+        "later packets dropped by the flow verdict: {stats:?}"
+    );
 }
 
 #[test]
 fn daemon_reject_resets_both_ends_and_answers_udp_with_unreachable() {
-    let Some(mut lab) = Lab::new("daemon_reject_resets_both_ends_and_answers_udp_with_unreachable") else { return };
+    let Some(mut lab) = Lab::new("daemon_reject_resets_both_ends_and_answers_udp_with_unreachable")
+    else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
     for v6 in [false, true] {
         let (port, server) = collecting_server(&lab, v6, 0, Duration::from_secs(5));
-        let mut stream = connect(&lab, server_addr(v6, port), Duration::from_secs(5)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let mut stream =
+            connect(&lab, server_addr(v6, port), Duration::from_secs(5)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         write_slowly(&mut stream, &[b"hello ", b"EVIL-REJECT"]);
         let mut buffer = [0u8; 16];
-        let client_error = std::io::Read::read(&mut stream, &mut buffer).err().map(|e| e.kind());
-        assert_eq!(client_error, Some(std::io::ErrorKind::ConnectionReset), "v6={v6}: client side");
+        let client_error = std::io::Read::read(&mut stream, &mut buffer)
+            .err()
+            .map(|e| e.kind());
+        assert_eq!(
+            client_error,
+            Some(std::io::ErrorKind::ConnectionReset),
+            "v6={v6}: client side"
+        );
         let (received, server_error) = server.join().expect("server");
         assert_eq!(received, b"hello ", "v6={v6}: only the benign part arrived");
-        assert_eq!(server_error, Some(std::io::ErrorKind::ConnectionReset), "v6={v6}: server side");
+        assert_eq!(
+            server_error,
+            Some(std::io::ErrorKind::ConnectionReset),
+            "v6={v6}: server side"
+        );
     }
     for v6 in [false, true] {
         let target = server_addr(v6, 5300);
@@ -403,32 +457,59 @@ fn daemon_reject_resets_both_ends_and_answers_udp_with_unreachable() {
             socket.connect(target).expect("udp connect");
             socket
         });
-        socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         socket.send(b"EVIL-UDP datagram").expect("send");
         let mut buffer = [0u8; 64];
         let error = socket.recv(&mut buffer).err().map(|e| e.kind());
-        assert_eq!(error, Some(std::io::ErrorKind::ConnectionRefused), "v6={v6}: UDP unreachable");
+        assert_eq!(
+            error,
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "v6={v6}: UDP unreachable"
+        );
     }
     let stats = daemon.stop(&mut lab);
     assert_eq!(counter(&stats, "reject.tcp_resets_sent"), 4, "{stats:?}");
-    assert_eq!(counter(&stats, "reject.icmp_unreachables_sent"), 2, "{stats:?}");
+    assert_eq!(
+        counter(&stats, "reject.icmp_unreachables_sent"),
+        2,
+        "{stats:?}"
+    );
 }
 
 #[test]
 fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
-    let Some(mut lab) = Lab::new("daemon_stickydrop_blocks_the_source_for_three_seconds") else { return };
+    let Some(mut lab) = Lab::new("daemon_stickydrop_blocks_the_source_for_three_seconds") else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
-    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &["--set", "stickydrop.kernel-set=true"]);
+    let daemon = InlineDaemon::start(
+        &mut lab,
+        TEST_RULES,
+        "0",
+        &["--set", "stickydrop.kernel-set=true"],
+    );
     let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
-    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
     write_slowly(&mut stream, &[b"EVIL-STICKY"]);
     let triggered = std::time::Instant::now();
     // Right after the trigger: a new connection to another port fails.
-    assert!(!small_exchange_works(&lab, false, Duration::from_secs(1)), "a new connection passed while blocked");
-    let kernel_set = lab.exec_ok(Node::Gateway, &["nft", "list", "set", "inet", "nfips", "sticky4"]);
+    assert!(
+        !small_exchange_works(&lab, false, Duration::from_secs(1)),
+        "a new connection passed while blocked"
+    );
+    let kernel_set = lab.exec_ok(
+        Node::Gateway,
+        &["nft", "list", "set", "inet", "nfips", "sticky4"],
+    );
     assert!(kernel_set.contains("198.18.1.2"), "{kernel_set}");
     std::thread::sleep(Duration::from_millis(4500).saturating_sub(triggered.elapsed()));
-    assert!(small_exchange_works(&lab, false, Duration::from_secs(5)), "still blocked after 3 s");
+    assert!(
+        small_exchange_works(&lab, false, Duration::from_secs(5)),
+        "still blocked after 3 s"
+    );
     let (received, _) = server.join().expect("server");
     assert!(received.is_empty());
     let stats = daemon.stop(&mut lab);
@@ -437,13 +518,18 @@ fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
 
 #[test]
 fn daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule() {
-    let Some(mut lab) = Lab::new("daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule") else { return };
+    let Some(mut lab) =
+        Lab::new("daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule")
+    else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
     let size = 8 * MIB;
     let request = pattern(size, 7);
     let (port, server) = echo_server(&lab, false, 1, size, b"done".to_vec());
-    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
     let writer = {
         let mut stream = stream.try_clone().expect("clone");
         let request = request.clone();
@@ -464,12 +550,20 @@ fn daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule() {
     std::io::Read::read_exact(&mut stream, &mut reply).expect("reply");
     assert_eq!(&reply, b"done");
     let received = server.join().expect("server");
-    assert!(received[0] == request, "transfer damaged: {} of {size} bytes", received[0].len());
+    assert!(
+        received[0] == request,
+        "transfer damaged: {} of {size} bytes",
+        received[0].len()
+    );
     // The new rule is in force.
     let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
-    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
     write_slowly(&mut stream, &[b"EVIL-NEW"]);
-    assert!(server.join().expect("server").0.is_empty(), "the new rule did not drop");
+    assert!(
+        server.join().expect("server").0.is_empty(),
+        "the new rule did not drop"
+    );
     let stats = daemon.stop(&mut lab);
     assert_eq!(counter(&stats, "reloads"), 1);
     assert_eq!(counter(&stats, "reload_failures"), 0);
@@ -477,32 +571,45 @@ fn daemon_reload_during_transfer_keeps_it_intact_and_applies_the_new_rule() {
 
 #[test]
 fn daemon_reload_with_a_broken_rule_file_keeps_the_old_rules() {
-    let Some(mut lab) = Lab::new("daemon_reload_with_a_broken_rule_file_keeps_the_old_rules") else { return };
+    let Some(mut lab) = Lab::new("daemon_reload_with_a_broken_rule_file_keeps_the_old_rules")
+    else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
     std::fs::remove_file(daemon.rules_path()).expect("remove rules");
     daemon.signal(libc::SIGHUP);
     daemon.wait_for_line("reload failed, the previous rules stay in force");
     let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
-    let mut stream = connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
     write_slowly(&mut stream, &[b"EVIL-DROP"]);
-    assert!(server.join().expect("server").0.is_empty(), "the old drop rule is gone");
+    assert!(
+        server.join().expect("server").0.is_empty(),
+        "the old drop rule is gone"
+    );
     let stats = daemon.stop(&mut lab);
     assert_eq!(counter(&stats, "reload_failures"), 1);
 }
 
 #[test]
 fn daemon_two_queues_two_workers_all_verdicts_correct() {
-    let Some(mut lab) = Lab::new("daemon_two_queues_two_workers_all_verdicts_correct") else { return };
+    let Some(mut lab) = Lab::new("daemon_two_queues_two_workers_all_verdicts_correct") else {
+        return;
+    };
     // queue-balance hashes addresses only: give the server 8 addresses so flows spread.
     let extra: Vec<String> = (10..18).map(|n| format!("198.18.2.{n}")).collect();
     for address in &extra {
-        lab.exec_ok(Node::Server, &["ip", "addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+        lab.exec_ok(
+            Node::Server,
+            &["ip", "addr", "add", &format!("{address}/24"), "dev", "eth0"],
+        );
     }
     lab.apply_firewall(&["--fail-closed", "--queues", "0:1"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0:1", &[]);
-    let listener: std::net::TcpListener =
-        lab.in_ns(Node::Server, || std::net::TcpListener::bind("0.0.0.0:0").expect("bind"));
+    let listener: std::net::TcpListener = lab.in_ns(Node::Server, || {
+        std::net::TcpListener::bind("0.0.0.0:0").expect("bind")
+    });
     let port = listener.local_addr().expect("addr").port();
     let connections = extra.len() * 2;
     let server = std::thread::spawn(move || {
@@ -511,7 +618,9 @@ fn daemon_two_queues_two_workers_all_verdicts_correct() {
         listener.set_nonblocking(false).expect("blocking");
         for _ in 0..connections {
             let (mut stream, _) = listener.accept().expect("accept");
-            stream.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
             let mut data = Vec::new();
             let _ = stream.read_to_end(&mut data);
             received.push(data);
@@ -524,7 +633,11 @@ fn daemon_two_queues_two_workers_all_verdicts_correct() {
             let target: std::net::SocketAddr = format!("{address}:{port}").parse().expect("addr");
             let mut stream = connect(&lab, target, Duration::from_secs(5)).expect("connect");
             clients.push(std::thread::spawn(move || {
-                let body = if attack { format!("EVIL-DROP {index}") } else { format!("benign {index}") };
+                let body = if attack {
+                    format!("EVIL-DROP {index}")
+                } else {
+                    format!("benign {index}")
+                };
                 write_slowly(&mut stream, &[body.as_bytes()]);
                 let _ = stream.shutdown(std::net::Shutdown::Write);
                 std::thread::sleep(Duration::from_millis(300));
@@ -535,9 +648,19 @@ fn daemon_two_queues_two_workers_all_verdicts_correct() {
         client.join().expect("client");
     }
     let received = server.join().expect("server");
-    let delivered: Vec<String> = received.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect();
-    assert_eq!(delivered.iter().filter(|d| d.starts_with("benign")).count(), extra.len(), "{delivered:?}");
-    assert!(!delivered.iter().any(|d| d.contains("EVIL")), "{delivered:?}");
+    let delivered: Vec<String> = received
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).into_owned())
+        .collect();
+    assert_eq!(
+        delivered.iter().filter(|d| d.starts_with("benign")).count(),
+        extra.len(),
+        "{delivered:?}"
+    );
+    assert!(
+        !delivered.iter().any(|d| d.contains("EVIL")),
+        "{delivered:?}"
+    );
     let stats = daemon.stop(&mut lab);
     assert!(counter(&stats, "worker.0.packets") > 0, "{stats:?}");
     assert!(counter(&stats, "worker.1.packets") > 0, "{stats:?}");
@@ -545,13 +668,22 @@ fn daemon_two_queues_two_workers_all_verdicts_correct() {
 
 /// Packets the kernel has handed to queue 0 so far in the gateway.
 fn queued_so_far(lab: &Lab) -> u64 {
-    let text = lab.exec_ok(Node::Gateway, &["cat", "/proc/net/netfilter/nfnetlink_queue"]);
-    text.split_whitespace().nth(7).and_then(|f| f.parse().ok()).expect("queue 0 stats")
+    let text = lab.exec_ok(
+        Node::Gateway,
+        &["cat", "/proc/net/netfilter/nfnetlink_queue"],
+    );
+    text.split_whitespace()
+        .nth(7)
+        .and_then(|f| f.parse().ok())
+        .expect("queue 0 stats")
 }
 
 #[test]
 fn daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact() {
-    let Some(mut lab) = Lab::new("daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact") else { return };
+    let Some(mut lab) = Lab::new("daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact")
+    else {
+        return;
+    };
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
     let size = 16 * MIB;
@@ -559,7 +691,9 @@ fn daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact() {
     for port in [4242u16, 4243] {
         let request = pattern(size, 9);
         let bind = server_addr(false, port);
-        let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || std::net::TcpListener::bind(bind).expect("bind"));
+        let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || {
+            std::net::TcpListener::bind(bind).expect("bind")
+        });
         let server = std::thread::spawn(move || {
             use std::io::Read;
             let (mut stream, _) = listener.accept().expect("accept");
@@ -572,13 +706,75 @@ fn daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact() {
         std::io::Write::write_all(&mut stream, &request).expect("write");
         drop(stream);
         let received = server.join().expect("server");
-        assert!(received == request, "port {port}: transfer damaged ({} bytes)", received.len());
+        assert!(
+            received == request,
+            "port {port}: transfer damaged ({} bytes)",
+            received.len()
+        );
         queued.push(queued_so_far(&lab) - before);
     }
     let (bypassed, inspected) = (queued[0], queued[1]);
     eprintln!("queued packets: passed flow {bypassed}, inspected flow {inspected}");
-    assert!(bypassed < 10, "the passed flow kept reaching nfips: {bypassed} packets");
-    assert!(inspected > 2 * bypassed + 20, "the control flow was not queued: {inspected} packets");
+    assert!(
+        bypassed < 10,
+        "the passed flow kept reaching nfips: {bypassed} packets"
+    );
+    assert!(
+        inspected > 2 * bypassed + 20,
+        "the control flow was not queued: {inspected} packets"
+    );
     let stats = daemon.stop(&mut lab);
     assert!(counter(&stats, "bypass_marked") >= 1, "{stats:?}");
+}
+
+#[test]
+fn print_config_shows_effective_settings() {
+    let output = crate::util::nfips()
+        .args([
+            "run",
+            "--print-config",
+            "--set",
+            "queue.maxlen=777",
+            "--queues",
+            "4:5",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\"queue.maxlen\" = \"777\""), "{text}");
+    assert!(text.contains("\"stickydrop.max-entries\""), "{text}");
+    assert!(text.contains("\"queue.queues\" = \"4"), "{text}");
+}
+
+#[test]
+fn daemon_writes_periodic_stats_records() {
+    let Some(mut lab) = Lab::new("daemon_writes_periodic_stats_records") else {
+        return;
+    };
+    lab.apply_firewall(&[]);
+    let daemon = InlineDaemon::start(
+        &mut lab,
+        TEST_RULES,
+        "0",
+        &["--set", "output.stats-interval=1"],
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let (stats, text) = daemon.stop_with_eve(&mut lab);
+    assert!(
+        stats.contains_key("kernel.queue.0.user_dropped"),
+        "{stats:?}"
+    );
+    let records = text
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"stats\""))
+        .count();
+    assert!(
+        records >= 3,
+        "{records} stats records (2 periodic + 1 at exit expected)"
+    );
 }

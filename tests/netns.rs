@@ -178,13 +178,23 @@ impl Lab {
 
     /// Starts `command` (killed when the lab is dropped) and forwards its stderr lines to the
     /// returned channel; returns its pid too.
-    pub fn spawn_with_stderr(&mut self, mut command: Command) -> (u32, std::sync::mpsc::Receiver<String>) {
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    pub fn spawn_with_stderr(
+        &mut self,
+        mut command: Command,
+    ) -> (u32, std::sync::mpsc::Receiver<String>) {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
         let stderr = child.stderr.take().expect("stderr");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 eprintln!("[nfips] {line}");
                 if sender.send(line).is_err() {
                     break;
