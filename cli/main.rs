@@ -5,15 +5,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod firewall;
+mod replay;
 mod rules_check;
 mod run;
 
 #[derive(Parser)]
-#[command(
-    name = "nfips",
-    version,
-    about = "Inline intrusion prevention for Linux gateways"
-)]
+#[command(name = "nfips", version, about = "Inline intrusion prevention for Linux gateways")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +22,8 @@ enum Command {
     Run(run::Args),
     /// Print, apply or remove the iptables/nftables rules that put nfips inline.
     Firewall(firewall::Args),
+    /// Replay pcap files through the packet path (the bundled demo without arguments).
+    Replay(replay::Args),
     /// Rule file tools.
     Rules {
         #[command(subcommand)]
@@ -44,11 +43,7 @@ fn main() -> ExitCode {
         Err(err) => {
             let usage_error = err.use_stderr();
             let _ = err.print();
-            return if usage_error {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if usage_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     tracing_subscriber::fmt()
@@ -59,11 +54,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Run(args) => run::run(args),
         Command::Firewall(args) => firewall::run(args),
-        Command::Rules {
-            command: RulesCommand::Check(args),
-        } => rules_check::run(args),
     };
     match result {
         Ok(code) => code,

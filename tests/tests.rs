@@ -3,3 +3,5 @@
 mod inline;
 mod netns;
 mod util;
+mod replay;
+mod suricata_verify;

@@ -18,7 +18,9 @@ use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::output::AlertAction;
 use crate::settings::{ActionScope, Settings};
-use crate::tuning::{EventFilter, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker};
+use crate::tuning::{
+    EventFilter, MatchAt, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
+};
 
 /// Per-rule facts computed once per plan.
 #[derive(Clone, Debug, Default)]
@@ -71,7 +73,11 @@ fn header_only(rule: &nfips_rules::Rule) -> bool {
 
 impl DetectionPlan {
     /// Combine a built RuleSet with the settings and a parsed threshold.config.
-    pub fn new(rules: Arc<RuleSet>, settings: &Settings, thresholds: &ThresholdConfig) -> DetectionPlan {
+    pub fn new(
+        rules: Arc<RuleSet>,
+        settings: &Settings,
+        thresholds: &ThresholdConfig,
+    ) -> DetectionPlan {
         let mut rank = [0u8; 4];
         for (position, class) in settings.action_order.iter().enumerate() {
             rank[class_index(*class)] = position as u8;
@@ -82,15 +88,24 @@ impl DetectionPlan {
             .map(|rule| {
                 let named = |r: &RuleRef| r.matches(rule.gid, rule.sid);
                 // threshold.config wins over the rule's own `threshold:` option.
-                let event_filter = thresholds.event_filters.iter().rev().find(|f| named(&f.rule)).copied().or_else(|| {
-                    rule.threshold.map(|t| EventFilter {
-                        rule: RuleRef { gid: rule.gid, sid: rule.sid },
-                        kind: t.kind,
-                        track: t.track.into(),
-                        count: t.count,
-                        seconds: t.seconds,
-                    })
-                });
+                let event_filter = thresholds
+                    .event_filters
+                    .iter()
+                    .rev()
+                    .find(|f| named(&f.rule))
+                    .copied()
+                    .or_else(|| {
+                        rule.threshold.map(|t| EventFilter {
+                            rule: RuleRef {
+                                gid: rule.gid,
+                                sid: rule.sid,
+                            },
+                            kind: t.kind,
+                            track: t.track.into(),
+                            count: t.count,
+                            seconds: t.seconds,
+                        })
+                    });
                 RuleInfo {
                     header_only: header_only(rule),
                     suppress: thresholds
@@ -101,7 +116,12 @@ impl DetectionPlan {
                         .map(|(i, _)| i as u32)
                         .collect(),
                     event_filter,
-                    rate_filter: thresholds.rate_filters.iter().rev().find(|f| named(&f.rule)).copied(),
+                    rate_filter: thresholds
+                        .rate_filters
+                        .iter()
+                        .rev()
+                        .find(|f| named(&f.rule))
+                        .copied(),
                 }
             })
             .collect();
@@ -121,12 +141,15 @@ impl DetectionPlan {
     }
 
     fn suppressed(&self, id: RuleId, src: IpAddr, dst: IpAddr) -> bool {
-        self.info[id.0 as usize].suppress.iter().any(|&i| match &self.suppress[i as usize].track {
-            None => true,
-            Some((TrackBy::Src, nets)) => nets.iter().any(|n| n.contains(&src)),
-            Some((TrackBy::Dst, nets)) => nets.iter().any(|n| n.contains(&dst)),
-            Some((TrackBy::Rule, _)) => true,
-        })
+        self.info[id.0 as usize]
+            .suppress
+            .iter()
+            .any(|&i| match &self.suppress[i as usize].track {
+                None => true,
+                Some((TrackBy::Src, nets)) => nets.iter().any(|n| n.contains(&src)),
+                Some((TrackBy::Dst, nets)) => nets.iter().any(|n| n.contains(&dst)),
+                Some((TrackBy::Rule, _)) => true,
+            })
     }
 }
 
@@ -161,7 +184,15 @@ pub struct Decision {
 
 impl Default for Decision {
     fn default() -> Self {
-        Decision { action: PacketAction::Accept, flow_scope: false, deciding_rule: None, reject: None, sticky: None, alerts: Vec::new(), matched: 0 }
+        Decision {
+            action: PacketAction::Accept,
+            flow_scope: false,
+            deciding_rule: None,
+            reject: None,
+            sticky: None,
+            alerts: Vec::new(),
+            matched: 0,
+        }
     }
 }
 
@@ -205,17 +236,38 @@ impl Detector {
 
     /// Inspect one packet's buffers (the packet payload, and for TCP later the reassembled
     /// stream) and decide. A rule matching in several buffers counts once.
-    pub fn inspect(&mut self, ctx: &PacketContext, buffers: &[(BufferKind, &[u8])], bits: &mut FlowBits, now_us: u64) {
+    ///
+    /// `first_in_direction`: this is the flow's first packet in its direction. In `suricata`
+    /// action scope, header-only (IP-only) rules are evaluated on those packets only, as
+    /// Suricata's IP-only engine does.
+    pub fn inspect(
+        &mut self,
+        ctx: &PacketContext,
+        buffers: &[(BufferKind, &[u8])],
+        bits: &mut FlowBits,
+        now_us: u64,
+        first_in_direction: bool,
+    ) {
         self.hits.clear();
         for &(kind, bytes) in buffers {
-            let ctx = PacketContext { buffer: kind, ..*ctx };
+            let ctx = PacketContext {
+                buffer: kind,
+                ..*ctx
+            };
             self.buffer_hits.clear();
-            self.plan.rules.detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
+            self.plan
+                .rules
+                .detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
             for &id in &self.buffer_hits {
                 if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
                     self.hits.push((0, id, Action::Alert));
                 }
             }
+        }
+        if self.plan.scope == ActionScope::Suricata && !first_in_direction {
+            let info = &self.plan.info;
+            self.hits
+                .retain(|&(_, id, _)| !info[id.0 as usize].header_only);
         }
         self.decide(ctx.src, ctx.dst, now_us);
     }
@@ -241,13 +293,31 @@ impl Detector {
         self.hits.retain_mut(|(rank, id, action)| {
             let rule = plan.rules.rule(*id);
             if let Some(df) = rule.detection_filter {
-                if !tracker.detection_filter(id.0, df.track.into(), df.count, df.seconds, src, dst, now_us) {
+                if !tracker.detection_filter(
+                    &MatchAt {
+                        rule: id.0,
+                        src,
+                        dst,
+                        now_us,
+                    },
+                    df.track.into(),
+                    df.count,
+                    df.seconds,
+                ) {
                     return false;
                 }
             }
             *action = rule.action;
             if let Some(rf) = &plan.info[id.0 as usize].rate_filter {
-                if tracker.rate_filter(id.0, rf, src, dst, now_us) {
+                if tracker.rate_filter(
+                    &MatchAt {
+                        rule: id.0,
+                        src,
+                        dst,
+                        now_us,
+                    },
+                    rf,
+                ) {
                     *action = rf.new_action;
                 }
             }
@@ -262,8 +332,9 @@ impl Detector {
             let enforce = !plan.ids;
             let alert_action = match action {
                 Action::Pass => {
+                    // A pass ranked after a drop keeps the drop but still ends alerting.
                     if d.action == PacketAction::Drop {
-                        continue;
+                        break;
                     }
                     d.action = PacketAction::Pass;
                     d.flow_scope = info.header_only;
@@ -280,7 +351,11 @@ impl Detector {
                     }
                     if let Some(sticky) = rule.sticky_drop {
                         if d.sticky.is_none() {
-                            let addr = if sticky.target == StickyTarget::Src { src } else { dst };
+                            let addr = if sticky.target == StickyTarget::Src {
+                                src
+                            } else {
+                                dst
+                            };
                             d.sticky = Some((addr, sticky.seconds));
                         }
                     }
@@ -292,7 +367,15 @@ impl Detector {
                 continue;
             }
             if let Some(f) = &info.event_filter {
-                if !tracker.event_filter(id.0, f.kind, f.track, f.count, f.seconds, src, dst, now_us) {
+                if !tracker.event_filter(
+                    &MatchAt {
+                        rule: id.0,
+                        src,
+                        dst,
+                        now_us,
+                    },
+                    f,
+                ) {
                     continue;
                 }
             }

@@ -34,7 +34,9 @@ impl Endpoint {
 
     pub fn ip(&self) -> IpAddr {
         let v6 = Ipv6Addr::from(self.addr);
-        v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6))
+        v6.to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6))
     }
 }
 
@@ -50,9 +52,23 @@ impl FlowKey {
     /// The key of a packet from `src` to `dst`, and whether `src` is the key's `low` end.
     pub fn of(src: Endpoint, dst: Endpoint, proto: u8) -> (FlowKey, bool) {
         if src <= dst {
-            (FlowKey { low: src, high: dst, proto }, true)
+            (
+                FlowKey {
+                    low: src,
+                    high: dst,
+                    proto,
+                },
+                true,
+            )
         } else {
-            (FlowKey { low: dst, high: src, proto }, false)
+            (
+                FlowKey {
+                    low: dst,
+                    high: src,
+                    proto,
+                },
+                false,
+            )
         }
     }
 }
@@ -195,7 +211,9 @@ impl FlowTable {
     /// Remove flows idle past their timeout (at most once per `flow.sweep-interval` of packet
     /// time). Returns how many were removed.
     pub fn sweep(&mut self, now_us: u64) -> usize {
-        if now_us.saturating_sub(self.last_sweep_us) < self.settings.sweep_interval.saturating_mul(1_000_000) {
+        if now_us.saturating_sub(self.last_sweep_us)
+            < self.settings.sweep_interval.saturating_mul(1_000_000)
+        {
             return 0;
         }
         self.last_sweep_us = now_us;
@@ -228,8 +246,17 @@ impl FlowTable {
     }
 
     /// Find or create the flow of a packet from `src` to `dst`. Returns the flow, whether the
-    /// packet goes to the server (from the initiator), and what happened.
-    pub fn lookup(&mut self, src: Endpoint, dst: Endpoint, proto: u8, now_us: u64) -> (&mut Flow, bool, Lookup) {
+    /// packet goes to the server (from the initiator), and what happened. `sender_is_server`
+    /// says, for a packet that creates a flow, that its sender is the server (a SYN-ACK or a
+    /// midstream packet from a service port), so the destination is recorded as the initiator.
+    pub fn lookup(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        proto: u8,
+        now_us: u64,
+        sender_is_server: bool,
+    ) -> (&mut Flow, bool, Lookup) {
         let (key, src_is_low) = FlowKey::of(src, dst, proto);
         let mut outcome = Lookup::Existing;
         if let Some(flow) = self.flows.get(&key) {
@@ -241,7 +268,8 @@ impl FlowTable {
         } else {
             outcome = Lookup::Created;
         }
-        if outcome != Lookup::Existing && self.flows.len() as u64 >= self.settings.max_flows.max(1) {
+        if outcome != Lookup::Existing && self.flows.len() as u64 >= self.settings.max_flows.max(1)
+        {
             self.make_room(now_us);
         }
         let next_id = &mut self.next_id;
@@ -254,7 +282,7 @@ impl FlowTable {
                 *next_id += 1;
                 e.insert(Flow {
                     id,
-                    initiator_is_low: src_is_low,
+                    initiator_is_low: src_is_low != sender_is_server,
                     last_seen_us: now_us,
                     packets_to_server: 0,
                     packets_to_client: 0,
@@ -286,6 +314,18 @@ impl FlowTable {
     }
 }
 
+/// Whether the sender of a flow's first TCP packet is the server: a SYN-ACK, or (picked up
+/// midstream) a packet from a service port (< 1024) to an ephemeral one.
+pub fn tcp_sender_is_server(flags: u8, src_port: u16, dst_port: u16, midstream: bool) -> bool {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    match flags & (SYN | ACK) {
+        f if f == SYN | ACK => true,
+        SYN => false,
+        _ => midstream && src_port < 1024 && dst_port >= 1024,
+    }
+}
+
 /// Advance the coarse TCP progress with one packet's flags. `midstream` makes a session whose
 /// handshake was not seen established at its first non-SYN packet.
 pub fn track_tcp(flow: &mut Flow, flags: u8, to_server: bool, midstream: bool) {
@@ -301,9 +341,15 @@ pub fn track_tcp(flow: &mut Flow, flags: u8, to_server: bool, midstream: bool) {
         TcpProgress::None if flags & SYN != 0 && flags & ACK == 0 => TcpProgress::SynSeen,
         TcpProgress::None if midstream && flags & SYN == 0 => TcpProgress::Established,
         // Midstream pickup from the SYN-ACK: Suricata treats the sender as the server.
-        TcpProgress::None if midstream && flags & (SYN | ACK) == SYN | ACK => TcpProgress::SynAckSeen,
-        TcpProgress::SynSeen if !to_server && flags & (SYN | ACK) == SYN | ACK => TcpProgress::SynAckSeen,
-        TcpProgress::SynAckSeen if to_server && flags & (SYN | ACK) == ACK => TcpProgress::Established,
+        TcpProgress::None if midstream && flags & (SYN | ACK) == SYN | ACK => {
+            TcpProgress::SynAckSeen
+        }
+        TcpProgress::SynSeen if !to_server && flags & (SYN | ACK) == SYN | ACK => {
+            TcpProgress::SynAckSeen
+        }
+        TcpProgress::SynAckSeen if to_server && flags & (SYN | ACK) == ACK => {
+            TcpProgress::Established
+        }
         TcpProgress::SynAckSeen if midstream && flags & SYN == 0 => TcpProgress::Established,
         other => other,
     };
@@ -329,28 +375,47 @@ mod tests {
     #[test]
     fn both_directions_share_one_flow_and_the_initiator_is_the_client() {
         let mut t = table(10);
-        let (flow, to_server, how) = t.lookup(ep(2, 4000), ep(1, 80), 6, 0);
+        let (flow, to_server, how) = t.lookup(ep(2, 4000), ep(1, 80), 6, 0, false);
         let id = flow.id;
         assert!(to_server);
         assert_eq!(how, Lookup::Created);
-        let (flow, to_server, how) = t.lookup(ep(1, 80), ep(2, 4000), 6, 1);
+        let (flow, to_server, how) = t.lookup(ep(1, 80), ep(2, 4000), 6, 1, false);
         assert_eq!((flow.id, to_server, how), (id, false, Lookup::Existing));
         assert_eq!(t.len(), 1);
     }
 
     #[test]
+    fn syn_ack_first_makes_the_receiver_the_client() {
+        let mut t = table(10);
+        let server_first = tcp_sender_is_server(0x12, 80, 4000, false);
+        let (_, to_server, _) = t.lookup(ep(1, 80), ep(2, 4000), 6, 0, server_first);
+        assert!(!to_server);
+        let (_, to_server, _) = t.lookup(ep(2, 4000), ep(1, 80), 6, 1, false);
+        assert!(to_server);
+        assert!(tcp_sender_is_server(0x18, 143, 50000, true));
+        assert!(!tcp_sender_is_server(0x18, 143, 50000, false));
+        assert!(!tcp_sender_is_server(0x02, 143, 50000, true));
+    }
+
+    #[test]
     fn udp_is_established_once_seen_both_ways() {
         let mut t = table(10);
-        assert!(!t.lookup(ep(1, 53), ep(2, 999), 17, 0).0.established(17));
-        assert!(t.lookup(ep(2, 999), ep(1, 53), 17, 0).0.established(17));
+        assert!(!t
+            .lookup(ep(1, 53), ep(2, 999), 17, 0, false)
+            .0
+            .established(17));
+        assert!(t
+            .lookup(ep(2, 999), ep(1, 53), 17, 0, false)
+            .0
+            .established(17));
     }
 
     #[test]
     fn idle_flow_past_its_timeout_is_recycled_in_packet_time() {
         let mut t = table(10);
-        let first = t.lookup(ep(1, 1), ep(2, 2), 17, 0).0.id;
+        let first = t.lookup(ep(1, 1), ep(2, 2), 17, 0, false).0.id;
         let udp_new = Settings::default().flow.timeouts.udp_new;
-        let (flow, _, how) = t.lookup(ep(1, 1), ep(2, 2), 17, (udp_new + 1) * 1_000_000);
+        let (flow, _, how) = t.lookup(ep(1, 1), ep(2, 2), 17, (udp_new + 1) * 1_000_000, false);
         assert_eq!(how, Lookup::Recycled);
         assert_ne!(flow.id, first);
         assert_eq!(t.counters.timed_out, 1);
@@ -359,9 +424,9 @@ mod tests {
     #[test]
     fn full_table_evicts_and_counts() {
         let mut t = table(2);
-        t.lookup(ep(1, 1), ep(2, 2), 17, 0);
-        t.lookup(ep(1, 1), ep(3, 2), 17, 0);
-        t.lookup(ep(1, 1), ep(4, 2), 17, 0);
+        t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(3, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(4, 2), 17, 0, false);
         assert_eq!(t.len(), 2);
         assert_eq!(t.counters.emergency_prunes, 1);
         assert_eq!(t.counters.evicted, 1);
@@ -370,17 +435,17 @@ mod tests {
     #[test]
     fn full_table_prefers_flows_past_the_emergency_timeout() {
         let mut t = table(2);
-        t.lookup(ep(1, 1), ep(2, 2), 17, 0);
-        t.lookup(ep(1, 1), ep(3, 2), 17, 20_000_000);
-        t.lookup(ep(1, 1), ep(4, 2), 17, 20_000_001);
+        t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(3, 2), 17, 20_000_000, false);
+        t.lookup(ep(1, 1), ep(4, 2), 17, 20_000_001, false);
         assert_eq!((t.counters.evicted, t.counters.timed_out), (0, 1));
     }
 
     #[test]
     fn sweep_removes_only_expired_flows() {
         let mut t = table(10);
-        t.lookup(ep(1, 1), ep(2, 2), 17, 0);
-        t.lookup(ep(1, 1), ep(3, 2), 17, 40_000_000);
+        t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(3, 2), 17, 40_000_000, false);
         assert_eq!(t.sweep(40_000_000), 1);
         assert_eq!(t.len(), 1);
     }
@@ -388,7 +453,7 @@ mod tests {
     #[test]
     fn tcp_handshake_establishes() {
         let mut t = table(10);
-        let flow = t.lookup(ep(2, 4000), ep(1, 80), 6, 0).0;
+        let flow = t.lookup(ep(2, 4000), ep(1, 80), 6, 0, false).0;
         track_tcp(flow, 0x02, true, false);
         track_tcp(flow, 0x12, false, false);
         assert!(!flow.established(6));
@@ -400,7 +465,7 @@ mod tests {
     #[test]
     fn tcp_without_handshake_is_established_only_midstream() {
         let mut t = table(10);
-        let flow = t.lookup(ep(2, 4000), ep(1, 80), 6, 0).0;
+        let flow = t.lookup(ep(2, 4000), ep(1, 80), 6, 0, false).0;
         track_tcp(flow, 0x18, true, false);
         assert!(!flow.established(6));
         track_tcp(flow, 0x18, true, true);
@@ -409,6 +474,10 @@ mod tests {
 
     #[test]
     fn flow_entry_stays_small() {
-        assert!(std::mem::size_of::<Flow>() <= 80, "{}", std::mem::size_of::<Flow>());
+        assert!(
+            std::mem::size_of::<Flow>() <= 80,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
     }
 }

@@ -103,13 +103,27 @@ pub struct RejectRecord {
 /// One output record.
 #[derive(Clone)]
 pub enum Record {
-    Alert { meta: PacketMeta, rule: RuleRef },
-    Drop { meta: PacketMeta, reason: DropReason, rule: Option<RuleRef>, reject: Option<RejectRecord> },
+    Alert {
+        meta: PacketMeta,
+        rule: RuleRef,
+    },
+    Drop {
+        meta: PacketMeta,
+        reason: DropReason,
+        rule: Option<RuleRef>,
+        reject: Option<RejectRecord>,
+    },
     /// A packet dropped because it could not be decoded (no addresses to log).
-    DecodeDrop { ts_us: u64, pcap_cnt: Option<u64> },
+    DecodeDrop {
+        ts_us: u64,
+        pcap_cnt: Option<u64>,
+    },
     /// Counters at a point in time, written as EVE `stats` with an `nfips` object of
     /// name -> value (Suricata's schema does not know our counter names).
-    Stats { ts_us: u64, counters: Vec<(&'static str, u64)> },
+    Stats {
+        ts_us: u64,
+        counters: Vec<(String, u64)>,
+    },
 }
 
 /// Where workers send records. Cheap to clone; never blocks.
@@ -122,7 +136,10 @@ pub struct OutputHandle {
 impl OutputHandle {
     /// A handle that discards everything (no outputs configured).
     pub fn none() -> Self {
-        OutputHandle { tx: None, lost: Arc::new(AtomicU64::new(0)) }
+        OutputHandle {
+            tx: None,
+            lost: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// Whether records are wanted at all (skip building them otherwise).
@@ -132,7 +149,8 @@ impl OutputHandle {
 
     pub fn send(&self, record: Record) {
         if let Some(tx) = &self.tx {
-            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(record) {
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(record)
+            {
                 self.lost.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -170,11 +188,22 @@ impl Outputs {
         };
         let (eve, fast) = (open(eve)?, open(fast)?);
         if eve.is_none() && fast.is_none() {
-            return Ok(Outputs { handle: OutputHandle::none(), thread: None });
+            return Ok(Outputs {
+                handle: OutputHandle::none(),
+                thread: None,
+            });
         }
         let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
-        let thread = std::thread::Builder::new().name("nfips-output".into()).spawn(move || write_loop(rx, eve, fast))?;
-        Ok(Outputs { handle: OutputHandle { tx: Some(tx), lost: Arc::new(AtomicU64::new(0)) }, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("nfips-output".into())
+            .spawn(move || write_loop(rx, eve, fast))?;
+        Ok(Outputs {
+            handle: OutputHandle {
+                tx: Some(tx),
+                lost: Arc::new(AtomicU64::new(0)),
+            },
+            thread: Some(thread),
+        })
     }
 
     pub fn handle(&self) -> OutputHandle {
@@ -185,7 +214,9 @@ impl Outputs {
     pub fn finish(mut self) -> io::Result<WriterTotals> {
         self.handle.tx = None;
         match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or_else(|_| Err(io::Error::other("output writer panicked"))),
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("output writer panicked"))),
             None => Ok(WriterTotals::default()),
         }
     }
@@ -195,7 +226,11 @@ impl Outputs {
     }
 }
 
-fn write_loop(rx: Receiver<Record>, mut eve: Option<BufWriter<File>>, mut fast: Option<BufWriter<File>>) -> io::Result<WriterTotals> {
+fn write_loop(
+    rx: Receiver<Record>,
+    mut eve: Option<BufWriter<File>>,
+    mut fast: Option<BufWriter<File>>,
+) -> io::Result<WriterTotals> {
     let mut totals = WriterTotals::default();
     let mut line = String::with_capacity(1024);
     for record in rx {
@@ -248,19 +283,35 @@ fn clock(ts_us: u64) -> Clock {
     let secs = ts_us / 1_000_000;
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let of_day = secs % 86_400;
-    Clock { year, month, day, hour: of_day / 3600, minute: of_day / 60 % 60, second: of_day % 60, micros: ts_us % 1_000_000 }
+    Clock {
+        year,
+        month,
+        day,
+        hour: of_day / 3600,
+        minute: of_day / 60 % 60,
+        second: of_day % 60,
+        micros: ts_us % 1_000_000,
+    }
 }
 
 /// `2026-11-24T05:50:28.123456+0000` (UTC).
 pub fn iso_timestamp(ts_us: u64, out: &mut String) {
     let c = clock(ts_us);
-    let _ = write!(out, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000", c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
+        c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros
+    );
 }
 
 /// `11/24/2026-05:50:28.123456` (fast.log's dated form, UTC).
 pub fn fast_timestamp(ts_us: u64, out: &mut String) {
     let c = clock(ts_us);
-    let _ = write!(out, "{:02}/{:02}/{:04}-{:02}:{:02}:{:02}.{:06}", c.month, c.day, c.year, c.hour, c.minute, c.second, c.micros);
+    let _ = write!(
+        out,
+        "{:02}/{:02}/{:04}-{:02}:{:02}:{:02}.{:06}",
+        c.month, c.day, c.year, c.hour, c.minute, c.second, c.micros
+    );
 }
 
 /// EVE's `proto` name.
@@ -333,17 +384,33 @@ fn eve_packet(out: &mut String, m: &PacketMeta) {
 
 fn eve_alert(out: &mut String, rule: &RuleRef) {
     let r = rule.rules.rule(rule.id);
-    let _ = write!(out, ",\"alert\":{{\"action\":\"{}\",\"gid\":{},\"signature_id\":{},\"rev\":{},\"signature\":", rule.action.as_str(), r.gid, r.sid, r.rev);
+    let _ = write!(
+        out,
+        ",\"alert\":{{\"action\":\"{}\",\"gid\":{},\"signature_id\":{},\"rev\":{},\"signature\":",
+        rule.action.as_str(),
+        r.gid,
+        r.sid,
+        r.rev
+    );
     json_str(out, &r.msg);
     out.push_str(",\"category\":");
-    json_str(out, r.classtype.as_deref().map(classtype_description).unwrap_or(""));
+    json_str(
+        out,
+        r.classtype
+            .as_deref()
+            .map(classtype_description)
+            .unwrap_or(""),
+    );
     let _ = write!(out, ",\"severity\":{}}}", r.priority);
 }
 
 /// The description Snort's classification.config gives a classtype name (the name itself when
 /// unknown); EVE's `alert.category` carries the description.
 pub fn classtype_description(name: &str) -> &str {
-    CLASSTYPES.iter().find(|(n, _)| *n == name).map_or(name, |(_, d)| d)
+    CLASSTYPES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(name, |(_, d)| d)
 }
 
 const CLASSTYPES: &[(&str, &str)] = &[
@@ -352,44 +419,86 @@ const CLASSTYPES: &[(&str, &str)] = &[
     ("bad-unknown", "Potentially Bad Traffic"),
     ("attempted-recon", "Attempted Information Leak"),
     ("successful-recon-limited", "Information Leak"),
-    ("successful-recon-largescale", "Large Scale Information Leak"),
+    (
+        "successful-recon-largescale",
+        "Large Scale Information Leak",
+    ),
     ("attempted-dos", "Attempted Denial of Service"),
     ("successful-dos", "Denial of Service"),
     ("attempted-user", "Attempted User Privilege Gain"),
     ("unsuccessful-user", "Unsuccessful User Privilege Gain"),
     ("successful-user", "Successful User Privilege Gain"),
     ("attempted-admin", "Attempted Administrator Privilege Gain"),
-    ("successful-admin", "Successful Administrator Privilege Gain"),
+    (
+        "successful-admin",
+        "Successful Administrator Privilege Gain",
+    ),
     ("rpc-portmap-decode", "Decode of an RPC Query"),
     ("shellcode-detect", "Executable code was detected"),
     ("string-detect", "A suspicious string was detected"),
-    ("suspicious-filename-detect", "A suspicious filename was detected"),
-    ("suspicious-login", "An attempted login using a suspicious username was detected"),
+    (
+        "suspicious-filename-detect",
+        "A suspicious filename was detected",
+    ),
+    (
+        "suspicious-login",
+        "An attempted login using a suspicious username was detected",
+    ),
     ("system-call-detect", "A system call was detected"),
     ("tcp-connection", "A TCP connection was detected"),
     ("trojan-activity", "A Network Trojan was detected"),
-    ("unusual-client-port-connection", "A client was using an unusual port"),
+    (
+        "unusual-client-port-connection",
+        "A client was using an unusual port",
+    ),
     ("network-scan", "Detection of a Network Scan"),
-    ("denial-of-service", "Detection of a Denial of Service Attack"),
-    ("non-standard-protocol", "Detection of a non-standard protocol or event"),
+    (
+        "denial-of-service",
+        "Detection of a Denial of Service Attack",
+    ),
+    (
+        "non-standard-protocol",
+        "Detection of a non-standard protocol or event",
+    ),
     ("protocol-command-decode", "Generic Protocol Command Decode"),
-    ("web-application-activity", "access to a potentially vulnerable web application"),
+    (
+        "web-application-activity",
+        "access to a potentially vulnerable web application",
+    ),
     ("web-application-attack", "Web Application Attack"),
     ("misc-activity", "Misc activity"),
     ("misc-attack", "Misc Attack"),
     ("icmp-event", "Generic ICMP event"),
-    ("inappropriate-content", "Inappropriate Content was Detected"),
+    (
+        "inappropriate-content",
+        "Inappropriate Content was Detected",
+    ),
     ("policy-violation", "Potential Corporate Privacy Violation"),
-    ("default-login-attempt", "Attempt to login by a default username and password"),
-    ("targeted-activity", "Targeted Malicious Activity was Detected"),
+    (
+        "default-login-attempt",
+        "Attempt to login by a default username and password",
+    ),
+    (
+        "targeted-activity",
+        "Targeted Malicious Activity was Detected",
+    ),
     ("exploit-kit", "Exploit Kit Activity Detected"),
-    ("external-ip-check", "Device Retrieving External IP Address Detected"),
+    (
+        "external-ip-check",
+        "Device Retrieving External IP Address Detected",
+    ),
     ("domain-c2", "Domain Observed Used for C2 Detected"),
     ("pup-activity", "Possibly Unwanted Program Detected"),
     ("credential-theft", "Successful Credential Theft Detected"),
-    ("social-engineering", "Possible Social Engineering Attempted"),
+    (
+        "social-engineering",
+        "Possible Social Engineering Attempted",
+    ),
     ("coin-mining", "Crypto Currency Mining Activity Detected"),
-    ("command-and-control", "Malware Command and Control Activity Detected"),
+    (
+        "command-and-control",
+        "Malware Command and Control Activity Detected",
+    ),
 ];
 
 /// Append the EVE JSON object of a record (no newline).
@@ -400,10 +509,19 @@ pub fn eve_line(record: &Record, out: &mut String) {
             eve_packet(out, meta);
             eve_alert(out, rule);
         }
-        Record::Drop { meta, reason, rule, reject } => {
+        Record::Drop {
+            meta,
+            reason,
+            rule,
+            reject,
+        } => {
             eve_header(out, meta.ts_us, "drop");
             eve_packet(out, meta);
-            let _ = write!(out, ",\"drop\":{{\"len\":{},\"tos\":{},\"ttl\":{},\"ipid\":{}", meta.len, meta.tos, meta.ttl, meta.ip_id);
+            let _ = write!(
+                out,
+                ",\"drop\":{{\"len\":{},\"tos\":{},\"ttl\":{},\"ipid\":{}",
+                meta.len, meta.tos, meta.ttl, meta.ip_id
+            );
             if let Some((flags, seq, ack, win)) = meta.tcp {
                 let _ = write!(
                     out,
@@ -428,7 +546,11 @@ pub fn eve_line(record: &Record, out: &mut String) {
                     out,
                     ",\"reject-target\":\"{}\",\"reject\":[\"{}\"]",
                     reject.target,
-                    if reject.tcp_reset { "tcp-reset" } else { "icmp-prohib" }
+                    if reject.tcp_reset {
+                        "tcp-reset"
+                    } else {
+                        "icmp-prohib"
+                    }
                 );
             }
             out.push('}');
@@ -438,7 +560,9 @@ pub fn eve_line(record: &Record, out: &mut String) {
             if let Some(cnt) = pcap_cnt {
                 let _ = write!(out, ",\"pcap_cnt\":{cnt}");
             }
-            out.push_str(",\"drop\":{\"reason\":\"decode error\"},\"verdict\":{\"action\":\"drop\"}");
+            out.push_str(
+                ",\"drop\":{\"reason\":\"decode error\"},\"verdict\":{\"action\":\"drop\"}",
+            );
         }
         Record::Stats { ts_us, counters } => {
             eve_header(out, *ts_us, "stats");
@@ -527,8 +651,14 @@ mod tests {
     #[test]
     fn full_channel_counts_lost_records() {
         let (tx, _rx) = crossbeam_channel::bounded(1);
-        let handle = OutputHandle { tx: Some(tx), lost: Arc::new(AtomicU64::new(0)) };
-        let stats = || Record::Stats { ts_us: 0, counters: vec![] };
+        let handle = OutputHandle {
+            tx: Some(tx),
+            lost: Arc::new(AtomicU64::new(0)),
+        };
+        let stats = || Record::Stats {
+            ts_us: 0,
+            counters: vec![],
+        };
         handle.send(stats());
         handle.send(stats());
         assert_eq!(handle.lost(), 1);

@@ -57,10 +57,16 @@ pub fn load_rules(settings: &Settings) -> Result<LoadedRules, String> {
         action_order: settings.action_order,
         pcre_match_limit: settings.rules.pcre_match_limit.min(u64::from(u32::MAX)) as u32,
         pcre_depth_limit: settings.rules.pcre_depth_limit.min(u64::from(u32::MAX)) as u32,
-        ..BuildOptions::default()
+        retry_limit: settings.rules.retry_limit.min(u64::from(u32::MAX)) as u32,
+        pattern_span_cap: settings.rules.pattern_span_cap as usize,
     };
     let ruleset = Arc::new(RuleSet::build(rules, &build));
-    Ok(LoadedRules { plan: DetectionPlan::new(ruleset, settings, &thresholds), report, disabled, modified })
+    Ok(LoadedRules {
+        plan: DetectionPlan::new(ruleset, settings, &thresholds),
+        report,
+        disabled,
+        modified,
+    })
 }
 
 /// Capture files named by `paths`: files as given, directories expanded to their `*.pcap`,
@@ -69,14 +75,24 @@ pub fn expand_pcaps(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let entries =
+                std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")))
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(
+                            p.extension().and_then(|e| e.to_str()),
+                            Some("pcap" | "pcapng" | "cap")
+                        )
+                })
                 .collect();
             files.sort();
             if files.is_empty() {
-                return Err(format!("{}: no *.pcap, *.pcapng or *.cap files in this directory", path.display()));
+                return Err(format!(
+                    "{}: no *.pcap, *.pcapng or *.cap files in this directory",
+                    path.display()
+                ));
             }
             out.extend(files);
         } else {
@@ -102,7 +118,12 @@ pub struct ReplayReport {
 
 /// Replay `files` in order through one worker. `progress` is called with the bytes read so far
 /// every few thousand packets.
-pub fn replay(files: &[PathBuf], shared: Arc<Shared>, outputs: OutputHandle, mut progress: impl FnMut(u64)) -> ReplayReport {
+pub fn replay(
+    files: &[PathBuf],
+    shared: Arc<Shared>,
+    outputs: OutputHandle,
+    mut progress: impl FnMut(u64),
+) -> ReplayReport {
     let started = Instant::now();
     let mut worker = Worker::new(shared, outputs.clone());
     let mut report = ReplayReport::default();
@@ -150,7 +171,8 @@ pub fn replay(files: &[PathBuf], shared: Arc<Shared>, outputs: OutputHandle, mut
 
 /// Shared state for a replay: the plan plus an in-memory stickydrop table.
 pub fn shared_for_replay(settings: Settings, plan: DetectionPlan) -> Arc<Shared> {
-    let sticky: Arc<dyn StickyCheck> = Arc::new(MemoryStickyTable::new(settings.stickydrop.max_entries));
+    let sticky: Arc<dyn StickyCheck> =
+        Arc::new(MemoryStickyTable::new(settings.stickydrop.max_entries));
     Arc::new(Shared::new(settings, plan, sticky))
 }
 
@@ -158,7 +180,8 @@ pub fn shared_for_replay(settings: Settings, plan: DetectionPlan) -> Arc<Shared>
 pub const DEMO_RULES: &str = include_str!("../../demo/demo.rules");
 
 fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    text.parse()
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 /// The demo capture: a small gateway's traffic with a few attacks, built by our own packet
@@ -167,37 +190,60 @@ pub fn demo_pcap() -> Vec<u8> {
     let mut packets: Vec<(Timestamp, Vec<u8>)> = Vec::new();
     let mut add = |offset_secs: u64, conversation: TcpConversation| {
         for (ts, data) in conversation.into_packets() {
-            packets.push((Timestamp::from_micros(ts.as_micros() + offset_secs * 1_000_000), data));
+            packets.push((
+                Timestamp::from_micros(ts.as_micros() + offset_secs * 1_000_000),
+                data,
+            ));
         }
     };
     // 1. An ordinary web page.
-    let mut web = TcpConversation::new("192.168.1.10:51000", "93.184.216.34:80").link(LinkType::Ethernet);
+    let mut web =
+        TcpConversation::new("192.168.1.10:51000", "93.184.216.34:80").link(LinkType::Ethernet);
     web.handshake()
-        .client_sends(b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5\r\n\r\n", &[])
-        .server_sends(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello world\n", &[])
+        .client_sends(
+            b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5\r\n\r\n",
+            &[],
+        )
+        .server_sends(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello world\n",
+            &[],
+        )
         .close();
     add(0, web);
     // 2. A path traversal attempt: dropped, and the rest of the connection with it.
-    let mut traversal = TcpConversation::new("203.0.113.66:40000", "192.168.1.20:80").link(LinkType::Ethernet);
+    let mut traversal =
+        TcpConversation::new("203.0.113.66:40000", "192.168.1.20:80").link(LinkType::Ethernet);
     traversal
         .handshake()
-        .client_sends(b"GET /cgi-bin/../../../../etc/passwd HTTP/1.1\r\nHost: intranet\r\n\r\n", &[])
+        .client_sends(
+            b"GET /cgi-bin/../../../../etc/passwd HTTP/1.1\r\nHost: intranet\r\n\r\n",
+            &[],
+        )
         .client_sends(b"GET /again HTTP/1.1\r\n\r\n", &[])
         .close();
     add(1, traversal);
     // 3. A telnet login as root: rejected (resets to both ends).
-    let mut telnet = TcpConversation::new("203.0.113.67:40001", "192.168.1.21:23").link(LinkType::Ethernet);
+    let mut telnet =
+        TcpConversation::new("203.0.113.67:40001", "192.168.1.21:23").link(LinkType::Ethernet);
     telnet.handshake().client_sends(b"root\r\n", &[]);
     add(2, telnet);
     // 4. A backup host the admin trusts: passed, although it carries a matching string.
-    let mut backup = TcpConversation::new("192.168.1.30:52000", "192.168.1.40:873").link(LinkType::Ethernet);
-    backup.handshake().client_sends(b"@RSYNCD: 31.0 /etc/passwd\n", &[]).close();
+    let mut backup =
+        TcpConversation::new("192.168.1.30:52000", "192.168.1.40:873").link(LinkType::Ethernet);
+    backup
+        .handshake()
+        .client_sends(b"@RSYNCD: 31.0 /etc/passwd\n", &[])
+        .close();
     add(3, backup);
     // 5. A DNS query for a known-bad domain (alert only), and a ping.
     let dns_query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04evil\x07example\x03com\x00\x00\x01\x00\x01";
-    let dns = PacketBuilder::udp("192.168.1.10:53000", "192.168.1.1:53").payload(dns_query).link(LinkType::Ethernet);
+    let dns = PacketBuilder::udp("192.168.1.10:53000", "192.168.1.1:53")
+        .payload(dns_query)
+        .link(LinkType::Ethernet);
     packets.push((Timestamp::new(1_700_000_004, 0), dns.build()));
-    let ping = PacketBuilder::icmp_echo("192.168.1.10", "198.51.100.1", 7, 1).payload(b"abcdefgh").link(LinkType::Ethernet);
+    let ping = PacketBuilder::icmp_echo("192.168.1.10", "198.51.100.1", 7, 1)
+        .payload(b"abcdefgh")
+        .link(LinkType::Ethernet);
     packets.push((Timestamp::new(1_700_000_004, 500_000), ping.build()));
     // 6. A SYN scan from one address: a detection_filter rule drops from the 5th probe on.
     for (i, port) in [21u16, 22, 25, 110, 143, 445, 3389].iter().enumerate() {
@@ -208,7 +254,10 @@ pub fn demo_pcap() -> Vec<u8> {
         .flags(tcp_flags::SYN)
         .seq(1000)
         .link(LinkType::Ethernet);
-        packets.push((Timestamp::new(1_700_000_005, i as u64 * 1000), probe.build()));
+        packets.push((
+            Timestamp::new(1_700_000_005, i as u64 * 1000),
+            probe.build(),
+        ));
     }
     packets.sort_by_key(|(ts, _)| *ts);
     let mut out = Vec::new();
@@ -230,7 +279,10 @@ pub fn demo_dir(source_root: &Path) -> Option<PathBuf> {
         Some(PathBuf::from("/usr/share/nfips/demo")),
         Some(source_root.join("demo")),
     ];
-    candidates.into_iter().flatten().find(|dir| dir.join("demo.pcap").is_file() && dir.join("demo.rules").is_file())
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("demo.pcap").is_file() && dir.join("demo.rules").is_file())
 }
 
 #[cfg(test)]
@@ -255,8 +307,12 @@ mod tests {
         if std::env::var_os("NFIPS_REGENERATE_DEMO").is_some() {
             std::fs::write(&path, demo_pcap()).unwrap();
         }
-        let checked_in = std::fs::read(&path).expect("demo/demo.pcap (regenerate with NFIPS_REGENERATE_DEMO=1)");
-        assert!(checked_in == demo_pcap(), "demo/demo.pcap differs from demo_pcap(): regenerate with NFIPS_REGENERATE_DEMO=1");
+        let checked_in =
+            std::fs::read(&path).expect("demo/demo.pcap (regenerate with NFIPS_REGENERATE_DEMO=1)");
+        assert!(
+            checked_in == demo_pcap(),
+            "demo/demo.pcap differs from demo_pcap(): regenerate with NFIPS_REGENERATE_DEMO=1"
+        );
     }
 
     #[test]
@@ -267,7 +323,10 @@ mod tests {
             std::fs::write(dir.join(name), b"").unwrap();
         }
         let files = expand_pcaps(std::slice::from_ref(&dir)).unwrap();
-        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
         assert_eq!(names, ["a.pcapng", "b.pcap"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -93,7 +93,7 @@ pub struct OutputSettings {
     pub eve: Option<PathBuf>,
     pub fast: Option<PathBuf>,
     pub channel_capacity: u64,
-    /// Seconds between EVE stats records (0 = only at exit).
+    /// Seconds of packet time between EVE stats records (0 = none).
     pub stats_interval: u64,
 }
 
@@ -113,6 +113,8 @@ pub struct RuleFiles {
     pub classification: Option<PathBuf>,
     pub pcre_match_limit: u64,
     pub pcre_depth_limit: u64,
+    pub retry_limit: u64,
+    pub pattern_span_cap: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,7 +164,12 @@ impl Default for Settings {
         Settings {
             checksum_validation: ChecksumMode::Auto,
             decode_error_verdict: DecodeErrorVerdict::Accept,
-            action_order: [ActionClass::Pass, ActionClass::Drop, ActionClass::Reject, ActionClass::Alert],
+            action_order: [
+                ActionClass::Pass,
+                ActionClass::Drop,
+                ActionClass::Reject,
+                ActionClass::Alert,
+            ],
             action_scope: ActionScope::Flow,
             ids: false,
             rules: RuleFiles {
@@ -171,6 +178,8 @@ impl Default for Settings {
                 classification: None,
                 pcre_match_limit: 3500,
                 pcre_depth_limit: 1500,
+                retry_limit: 1024,
+                pattern_span_cap: 4096,
             },
             flow: FlowSettings {
                 max_flows: 65_536,
@@ -203,11 +212,33 @@ impl Default for Settings {
                 prune_sessions: 16,
                 max_sessions: 262_144,
             },
-            output: OutputSettings { eve: None, fast: None, channel_capacity: 65_536, stats_interval: 0 },
-            tuning: TuningSettings { threshold_file: None, disable_file: None, modify_file: None, max_entries: 65_536 },
-            stickydrop: StickyDropSettings { max_entries: 65_536, kernel_set: String::new() },
-            reject: RejectSettings { max_per_second: 1000, icmp_unreachable: true },
-            queue: QueueSettings { queues: vec![0], maxlen: 4096, fail_open: true, bypass_mark: 0x1000_0000, rcvbuf: 64 << 20 },
+            output: OutputSettings {
+                eve: None,
+                fast: None,
+                channel_capacity: 65_536,
+                stats_interval: 0,
+            },
+            tuning: TuningSettings {
+                threshold_file: None,
+                disable_file: None,
+                modify_file: None,
+                max_entries: 65_536,
+            },
+            stickydrop: StickyDropSettings {
+                max_entries: 65_536,
+                kernel_set: String::new(),
+            },
+            reject: RejectSettings {
+                max_per_second: 1000,
+                icmp_unreachable: true,
+            },
+            queue: QueueSettings {
+                queues: vec![0],
+                maxlen: 4096,
+                fail_open: true,
+                bypass_mark: 0x1000_0000,
+                rcvbuf: 64 << 20,
+            },
         }
     }
 }
@@ -236,11 +267,14 @@ impl SettingValue for u64 {
     fn parse_value(text: &str) -> Result<Self, String> {
         let lower = text.trim().to_ascii_lowercase();
         let (digits, scale) = match lower.strip_suffix(['k', 'm', 'g']) {
-            Some(digits) => (digits, match lower.as_bytes()[lower.len() - 1] {
-                b'k' => 1u64 << 10,
-                b'm' => 1 << 20,
-                _ => 1 << 30,
-            }),
+            Some(digits) => (
+                digits,
+                match lower.as_bytes()[lower.len() - 1] {
+                    b'k' => 1u64 << 10,
+                    b'm' => 1 << 20,
+                    _ => 1 << 30,
+                },
+            ),
             None => (lower.as_str(), 1),
         };
         let base = if let Some(hex) = digits.strip_prefix("0x") {
@@ -248,9 +282,9 @@ impl SettingValue for u64 {
         } else {
             digits.parse::<u64>()
         };
-        base.ok()
-            .and_then(|v| v.checked_mul(scale))
-            .ok_or_else(|| format!("expected a non-negative integer (k/m/g suffix allowed), got {text:?}"))
+        base.ok().and_then(|v| v.checked_mul(scale)).ok_or_else(|| {
+            format!("expected a non-negative integer (k/m/g suffix allowed), got {text:?}")
+        })
     }
     fn show(&self) -> String {
         self.to_string()
@@ -259,7 +293,9 @@ impl SettingValue for u64 {
 
 impl SettingValue for u32 {
     fn parse_value(text: &str) -> Result<Self, String> {
-        u64::parse_value(text)?.try_into().map_err(|_| format!("{text:?} does not fit in 32 bits"))
+        u64::parse_value(text)?
+            .try_into()
+            .map_err(|_| format!("{text:?} does not fit in 32 bits"))
     }
     fn show(&self) -> String {
         format!("{self:#x}")
@@ -281,17 +317,27 @@ impl SettingValue for Option<PathBuf> {
         Ok((!text.is_empty()).then(|| PathBuf::from(text)))
     }
     fn show(&self) -> String {
-        self.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        self.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 }
 
 /// Comma-separated.
 impl SettingValue for Vec<PathBuf> {
     fn parse_value(text: &str) -> Result<Self, String> {
-        Ok(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect())
     }
     fn show(&self) -> String {
-        self.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -303,7 +349,10 @@ impl SettingValue for Vec<u16> {
             let bad = || format!("expected queue numbers like 0,1 or 0-3, got {part:?}");
             match part.split_once('-') {
                 Some((a, b)) => {
-                    let (a, b) = (a.trim().parse::<u16>().map_err(|_| bad())?, b.trim().parse::<u16>().map_err(|_| bad())?);
+                    let (a, b) = (
+                        a.trim().parse::<u16>().map_err(|_| bad())?,
+                        b.trim().parse::<u16>().map_err(|_| bad())?,
+                    );
                     if a > b {
                         return Err(bad());
                     }
@@ -318,13 +367,17 @@ impl SettingValue for Vec<u16> {
         Ok(out)
     }
     fn show(&self) -> String {
-        self.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
 impl SettingValue for ChecksumMode {
     fn parse_value(text: &str) -> Result<Self, String> {
-        text.parse::<ChecksumMode>().map_err(|_| format!("expected auto, yes or no, got {text:?}"))
+        text.parse::<ChecksumMode>()
+            .map_err(|_| format!("expected auto, yes or no, got {text:?}"))
     }
     fn show(&self) -> String {
         self.to_string()
@@ -387,7 +440,9 @@ impl SettingValue for ActionScope {
 /// The four classes pass, drop, reject, alert, each exactly once, in any order.
 impl SettingValue for [ActionClass; 4] {
     fn parse_value(text: &str) -> Result<Self, String> {
-        let bad = || format!("expected pass, drop, reject and alert each once (e.g. pass,drop,reject,alert), got {text:?}");
+        let bad = || {
+            format!("expected pass, drop, reject and alert each once (e.g. pass,drop,reject,alert), got {text:?}")
+        };
         let mut out = Vec::with_capacity(4);
         for name in text.split(',').map(str::trim) {
             let class = match name {
@@ -462,6 +517,8 @@ macro_rules! settings_table {
             }
 
             /// Every key with its default value and a one-line description.
+            ///
+            /// The README's settings table and `nfips run --print-config` come from this.
             pub fn describe() -> Vec<SettingDoc> {
                 let defaults = Settings::default();
                 vec![ $( SettingDoc { key: $key, default: SettingValue::show(&defaults.$($field).+), doc: $doc }, )* ]
@@ -481,6 +538,8 @@ settings_table! {
     "rules.classification" => rules.classification, "A Snort classification.config (the built-in table when empty).";
     "rules.pcre-match-limit" => rules.pcre_match_limit, "pcre2 match limit per pcre evaluation (rules with /O ignore it).";
     "rules.pcre-depth-limit" => rules.pcre_depth_limit, "pcre2 depth limit per pcre evaluation.";
+    "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
+    "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";
@@ -509,7 +568,7 @@ settings_table! {
     "output.eve" => output.eve, "EVE JSON output file (empty = none).";
     "output.fast" => output.fast, "fast.log output file (empty = none).";
     "output.channel-capacity" => output.channel_capacity, "Records queued for the output writer; records beyond it are lost and counted (output_lost), never waited for.";
-    "output.stats-interval" => output.stats_interval, "Seconds between EVE stats records (0 = one at exit).";
+    "output.stats-interval" => output.stats_interval, "Seconds of packet time between EVE stats records (0 = none).";
     "tuning.threshold-file" => tuning.threshold_file, "threshold.config: suppress, event_filter/threshold and rate_filter lines (empty = none).";
     "tuning.disable-file" => tuning.disable_file, "Rules to disable: sid, gid:sid or re:REGEX on msg, one per line (empty = none).";
     "tuning.modify-file" => tuning.modify_file, "Alert rules to turn into drop or reject: `drop SID|gid:sid|re:REGEX|all` lines (empty = none).";
@@ -544,13 +603,29 @@ impl Settings {
 
     /// [`Settings::load_toml`] on text; `origin` names it in errors.
     pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), SettingsError> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| SettingsError(format!("{origin}: {e}")))?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| SettingsError(format!("{origin}: {e}")))?;
         let mut flat = Vec::new();
         flatten_toml("", &table, &mut flat).map_err(|e| SettingsError(format!("{origin}: {e}")))?;
         for (key, value) in flat {
-            self.set(&key, &value).map_err(|e| SettingsError(format!("{origin}: key {key}: {e}")))?;
+            self.set(&key, &value)
+                .map_err(|e| SettingsError(format!("{origin}: key {key}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// The README table of settings: `| key | default | meaning |` rows.
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| key | default | meaning |\n|---|---|---|\n");
+        for doc in Settings::describe() {
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} |\n",
+                doc.key,
+                doc.default,
+                doc.doc.replace('|', "\\|")
+            ));
+        }
+        out
     }
 
     /// `KEY = VALUE` lines of every setting with its current value (`--print-config`), TOML.
@@ -558,15 +633,28 @@ impl Settings {
         let mut out = String::new();
         for doc in Settings::describe() {
             let value = self.get(doc.key).unwrap_or_default();
-            out.push_str(&format!("# {}\n\"{}\" = {}\n", doc.doc, doc.key, toml::Value::String(value)));
+            out.push_str(&format!(
+                "# {}\n\"{}\" = {}\n",
+                doc.doc,
+                doc.key,
+                toml::Value::String(value)
+            ));
         }
         out
     }
 }
 
-fn flatten_toml(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String)>) -> Result<(), String> {
+fn flatten_toml(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), String> {
     for (name, value) in table {
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         let text = match value {
             toml::Value::Table(inner) => {
                 flatten_toml(&key, inner, out)?;
@@ -586,7 +674,12 @@ fn flatten_toml(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String
                 }
                 parts.join(",")
             }
-            _ => return Err(format!("key {key}: unsupported value type {}", value.type_str())),
+            _ => {
+                return Err(format!(
+                    "key {key}: unsupported value type {}",
+                    value.type_str()
+                ))
+            }
         };
         out.push((key, text));
     }
@@ -601,7 +694,9 @@ mod tests {
     fn every_described_key_round_trips_its_default() {
         let mut settings = Settings::default();
         for doc in Settings::describe() {
-            settings.set(doc.key, &doc.default).unwrap_or_else(|e| panic!("{}: {e}", doc.key));
+            settings
+                .set(doc.key, &doc.default)
+                .unwrap_or_else(|e| panic!("{}: {e}", doc.key));
         }
         assert_eq!(settings, Settings::default());
     }
@@ -617,15 +712,29 @@ mod tests {
         assert_eq!(s.flow.max_flows, 10_240);
         assert!(s.stream.midstream);
         assert_eq!(s.checksum_validation, ChecksumMode::No);
-        assert_eq!(s.action_order, [ActionClass::Drop, ActionClass::Alert, ActionClass::Reject, ActionClass::Pass]);
+        assert_eq!(
+            s.action_order,
+            [
+                ActionClass::Drop,
+                ActionClass::Alert,
+                ActionClass::Reject,
+                ActionClass::Pass
+            ]
+        );
         assert_eq!(s.queue.queues, vec![0, 1, 2, 5]);
     }
 
     #[test]
     fn set_rejects_unknown_keys_and_bad_values() {
         let mut s = Settings::default();
-        assert!(s.set("flow.max-flow", "1").unwrap_err().contains("unknown setting"));
-        assert!(s.set("stream.midstream", "maybe").unwrap_err().contains("stream.midstream"));
+        assert!(s
+            .set("flow.max-flow", "1")
+            .unwrap_err()
+            .contains("unknown setting"));
+        assert!(s
+            .set("stream.midstream", "maybe")
+            .unwrap_err()
+            .contains("stream.midstream"));
         assert!(s.set("action-order", "pass,drop,drop,alert").is_err());
         assert!(s.set("action-order", "pass,drop,reject").is_err());
         assert!(s.set("flow.max-flows", "-1").is_err());
@@ -640,13 +749,22 @@ mod tests {
         assert!(s.ids);
         assert_eq!(s.flow.max_flows, 7);
         assert_eq!(s.flow.timeouts.udp_new, 3);
-        assert_eq!(s.rules.paths, vec![PathBuf::from("a.rules"), PathBuf::from("b")]);
+        assert_eq!(
+            s.rules.paths,
+            vec![PathBuf::from("a.rules"), PathBuf::from("b")]
+        );
     }
 
     #[test]
     fn toml_unknown_key_names_file_and_key() {
-        let err = Settings::default().apply_toml("[flow]\nmax-flowz = 1\n", "conf.toml").unwrap_err().0;
-        assert!(err.contains("conf.toml") && err.contains("flow.max-flowz"), "{err}");
+        let err = Settings::default()
+            .apply_toml("[flow]\nmax-flowz = 1\n", "conf.toml")
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("conf.toml") && err.contains("flow.max-flowz"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -657,6 +775,32 @@ mod tests {
         let mut reloaded = Settings::default();
         reloaded.apply_toml(&changed.to_toml(), "printed").unwrap();
         assert_eq!(reloaded, changed);
+    }
+
+    #[test]
+    fn readme_settings_table_lists_every_key() {
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let Ok(text) = std::fs::read_to_string(&readme) else {
+            eprintln!("SKIPPED: {} not written yet (its settings table comes from Settings::markdown_table)", readme.display());
+            return;
+        };
+        let missing: Vec<_> = Settings::describe()
+            .into_iter()
+            .filter(|d| !text.contains(&format!("`{}`", d.key)))
+            .map(|d| d.key)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README.md lacks settings {missing:?}; paste Settings::markdown_table()"
+        );
+    }
+
+    #[test]
+    fn markdown_table_has_a_row_per_key() {
+        assert_eq!(
+            Settings::markdown_table().lines().count(),
+            Settings::describe().len() + 2
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct WorkerStats {
     pub flows_active: u64,
     /// Threshold/detection_filter/rate_filter keys not tracked (tuning.max-entries reached).
     pub tuning_untracked: u64,
+    /// Output records lost to a full channel (shared by all workers of one output).
+    pub output_lost: u64,
     /// Alert records per (gid, sid).
     pub alerts_by_sid: HashMap<(u32, u32), u64>,
 }
@@ -45,7 +47,11 @@ impl WorkerStats {
     }
 
     pub fn decode_event_count(&mut self, reason: &'static str, count: u64) {
-        match self.decode_events.iter_mut().find(|(name, _)| *name == reason) {
+        match self
+            .decode_events
+            .iter_mut()
+            .find(|(name, _)| *name == reason)
+        {
             Some((_, total)) => *total += count,
             None => self.decode_events.push((reason, count)),
         }
@@ -74,11 +80,16 @@ impl WorkerStats {
             ("flows_evicted", self.flows_evicted),
             ("flows_active", self.flows_active),
             ("tuning_untracked", self.tuning_untracked),
+            ("output_lost", self.output_lost),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect();
-        out.extend(self.decode_events.iter().map(|(name, value)| (format!("decode.{name}"), *value)));
+        out.extend(
+            self.decode_events
+                .iter()
+                .map(|(name, value)| (format!("decode.{name}"), *value)),
+        );
         out
     }
 
@@ -88,10 +99,29 @@ impl WorkerStats {
             ($($field:ident),*) => { $( self.$field += other.$field; )* };
         }
         add!(
-            packets, bytes, accepted, dropped, rejected, passed, alerts, drop_rules, drop_flow, drop_decode, drop_stickydrop,
-            sticky_requests, checksum_invalid, decode_errors, flows_created, flows_timed_out, flow_emergency_prunes, flows_evicted,
-            flows_active, tuning_untracked
+            packets,
+            bytes,
+            accepted,
+            dropped,
+            rejected,
+            passed,
+            alerts,
+            drop_rules,
+            drop_flow,
+            drop_decode,
+            drop_stickydrop,
+            sticky_requests,
+            checksum_invalid,
+            decode_errors,
+            flows_created,
+            flows_timed_out,
+            flow_emergency_prunes,
+            flows_evicted,
+            flows_active,
+            tuning_untracked
         );
+        // One output channel is shared: its loss count is the same number in every worker.
+        self.output_lost = self.output_lost.max(other.output_lost);
         for &(name, count) in &other.decode_events {
             self.decode_event_count(name, count);
         }
@@ -107,9 +137,15 @@ mod tests {
 
     #[test]
     fn merge_adds_counters_and_events() {
-        let mut a = WorkerStats { packets: 2, ..Default::default() };
+        let mut a = WorkerStats {
+            packets: 2,
+            ..Default::default()
+        };
         a.decode_event("truncated");
-        let mut b = WorkerStats { packets: 3, ..Default::default() };
+        let mut b = WorkerStats {
+            packets: 3,
+            ..Default::default()
+        };
         b.decode_event("truncated");
         b.decode_event("truncated");
         b.decode_event("bad-version");

@@ -111,22 +111,37 @@ fn read(path: &Path) -> Result<String, String> {
 /// Lines without comments and blanks, numbered from 1.
 fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines().enumerate().filter_map(|(i, line)| {
-        let line = line.split_once('#').map_or(line, |(before, _)| before).trim();
+        let line = line
+            .split_once('#')
+            .map_or(line, |(before, _)| before)
+            .trim();
         (!line.is_empty()).then_some((i + 1, line))
     })
 }
 
 fn parse_selector(text: &str, allow_all: bool) -> Result<Selector, String> {
     if let Some(re) = text.strip_prefix("re:") {
-        return Regex::new(re).map(Selector::MsgRegex).map_err(|e| format!("bad regex: {e}"));
+        return Regex::new(re)
+            .map(Selector::MsgRegex)
+            .map_err(|e| format!("bad regex: {e}"));
     }
     if allow_all && text == "all" {
         return Ok(Selector::All);
     }
-    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("expected SID, GID:SID or re:REGEX, got {text:?}"));
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("expected SID, GID:SID or re:REGEX, got {text:?}"))
+    };
     match text.split_once(':') {
-        Some((gid, sid)) => Ok(Selector::Sid { gid: Some(number(gid)?), sid: number(sid)? }),
-        None => Ok(Selector::Sid { gid: None, sid: number(text)? }),
+        Some((gid, sid)) => Ok(Selector::Sid {
+            gid: Some(number(gid)?),
+            sid: number(sid)?,
+        }),
+        None => Ok(Selector::Sid {
+            gid: None,
+            sid: number(text)?,
+        }),
     }
 }
 
@@ -149,7 +164,11 @@ pub fn parse_modify(text: &str, origin: &str) -> Result<Vec<(Action, Selector)>,
                 "drop" => Action::Drop,
                 "sdrop" => Action::Sdrop,
                 "reject" => Action::Reject(RejectTarget::Both),
-                other => return Err(err(format!("unknown action {other:?} (drop, sdrop or reject)"))),
+                other => {
+                    return Err(err(format!(
+                        "unknown action {other:?} (drop, sdrop or reject)"
+                    )))
+                }
             };
             Ok((action, parse_selector(rest.trim(), true).map_err(err)?))
         })
@@ -200,7 +219,9 @@ fn parse_threshold_line(line: &str, config: &mut ThresholdConfig) -> Result<(), 
     let (directive, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let mut fields: HashMap<&str, &str> = HashMap::new();
     for part in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, value) = part.split_once(char::is_whitespace).ok_or_else(|| format!("expected `name value`, got {part:?}"))?;
+        let (name, value) = part
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("expected `name value`, got {part:?}"))?;
         if fields.insert(name, value.trim()).is_some() {
             return Err(format!("{name} given twice"));
         }
@@ -208,8 +229,21 @@ fn parse_threshold_line(line: &str, config: &mut ThresholdConfig) -> Result<(), 
     let allowed: &[&str] = match directive {
         "suppress" => &["gen_id", "sig_id", "track", "ip"],
         "event_filter" | "threshold" => &["gen_id", "sig_id", "type", "track", "count", "seconds"],
-        "rate_filter" => &["gen_id", "sig_id", "track", "count", "seconds", "new_action", "timeout", "apply_to"],
-        other => return Err(format!("unknown directive {other:?} (suppress, event_filter, threshold, rate_filter)")),
+        "rate_filter" => &[
+            "gen_id",
+            "sig_id",
+            "track",
+            "count",
+            "seconds",
+            "new_action",
+            "timeout",
+            "apply_to",
+        ],
+        other => {
+            return Err(format!(
+                "unknown directive {other:?} (suppress, event_filter, threshold, rate_filter)"
+            ))
+        }
     };
     if let Some(unknown) = fields.keys().find(|k| !allowed.contains(k)) {
         return Err(format!("{directive}: unknown field {unknown:?}"));
@@ -230,7 +264,10 @@ fn parse_threshold_line(line: &str, config: &mut ThresholdConfig) -> Result<(), 
             None => Err(format!("{directive}: missing track")),
         }
     };
-    let rule = RuleRef { gid: number("gen_id")?, sid: number("sig_id")? };
+    let rule = RuleRef {
+        gid: number("gen_id")?,
+        sid: number("sig_id")?,
+    };
     match directive {
         "suppress" => {
             let track = match (fields.contains_key("track"), fields.get("ip")) {
@@ -316,6 +353,17 @@ pub struct Tracker {
     pub untracked: u64,
 }
 
+/// One match of one rule, as the counters see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatchAt {
+    /// Index of the rule in its RuleSet.
+    pub rule: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Packet time, µs.
+    pub now_us: u64,
+}
+
 /// The outcome of counting one match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Count {
@@ -326,7 +374,11 @@ pub enum Count {
 
 impl Tracker {
     pub fn new(max_entries: u64) -> Self {
-        Tracker { windows: HashMap::new(), max_entries: max_entries as usize, untracked: 0 }
+        Tracker {
+            windows: HashMap::new(),
+            max_entries: max_entries as usize,
+            untracked: 0,
+        }
     }
 
     fn key_addr(track: TrackBy, src: IpAddr, dst: IpAddr) -> [u8; 16] {
@@ -338,18 +390,32 @@ impl Tracker {
         crate::flow::Endpoint::new(addr, 0).addr
     }
 
-    fn count(&mut self, counter: Counter, rule: u32, addr: [u8; 16], seconds: u32, now_us: u64) -> (Count, Option<&mut Window>) {
+    fn count(
+        &mut self,
+        counter: Counter,
+        at: &MatchAt,
+        track: TrackBy,
+        seconds: u32,
+    ) -> (Count, Option<&mut Window>) {
+        let (rule, now_us) = (at.rule, at.now_us);
+        let addr = Self::key_addr(track, at.src, at.dst);
         let window_us = u64::from(seconds) * 1_000_000;
         let key = (counter, rule, addr);
         if !self.windows.contains_key(&key) && self.windows.len() >= self.max_entries {
             // Drop entries whose windows are over before giving up on this key.
-            self.windows.retain(|_, w| now_us.saturating_sub(w.start_us) < window_us.max(1) || w.active_until_us > now_us);
+            self.windows.retain(|_, w| {
+                now_us.saturating_sub(w.start_us) < window_us.max(1) || w.active_until_us > now_us
+            });
             if self.windows.len() >= self.max_entries {
                 self.untracked += 1;
                 return (Count::Untracked, None);
             }
         }
-        let w = self.windows.entry(key).or_insert(Window { start_us: now_us, count: 0, active_until_us: 0 });
+        let w = self.windows.entry(key).or_insert(Window {
+            start_us: now_us,
+            count: 0,
+            active_until_us: 0,
+        });
         if now_us.saturating_sub(w.start_us) >= window_us {
             w.start_us = now_us;
             w.count = 0;
@@ -360,23 +426,30 @@ impl Tracker {
 
     /// detection_filter: does the rule fire on this match (from the (count+1)-th match in
     /// `seconds`)?
-    pub fn detection_filter(&mut self, rule: u32, track: TrackBy, count: u32, seconds: u32, src: IpAddr, dst: IpAddr, now_us: u64) -> bool {
-        let addr = Self::key_addr(track, src, dst);
-        match self.count(Counter::DetectionFilter, rule, addr, seconds, now_us).0 {
+    pub fn detection_filter(
+        &mut self,
+        at: &MatchAt,
+        track: TrackBy,
+        count: u32,
+        seconds: u32,
+    ) -> bool {
+        match self.count(Counter::DetectionFilter, at, track, seconds).0 {
             Count::InWindow(n) => n > count,
             Count::Untracked => false,
         }
     }
 
     /// threshold / event_filter: is this match logged?
-    pub fn event_filter(&mut self, rule: u32, kind: ThresholdKind, track: TrackBy, count: u32, seconds: u32, src: IpAddr, dst: IpAddr, now_us: u64) -> bool {
-        let addr = Self::key_addr(track, src, dst);
-        let n = match self.count(Counter::EventFilter, rule, addr, seconds, now_us).0 {
+    pub fn event_filter(&mut self, at: &MatchAt, filter: &EventFilter) -> bool {
+        let n = match self
+            .count(Counter::EventFilter, at, filter.track, filter.seconds)
+            .0
+        {
             Count::InWindow(n) => n,
             Count::Untracked => return true,
         };
-        let count = count.max(1);
-        match kind {
+        let count = filter.count.max(1);
+        match filter.kind {
             ThresholdKind::Limit => n <= count,
             ThresholdKind::Threshold => n % count == 0,
             ThresholdKind::Both => n == count,
@@ -384,15 +457,14 @@ impl Tracker {
     }
 
     /// rate_filter: does `new_action` replace the rule's action for this match?
-    pub fn rate_filter(&mut self, rule: u32, filter: &RateFilter, src: IpAddr, dst: IpAddr, now_us: u64) -> bool {
-        let addr = Self::key_addr(filter.track, src, dst);
-        let (count, window) = self.count(Counter::RateFilter, rule, addr, filter.seconds, now_us);
+    pub fn rate_filter(&mut self, at: &MatchAt, filter: &RateFilter) -> bool {
+        let (count, window) = self.count(Counter::RateFilter, at, filter.track, filter.seconds);
         let Some(window) = window else { return false };
-        if window.active_until_us > now_us {
+        if window.active_until_us > at.now_us {
             return true;
         }
         if matches!(count, Count::InWindow(n) if n > filter.count) {
-            window.active_until_us = now_us + u64::from(filter.timeout) * 1_000_000;
+            window.active_until_us = at.now_us + u64::from(filter.timeout) * 1_000_000;
             return true;
         }
         false
@@ -416,6 +488,25 @@ mod tests {
     const B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
     const SEC: u64 = 1_000_000;
 
+    fn at(rule: u32, src: IpAddr, dst: IpAddr, now_us: u64) -> MatchAt {
+        MatchAt {
+            rule,
+            src,
+            dst,
+            now_us,
+        }
+    }
+
+    fn ef(kind: ThresholdKind, track: TrackBy, count: u32, seconds: u32) -> EventFilter {
+        EventFilter {
+            rule: RuleRef { gid: 1, sid: 1 },
+            kind,
+            track,
+            count,
+            seconds,
+        }
+    }
+
     #[test]
     fn threshold_config_lines_parse() {
         let c = parse_threshold(
@@ -428,7 +519,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.suppress.len(), 2);
         assert_eq!(c.suppress[1].track.as_ref().unwrap().0, TrackBy::Src);
-        assert_eq!(c.event_filters[0], EventFilter { rule: RuleRef { gid: 1, sid: 7 }, kind: ThresholdKind::Limit, track: TrackBy::Dst, count: 2, seconds: 60 });
+        assert_eq!(
+            c.event_filters[0],
+            EventFilter {
+                rule: RuleRef { gid: 1, sid: 7 },
+                kind: ThresholdKind::Limit,
+                track: TrackBy::Dst,
+                count: 2,
+                seconds: 60
+            }
+        );
         assert_eq!(c.event_filters[1].kind, ThresholdKind::Both);
         assert_eq!(c.rate_filters[0].new_action, Action::Drop);
         assert_eq!(c.rate_filters[0].timeout, 30);
@@ -438,8 +538,12 @@ mod tests {
     fn threshold_errors_name_file_and_line() {
         let err = parse_threshold("suppress gen_id 1, sig_id 1\nevent_filter gen_id 1, sig_id 2, type often, track by_src, count 1, seconds 1\n", "t.conf").unwrap_err();
         assert!(err.starts_with("t.conf:2:"), "{err}");
-        assert!(parse_threshold("supress gen_id 1, sig_id 1", "x").unwrap_err().contains("unknown directive"));
-        assert!(parse_threshold("suppress gen_id 1", "x").unwrap_err().contains("missing sig_id"));
+        assert!(parse_threshold("supress gen_id 1, sig_id 1", "x")
+            .unwrap_err()
+            .contains("unknown directive"));
+        assert!(parse_threshold("suppress gen_id 1", "x")
+            .unwrap_err()
+            .contains("missing sig_id"));
         assert!(parse_threshold("suppress gen_id 1, sig_id 1, track by_src", "x").is_err());
     }
 
@@ -447,53 +551,102 @@ mod tests {
     fn disable_and_modify_lists_parse_and_report_lines() {
         let d = parse_disable("1234\n1:2345\nre:^ET POLICY\n", "d").unwrap();
         assert_eq!(d.len(), 3);
-        assert!(parse_disable("12x\n", "d.conf").unwrap_err().starts_with("d.conf:1:"));
+        assert!(parse_disable("12x\n", "d.conf")
+            .unwrap_err()
+            .starts_with("d.conf:1:"));
         let m = parse_modify("drop all\nreject 5\n", "m").unwrap();
         assert!(matches!(m[0], (Action::Drop, Selector::All)));
-        assert!(parse_modify("block 5\n", "m.conf").unwrap_err().starts_with("m.conf:1:"));
+        assert!(parse_modify("block 5\n", "m.conf")
+            .unwrap_err()
+            .starts_with("m.conf:1:"));
     }
 
     #[test]
     fn limit_logs_the_first_count_matches_per_window() {
         let mut t = Tracker::new(100);
-        let logged: Vec<bool> = (0..4).map(|i| t.event_filter(1, ThresholdKind::Limit, TrackBy::Src, 2, 60, A, B, i)).collect();
+        let logged: Vec<bool> = (0..4)
+            .map(|i| {
+                t.event_filter(
+                    &at(1, A, B, i),
+                    &ef(ThresholdKind::Limit, TrackBy::Src, 2, 60),
+                )
+            })
+            .collect();
         assert_eq!(logged, [true, true, false, false]);
-        assert!(t.event_filter(1, ThresholdKind::Limit, TrackBy::Src, 2, 60, A, B, 61 * SEC));
-        assert!(t.event_filter(1, ThresholdKind::Limit, TrackBy::Src, 2, 60, B, A, 3), "other source has its own count");
+        assert!(t.event_filter(
+            &at(1, A, B, 61 * SEC),
+            &ef(ThresholdKind::Limit, TrackBy::Src, 2, 60)
+        ));
+        assert!(
+            t.event_filter(
+                &at(1, B, A, 3),
+                &ef(ThresholdKind::Limit, TrackBy::Src, 2, 60)
+            ),
+            "other source has its own count"
+        );
     }
 
     #[test]
     fn threshold_logs_every_countth_and_both_once() {
         let mut t = Tracker::new(100);
-        let every: Vec<bool> = (0..6).map(|i| t.event_filter(1, ThresholdKind::Threshold, TrackBy::Src, 3, 60, A, B, i)).collect();
+        let every: Vec<bool> = (0..6)
+            .map(|i| {
+                t.event_filter(
+                    &at(1, A, B, i),
+                    &ef(ThresholdKind::Threshold, TrackBy::Src, 3, 60),
+                )
+            })
+            .collect();
         assert_eq!(every, [false, false, true, false, false, true]);
-        let once: Vec<bool> = (0..6).map(|i| t.event_filter(2, ThresholdKind::Both, TrackBy::Dst, 3, 60, A, B, i)).collect();
+        let once: Vec<bool> = (0..6)
+            .map(|i| {
+                t.event_filter(
+                    &at(2, A, B, i),
+                    &ef(ThresholdKind::Both, TrackBy::Dst, 3, 60),
+                )
+            })
+            .collect();
         assert_eq!(once, [false, false, true, false, false, false]);
     }
 
     #[test]
     fn detection_filter_fires_after_count_in_packet_time() {
         let mut t = Tracker::new(100);
-        let fired: Vec<bool> = (0..4).map(|i| t.detection_filter(1, TrackBy::Src, 2, 10, A, B, i * SEC)).collect();
+        let fired: Vec<bool> = (0..4)
+            .map(|i| t.detection_filter(&at(1, A, B, i * SEC), TrackBy::Src, 2, 10))
+            .collect();
         assert_eq!(fired, [false, false, true, true]);
-        assert!(!t.detection_filter(1, TrackBy::Src, 2, 10, A, B, 20 * SEC), "a new window starts over");
+        assert!(
+            !t.detection_filter(&at(1, A, B, 20 * SEC), TrackBy::Src, 2, 10),
+            "a new window starts over"
+        );
     }
 
     #[test]
     fn rate_filter_switches_action_for_timeout() {
         let mut t = Tracker::new(100);
-        let f = RateFilter { rule: RuleRef { gid: 1, sid: 1 }, track: TrackBy::Src, count: 2, seconds: 1, new_action: Action::Drop, timeout: 5 };
-        let hits: Vec<bool> = (0..3).map(|i| t.rate_filter(1, &f, A, B, i)).collect();
+        let f = RateFilter {
+            rule: RuleRef { gid: 1, sid: 1 },
+            track: TrackBy::Src,
+            count: 2,
+            seconds: 1,
+            new_action: Action::Drop,
+            timeout: 5,
+        };
+        let hits: Vec<bool> = (0..3).map(|i| t.rate_filter(&at(1, A, B, i), &f)).collect();
         assert_eq!(hits, [false, false, true]);
-        assert!(t.rate_filter(1, &f, A, B, 4 * SEC), "still within the timeout");
-        assert!(!t.rate_filter(1, &f, A, B, 10 * SEC));
+        assert!(
+            t.rate_filter(&at(1, A, B, 4 * SEC), &f),
+            "still within the timeout"
+        );
+        assert!(!t.rate_filter(&at(1, A, B, 10 * SEC), &f));
     }
 
     #[test]
     fn full_tracker_counts_untracked() {
         let mut t = Tracker::new(1);
-        t.detection_filter(1, TrackBy::Src, 0, 10, A, B, 0);
-        assert!(!t.detection_filter(1, TrackBy::Src, 0, 10, B, A, 0));
+        t.detection_filter(&at(1, A, B, 0), TrackBy::Src, 0, 10);
+        assert!(!t.detection_filter(&at(1, B, A, 0), TrackBy::Src, 0, 10));
         assert_eq!(t.untracked, 1);
     }
 }

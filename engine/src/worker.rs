@@ -19,8 +19,10 @@ use nfips_rules::PacketContext;
 
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::detect::{DetectionPlan, Detector, PacketAction};
-use crate::flow::{track_tcp, Endpoint, FlowTable, FlowVerdict};
-use crate::output::{AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef};
+use crate::flow::{tcp_sender_is_server, track_tcp, Endpoint, FlowTable, FlowVerdict, TcpProgress};
+use crate::output::{
+    AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef,
+};
 use crate::settings::{DecodeErrorVerdict, Settings};
 use crate::stats::WorkerStats;
 
@@ -66,7 +68,11 @@ impl StickyCheck for MemoryStickyTable {
     fn block(&self, addr: IpAddr, until_secs: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if !entries.contains_key(&addr) && entries.len() >= self.max_entries {
-            if let Some(victim) = entries.iter().min_by_key(|(_, until)| **until).map(|(a, _)| *a) {
+            if let Some(victim) = entries
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(a, _)| *a)
+            {
                 entries.remove(&victim);
                 self.replaced.fetch_add(1, Ordering::Relaxed);
             }
@@ -87,7 +93,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(settings: Settings, plan: DetectionPlan, sticky: Arc<dyn StickyCheck>) -> Shared {
-        Shared { settings, plan: RwLock::new(Arc::new(plan)), generation: AtomicU64::new(0), sticky }
+        Shared {
+            settings,
+            plan: RwLock::new(Arc::new(plan)),
+            generation: AtomicU64::new(0),
+            sticky,
+        }
     }
 
     /// Replace the rules (reload); each worker picks the new plan up at its next packet.
@@ -145,8 +156,18 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    const ACCEPT: Verdict = Verdict { accept: true, reject: None, bypass: false, sticky: None };
-    const DROP: Verdict = Verdict { accept: false, reject: None, bypass: false, sticky: None };
+    const ACCEPT: Verdict = Verdict {
+        accept: true,
+        reject: None,
+        bypass: false,
+        sticky: None,
+    };
+    const DROP: Verdict = Verdict {
+        accept: false,
+        reject: None,
+        bypass: false,
+        sticky: None,
+    };
 }
 
 /// One thread's packet path.
@@ -158,9 +179,16 @@ pub struct Worker {
     detector: Detector,
     flows: FlowTable,
     stats: WorkerStats,
+    /// Packet time of the next EVE stats record (output.stats-interval).
+    next_stats_us: u64,
 }
 
-fn meta_of(pkt: &Packet<'_>, ts_us: u64, pcap_cnt: Option<u64>, flow_id: Option<u64>) -> PacketMeta {
+fn meta_of(
+    pkt: &Packet<'_>,
+    ts_us: u64,
+    pcap_cnt: Option<u64>,
+    flow_id: Option<u64>,
+) -> PacketMeta {
     let (src_port, dst_port) = ports(pkt);
     PacketMeta {
         ts_us,
@@ -203,13 +231,34 @@ pub fn packet_context(pkt: &Packet<'_>, flow: FlowContext) -> PacketContext {
         dst: pkt.dst,
         src_port,
         dst_port,
-        ip: IpFields { ttl: pkt.ttl, tos: pkt.tos, id: pkt.ip_id, options: pkt.ip_options, fragbits: pkt.fragbits },
+        ip: IpFields {
+            ttl: pkt.ttl,
+            tos: pkt.tos,
+            id: pkt.ip_id,
+            options: pkt.ip_options,
+            fragbits: pkt.fragbits,
+        },
         tcp: match pkt.transport {
-            Transport::Tcp(t) => Some(TcpFields { flags: t.flags, seq: t.seq, ack: t.ack, window: t.window }),
+            Transport::Tcp(t) => Some(TcpFields {
+                flags: t.flags,
+                seq: t.seq,
+                ack: t.ack,
+                window: t.window,
+            }),
             _ => None,
         },
         icmp: match pkt.transport {
-            Transport::Icmp { itype, icode, id, seq } => Some(IcmpFields { itype, icode, id, seq }),
+            Transport::Icmp {
+                itype,
+                icode,
+                id,
+                seq,
+            } => Some(IcmpFields {
+                itype,
+                icode,
+                id,
+                seq,
+            }),
             _ => None,
         },
         flow,
@@ -232,6 +281,7 @@ impl Worker {
             detector: Detector::new(plan),
             flows: FlowTable::new(&shared.settings.flow, id),
             stats: WorkerStats::default(),
+            next_stats_us: 0,
             shared,
             outputs,
         }
@@ -246,9 +296,13 @@ impl Worker {
         self.stats.flows_evicted = c.evicted;
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.tuning_untracked = self.detector.untracked();
+        self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
-        for (name, count) in self.decoder.stats.iter().filter(|&(_, count)| count > 0) {
-            self.stats.decode_event_count(name, count);
+        for &reason in crate::decode::DecodeError::ALL {
+            let count = self.decoder.stats.error_count(reason);
+            if count > 0 {
+                self.stats.decode_event_count(reason.name(), count);
+            }
         }
         &self.stats
     }
@@ -269,6 +323,8 @@ impl Worker {
         };
         let verdict = match decoded {
             Ok(pkt) => self.process_decoded(&pkt, raw.ts_us, raw.pcap_cnt),
+            // Not IP (ARP ...) or a link type we do not read: not ours to judge.
+            Err(err) if !err.is_malformed() => Verdict::ACCEPT,
             Err(_) => self.decode_failed(raw.ts_us, raw.pcap_cnt),
         };
         if verdict.accept {
@@ -276,7 +332,22 @@ impl Worker {
         } else {
             self.stats.dropped += 1;
         }
+        self.maybe_emit_stats(raw.ts_us);
         verdict
+    }
+
+    /// An EVE stats record every `output.stats-interval` seconds of packet time.
+    fn maybe_emit_stats(&mut self, ts_us: u64) {
+        let interval = self.shared.settings.output.stats_interval;
+        if interval == 0 || !self.outputs.enabled() || ts_us < self.next_stats_us {
+            return;
+        }
+        let first = self.next_stats_us == 0;
+        self.next_stats_us = ts_us + interval.saturating_mul(1_000_000);
+        if !first {
+            let counters = self.stats().counters();
+            self.outputs.send(Record::Stats { ts_us, counters });
+        }
     }
 
     fn decode_failed(&mut self, ts_us: u64, pcap_cnt: Option<u64>) -> Verdict {
@@ -292,9 +363,16 @@ impl Worker {
     }
 
     /// Decide one decoded packet (the part after decode; tests and the bench call it directly).
-    pub fn process_decoded(&mut self, pkt: &Packet<'_>, ts_us: u64, pcap_cnt: Option<u64>) -> Verdict {
+    pub fn process_decoded(
+        &mut self,
+        pkt: &Packet<'_>,
+        ts_us: u64,
+        pcap_cnt: Option<u64>,
+    ) -> Verdict {
         let now_secs = ts_us / 1_000_000;
-        if self.shared.sticky.is_blocked(pkt.src, now_secs) || self.shared.sticky.is_blocked(pkt.dst, now_secs) {
+        if self.shared.sticky.is_blocked(pkt.src, now_secs)
+            || self.shared.sticky.is_blocked(pkt.dst, now_secs)
+        {
             self.stats.drop_stickydrop += 1;
             self.send_drop(pkt, ts_us, pcap_cnt, None, DropReason::StickyDrop, None);
             return Verdict::DROP;
@@ -307,25 +385,68 @@ impl Worker {
         let (src_port, dst_port) = ports(pkt);
         self.flows.sweep(ts_us);
         let settings = &self.shared.settings;
-        let (flow, to_server, _) = self.flows.lookup(Endpoint::new(pkt.src, src_port), Endpoint::new(pkt.dst, dst_port), pkt.ip_proto, ts_us);
+        let midstream = settings.stream.midstream || settings.stream.async_oneside;
+        let sender_is_server = match pkt.transport {
+            Transport::Tcp(tcp) => tcp_sender_is_server(tcp.flags, src_port, dst_port, midstream),
+            _ => false,
+        };
+        let (flow, to_server, _) = self.flows.lookup(
+            Endpoint::new(pkt.src, src_port),
+            Endpoint::new(pkt.dst, dst_port),
+            pkt.ip_proto,
+            ts_us,
+            sender_is_server,
+        );
         let flow_id = flow.id;
         match flow.verdict {
             FlowVerdict::Drop => {
                 self.stats.drop_flow += 1;
-                self.send_drop(pkt, ts_us, pcap_cnt, Some(flow_id), DropReason::FlowDrop, None);
+                self.send_drop(
+                    pkt,
+                    ts_us,
+                    pcap_cnt,
+                    Some(flow_id),
+                    DropReason::FlowDrop,
+                    None,
+                );
                 return Verdict::DROP;
             }
             FlowVerdict::Pass => {
                 self.stats.passed += 1;
-                return Verdict { bypass: true, ..Verdict::ACCEPT };
+                return Verdict {
+                    bypass: true,
+                    ..Verdict::ACCEPT
+                };
             }
             FlowVerdict::None => {}
         }
+        // TCP: the packet that completes the handshake is not yet "established" (Suricata's
+        // semantics); a session picked up midstream is established from its first packet.
+        let mut established = flow.established(pkt.ip_proto);
         if let Transport::Tcp(tcp) = pkt.transport {
-            track_tcp(flow, tcp.flags, to_server, settings.stream.midstream || settings.stream.async_oneside);
+            let before = flow.tcp;
+            track_tcp(flow, tcp.flags, to_server, midstream);
+            established |= before == TcpProgress::None && flow.tcp == TcpProgress::Established;
         }
-        let ctx = packet_context(pkt, FlowContext { established: flow.established(pkt.ip_proto), to_server });
-        self.detector.inspect(&ctx, &[(BufferKind::Packet, pkt.payload)], &mut flow.bits, ts_us);
+        let ctx = packet_context(
+            pkt,
+            FlowContext {
+                established,
+                to_server,
+            },
+        );
+        let first_in_direction = if to_server {
+            flow.packets_to_server == 1
+        } else {
+            flow.packets_to_client == 1
+        };
+        self.detector.inspect(
+            &ctx,
+            &[(BufferKind::Packet, pkt.payload)],
+            &mut flow.bits,
+            ts_us,
+            first_in_direction,
+        );
         let decision = self.detector.decision();
         match decision.action {
             PacketAction::Drop if decision.flow_scope => flow.verdict = FlowVerdict::Drop,
@@ -336,17 +457,31 @@ impl Worker {
         if self.outputs.enabled() && !decision.alerts.is_empty() {
             let meta = meta_of(pkt, ts_us, pcap_cnt, Some(flow_id));
             for &(id, action) in &decision.alerts {
-                self.outputs.send(Record::Alert { meta, rule: RuleRef { rules: rules.clone(), id, action } });
+                self.outputs.send(Record::Alert {
+                    meta,
+                    rule: RuleRef {
+                        rules: rules.clone(),
+                        id,
+                        action,
+                    },
+                });
             }
         }
         self.stats.alerts += decision.alerts.len() as u64;
         for &(id, _) in &decision.alerts {
             let rule = rules.rule(id);
-            *self.stats.alerts_by_sid.entry((rule.gid, rule.sid)).or_default() += 1;
+            *self
+                .stats
+                .alerts_by_sid
+                .entry((rule.gid, rule.sid))
+                .or_default() += 1;
         }
         let mut verdict = match decision.action {
             PacketAction::Accept => Verdict::ACCEPT,
-            PacketAction::Pass => Verdict { bypass: decision.flow_scope, ..Verdict::ACCEPT },
+            PacketAction::Pass => Verdict {
+                bypass: decision.flow_scope,
+                ..Verdict::ACCEPT
+            },
             PacketAction::Drop => Verdict::DROP,
         };
         if decision.action == PacketAction::Drop {
@@ -361,7 +496,11 @@ impl Worker {
                 self.shared.sticky.block(addr, now_secs + u64::from(secs));
                 verdict.sticky = Some((addr, secs));
             }
-            let rule = decision.deciding_rule.map(|id| RuleRef { rules: rules.clone(), id, action: AlertAction::Blocked });
+            let rule = decision.deciding_rule.map(|id| RuleRef {
+                rules: rules.clone(),
+                id,
+                action: AlertAction::Blocked,
+            });
             let reject_record = reject.as_ref().map(|r| RejectRecord {
                 tcp_reset: r.ip_proto == 6,
                 target: match r.target {
@@ -383,9 +522,22 @@ impl Worker {
         verdict
     }
 
-    fn send_drop(&self, pkt: &Packet<'_>, ts_us: u64, pcap_cnt: Option<u64>, flow_id: Option<u64>, reason: DropReason, rule: Option<RuleRef>) {
+    fn send_drop(
+        &self,
+        pkt: &Packet<'_>,
+        ts_us: u64,
+        pcap_cnt: Option<u64>,
+        flow_id: Option<u64>,
+        reason: DropReason,
+        rule: Option<RuleRef>,
+    ) {
         if self.outputs.enabled() {
-            self.outputs.send(Record::Drop { meta: meta_of(pkt, ts_us, pcap_cnt, flow_id), reason, rule, reject: None });
+            self.outputs.send(Record::Drop {
+                meta: meta_of(pkt, ts_us, pcap_cnt, flow_id),
+                reason,
+                rule,
+                reject: None,
+            });
         }
     }
 }
