@@ -8,7 +8,6 @@
 //! `--accept-all` (hidden) skips the engine and accepts every packet: the floor of any NFQUEUE
 //! IPS, used by the inline benchmark. Not here: packet handling itself (engine::worker).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -277,19 +276,6 @@ fn worker_loop(
     Ok(())
 }
 
-/// Interns counter names for [`Record::Stats`] (a bounded set: workers x counters).
-fn intern(name: String) -> &'static str {
-    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
-    let set = names.get_or_insert_with(HashSet::new);
-    if let Some(&known) = set.get(name.as_str()) {
-        return known;
-    }
-    let leaked: &'static str = Box::leak(name.into_boxed_str());
-    set.insert(leaked);
-    leaked
-}
-
 fn queue_counter_pairs(counters: &QueueCounters) -> [(&'static str, u64); 14] {
     [
         ("packets", counters.packets),
@@ -315,24 +301,20 @@ fn stats_counters(
     snapshots: &[Snapshot],
     kernel: &[KernelQueueStats],
     output_lost: u64,
-) -> Vec<(&'static str, u64)> {
+) -> Vec<(String, u64)> {
     let mut total = WorkerStats::default();
     let mut total_queue = QueueCounters::default();
     for snapshot in snapshots {
         total.merge(&snapshot.worker);
         total_queue.add(&snapshot.queue);
     }
-    let mut out: Vec<(&'static str, u64)> = total
-        .counters()
-        .into_iter()
-        .map(|(name, value)| (intern(name), value))
-        .collect();
+    let mut out = total.counters();
     for (name, value) in queue_counter_pairs(&total_queue) {
-        out.push((intern(format!("nfqueue.{name}")), value));
+        out.push((format!("nfqueue.{name}"), value));
     }
     let relaxed = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let sticky = &daemon.sticky.counters;
-    out.extend([
+    let daemon_counters = [
         (
             "reject.tcp_resets_sent",
             relaxed(&daemon.rejects.tcp_resets_sent),
@@ -364,32 +346,37 @@ fn stats_counters(
             "stickydrop.kernel_set_dropped",
             relaxed(&sticky.kernel_set_dropped),
         ),
-    ]);
+    ];
+    out.extend(
+        daemon_counters
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value)),
+    );
     for snapshot in snapshots {
         let prefix = format!("worker.{}", snapshot.queue_num);
         for (name, value) in snapshot.worker.counters() {
-            out.push((intern(format!("{prefix}.{name}")), value));
+            out.push((format!("{prefix}.{name}"), value));
         }
         for (name, value) in queue_counter_pairs(&snapshot.queue) {
-            out.push((intern(format!("{prefix}.nfqueue.{name}")), value));
+            out.push((format!("{prefix}.nfqueue.{name}"), value));
         }
     }
     for queue in kernel {
         let prefix = format!("kernel.queue.{}", queue.queue_num);
         out.push((
-            intern(format!("{prefix}.queue_total")),
+            format!("{prefix}.queue_total"),
             u64::from(queue.queue_total),
         ));
         out.push((
-            intern(format!("{prefix}.queue_dropped")),
+            format!("{prefix}.queue_dropped"),
             u64::from(queue.queue_dropped),
         ));
         out.push((
-            intern(format!("{prefix}.user_dropped")),
+            format!("{prefix}.user_dropped"),
             u64::from(queue.user_dropped),
         ));
         out.push((
-            intern(format!("{prefix}.id_sequence")),
+            format!("{prefix}.id_sequence"),
             u64::from(queue.id_sequence),
         ));
     }
@@ -679,12 +666,5 @@ mod tests {
             used: 0,
         };
         assert!((0..100).all(|n| unlimited.allow(n)));
-    }
-
-    #[test]
-    fn interned_names_are_shared() {
-        let a = intern("worker.0.packets".to_string());
-        let b = intern(String::from("worker.0.packets"));
-        assert!(std::ptr::eq(a, b));
     }
 }
