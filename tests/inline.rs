@@ -247,6 +247,8 @@ struct InlineDaemon {
     pid: u32,
     dir: tempfile::TempDir,
     stderr: std::sync::mpsc::Receiver<String>,
+    /// Every stderr line read so far.
+    seen: std::sync::Mutex<Vec<String>>,
 }
 
 impl InlineDaemon {
@@ -267,9 +269,21 @@ impl InlineDaemon {
         args.extend(extra.iter().map(|a| a.to_string()));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let (pid, stderr) = lab.spawn_with_stderr(lab.nfips(Node::Gateway, &argv));
-        let daemon = InlineDaemon { pid, dir, stderr };
+        let daemon = InlineDaemon {
+            pid,
+            dir,
+            stderr,
+            seen: std::sync::Mutex::new(Vec::new()),
+        };
         daemon.wait_for_line("nfips: inspecting with");
         daemon
+    }
+
+    /// Like [`InlineDaemon::start`], returning the stderr lines printed before it was ready.
+    fn start_collecting(lab: &mut Lab, rules: &str, queues: &str) -> (InlineDaemon, Vec<String>) {
+        let daemon = InlineDaemon::start(lab, rules, queues, &[]);
+        let lines = daemon.seen.lock().expect("lines").clone();
+        (daemon, lines)
     }
 
     fn rules_path(&self) -> std::path::PathBuf {
@@ -282,8 +296,12 @@ impl InlineDaemon {
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    self.seen.lock().expect("lines").push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
                 Err(_) => panic!("nfips never printed `{text}`"),
             }
         }
@@ -777,4 +795,20 @@ fn daemon_writes_periodic_stats_records() {
         records >= 3,
         "{records} stats records (2 periodic + 1 at exit expected)"
     );
+}
+
+#[test]
+fn daemon_without_nfqueue_rule_warns_what_to_do() {
+    let Some(mut lab) = Lab::new("daemon_without_nfqueue_rule_warns_what_to_do") else {
+        return;
+    };
+    let (daemon, lines) = InlineDaemon::start_collecting(&mut lab, TEST_RULES, "0");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("no NFQUEUE rule is installed")
+                && l.contains("nfips firewall --apply")),
+        "{lines:?}"
+    );
+    daemon.stop(&mut lab);
 }
