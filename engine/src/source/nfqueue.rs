@@ -423,23 +423,24 @@ impl NfQueue {
             ),
             ("the queue flags", flags_attrs(flags, mask)),
         ];
+        if kernel_needs_pf_bind() {
+            // Before Linux 3.8 a protocol family had to be (re)bound to nfnetlink_queue once;
+            // later kernels ignore these commands. Errors here are not fatal.
+            for pf in [libc::AF_INET as u16, libc::AF_INET6 as u16] {
+                for command in [libc::NFQNL_CFG_CMD_PF_UNBIND, libc::NFQNL_CFG_CMD_PF_BIND] {
+                    let mut attrs = vec![0u8; 8];
+                    let pf_bytes = pf.to_be_bytes();
+                    write_attr(
+                        &mut attrs,
+                        libc::NFQA_CFG_CMD as u16,
+                        &[command as u8, 0, pf_bytes[0], pf_bytes[1]],
+                    );
+                    let _ = self.request(0, &attrs);
+                }
+            }
+        }
         for (what, attrs) in steps {
-            self.seq = self.seq.wrapping_add(1);
-            let seq = self.seq;
-            let mut message = Vec::with_capacity(64);
-            push_message(
-                &mut message,
-                MSG_CONFIG,
-                (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16,
-                seq,
-                queue_num,
-                &attrs,
-            );
-            self.send(&message).map_err(|error| NfqError::Io {
-                call: "send(config)",
-                error,
-            })?;
-            match self.wait_ack(seq)? {
+            match self.request(queue_num, &attrs)? {
                 0 => {}
                 // The kernel answers EPERM both without CAP_NET_ADMIN and when another socket
                 // holds the queue; the queue list tells them apart.
@@ -452,6 +453,26 @@ impl NfQueue {
             }
         }
         Ok(())
+    }
+
+    /// Sends one configuration request for `queue_num` and returns the kernel's errno (0: ok).
+    fn request(&mut self, queue_num: u16, attrs: &[u8]) -> Result<i32, NfqError> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut message = Vec::with_capacity(64);
+        push_message(
+            &mut message,
+            MSG_CONFIG,
+            (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16,
+            seq,
+            queue_num,
+            attrs,
+        );
+        self.send(&message).map_err(|error| NfqError::Io {
+            call: "send(config)",
+            error,
+        })?;
+        self.wait_ack(seq)
     }
 
     /// Reads until the ack for `seq`; returns its errno (0 = success). Packets that arrive in
@@ -1035,6 +1056,34 @@ pub fn parse_kernel_queue_stats(text: &str) -> (Vec<KernelQueueStats>, usize) {
     (queues, bad_lines)
 }
 
+/// True on kernels older than 3.8 (from `uname -r`), which need the PF bind commands.
+fn kernel_needs_pf_bind() -> bool {
+    // SAFETY: zeroed utsname is valid; uname fills it.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return false;
+    }
+    let release: String = name
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    release_older_than(&release, (3, 8))
+}
+
+/// Compares the leading `major.minor` of a kernel release string with `(major, minor)`.
+fn release_older_than(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    match (parts.next(), parts.next()) {
+        (Some(a), Some(b)) => (a, b) < (major, minor),
+        _ => false,
+    }
+}
+
 /// True when the kernel lists `queue_num` as bound (to any socket) in this namespace.
 fn queue_is_bound(queue_num: u16) -> bool {
     read_kernel_queue_stats().is_ok_and(|queues| queues.iter().any(|q| q.queue_num == queue_num))
@@ -1277,6 +1326,15 @@ mod tests {
             }
         );
         assert_eq!(queues[1].queue_num, 1);
+    }
+
+    #[test]
+    fn kernel_release_comparison() {
+        assert!(release_older_than("3.7.10-foo", (3, 8)));
+        assert!(release_older_than("2.6.32", (3, 8)));
+        assert!(!release_older_than("3.8.0", (3, 8)));
+        assert!(!release_older_than("6.18.44-fc-v595", (3, 8)));
+        assert!(!release_older_than("garbage", (3, 8)));
     }
 
     #[test]
