@@ -812,3 +812,67 @@ fn daemon_without_nfqueue_rule_warns_what_to_do() {
     );
     daemon.stop(&mut lab);
 }
+
+#[test]
+#[ignore = "needs TCP reassembly in the worker (issue 4); run with --ignored once it lands"]
+fn daemon_drops_content_split_over_three_segments_at_the_third() {
+    let Some(mut lab) = Lab::new("daemon_drops_content_split_over_three_segments_at_the_third")
+    else {
+        return;
+    };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(3));
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    // write_slowly sets TCP_NODELAY and pauses between parts, so each part is one segment.
+    write_slowly(&mut stream, &[b"GET /EVI", b"L-DR", b"OP HTTP/1.0\r\n\r\n"]);
+    let (received, _) = server.join().expect("server");
+    assert_eq!(
+        received, b"GET /EVIL-DR",
+        "the first two parts pass, the third is dropped"
+    );
+    let stats = daemon.stop(&mut lab);
+    assert_eq!(counter(&stats, "drop_rules"), 1, "{stats:?}");
+}
+
+#[test]
+#[ignore = "needs stream.depth in the worker (issue 4); run with --ignored once it lands"]
+fn daemon_bypasses_a_flow_past_the_stream_depth() {
+    let Some(mut lab) = Lab::new("daemon_bypasses_a_flow_past_the_stream_depth") else {
+        return;
+    };
+    lab.apply_firewall(&["--fail-closed"]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &["--set", "stream.depth=65536"]);
+    let size = 16 * MIB;
+    let request = pattern(size, 11);
+    let bind = server_addr(false, 4300);
+    let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || {
+        std::net::TcpListener::bind(bind).expect("bind")
+    });
+    let server = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut data = Vec::new();
+        stream.read_to_end(&mut data).expect("read");
+        data
+    });
+    let before = queued_so_far(&lab);
+    let mut stream = connect(&lab, bind, Duration::from_secs(5)).expect("connect");
+    std::io::Write::write_all(&mut stream, &request).expect("write");
+    drop(stream);
+    let received = server.join().expect("server");
+    assert!(
+        received == request,
+        "transfer damaged ({} bytes)",
+        received.len()
+    );
+    let queued = queued_so_far(&lab) - before;
+    // 64 KiB of depth is at most a few dozen packets (GSO or not); 16 MiB would be hundreds.
+    assert!(
+        queued < 120,
+        "the flow kept reaching nfips past the depth: {queued} packets"
+    );
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "bypass_marked") >= 1, "{stats:?}");
+}
