@@ -532,6 +532,8 @@ fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
     assert!(received.is_empty());
     let stats = daemon.stop(&mut lab);
     assert!(counter(&stats, "stickydrop.added") >= 1, "{stats:?}");
+    assert!(counter(&stats, "stickydrop.hits") >= 1, "{stats:?}");
+    assert!(counter(&stats, "drop_stickydrop") >= 1, "{stats:?}");
 }
 
 #[test]

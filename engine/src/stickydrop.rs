@@ -326,7 +326,11 @@ impl StickyDrop {
 /// The packet path's view: time in whole seconds of packet time (wall-clock time inline).
 impl crate::worker::StickyCheck for StickyDrop {
     fn is_blocked(&self, addr: IpAddr, now_secs: u64) -> bool {
-        StickyDrop::is_blocked(self, addr, now_secs.saturating_mul(NANOS_PER_SECOND))
+        let blocked = StickyDrop::is_blocked(self, addr, now_secs.saturating_mul(NANOS_PER_SECOND));
+        if blocked {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        blocked
     }
 
     fn block(&self, addr: IpAddr, until_secs: u64) {
@@ -558,6 +562,7 @@ mod tests {
         StickyCheck::block(&table, v4(9), 1_000);
         assert!(StickyCheck::is_blocked(&table, v4(9), 999));
         assert!(!StickyCheck::is_blocked(&table, v4(9), 1_000));
+        assert_eq!(table.counters.hits.load(Ordering::Relaxed), 1);
     }
 
     #[test]
