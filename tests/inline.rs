@@ -496,33 +496,29 @@ fn daemon_reject_resets_both_ends_and_answers_udp_with_unreachable() {
     );
 }
 
-#[test]
-fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
-    let Some(mut lab) = Lab::new("daemon_stickydrop_blocks_the_source_for_three_seconds") else {
+/// Stickydrop for 3 s: right after the trigger a new connection from the client fails; after
+/// 3 s it succeeds. With the kernel set, the blocked packets never reach userspace.
+fn stickydrop_scenario(test: &str, kernel_set: bool) {
+    let Some(mut lab) = Lab::new(test) else {
         return;
     };
     lab.apply_firewall(&["--fail-closed"]);
-    let daemon = InlineDaemon::start(
-        &mut lab,
-        TEST_RULES,
-        "0",
-        &["--set", "stickydrop.kernel-set=true"],
-    );
+    let setting = format!("stickydrop.kernel-set={kernel_set}");
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &["--set", &setting]);
     let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(2));
     let mut stream =
         connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
     write_slowly(&mut stream, &[b"EVIL-STICKY"]);
     let triggered = std::time::Instant::now();
-    // Right after the trigger: a new connection to another port fails.
     assert!(
         !small_exchange_works(&lab, false, Duration::from_secs(1)),
         "a new connection passed while blocked"
     );
-    let kernel_set = lab.exec_ok(
+    let listed = lab.exec_ok(
         Node::Gateway,
         &["nft", "list", "set", "inet", "nfips", "sticky4"],
     );
-    assert!(kernel_set.contains("198.18.1.2"), "{kernel_set}");
+    assert_eq!(listed.contains("198.18.1.2"), kernel_set, "{listed}");
     std::thread::sleep(Duration::from_millis(4500).saturating_sub(triggered.elapsed()));
     assert!(
         small_exchange_works(&lab, false, Duration::from_secs(5)),
@@ -531,9 +527,35 @@ fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
     let (received, _) = server.join().expect("server");
     assert!(received.is_empty());
     let stats = daemon.stop(&mut lab);
-    assert!(counter(&stats, "stickydrop.added") >= 1, "{stats:?}");
-    assert!(counter(&stats, "stickydrop.hits") >= 1, "{stats:?}");
-    assert!(counter(&stats, "drop_stickydrop") >= 1, "{stats:?}");
+    assert_eq!(counter(&stats, "stickydrop.added"), 1, "{stats:?}");
+    if kernel_set {
+        assert_eq!(
+            counter(&stats, "stickydrop.kernel_set_added"),
+            1,
+            "{stats:?}"
+        );
+        assert_eq!(
+            counter(&stats, "drop_stickydrop"),
+            0,
+            "the kernel dropped them: {stats:?}"
+        );
+    } else {
+        assert!(counter(&stats, "stickydrop.hits") >= 1, "{stats:?}");
+        assert!(counter(&stats, "drop_stickydrop") >= 1, "{stats:?}");
+    }
+}
+
+#[test]
+fn daemon_stickydrop_blocks_the_source_for_three_seconds() {
+    stickydrop_scenario(
+        "daemon_stickydrop_blocks_the_source_for_three_seconds",
+        false,
+    );
+}
+
+#[test]
+fn daemon_stickydrop_kernel_set_drops_before_the_queue() {
+    stickydrop_scenario("daemon_stickydrop_kernel_set_drops_before_the_queue", true);
 }
 
 #[test]
