@@ -1328,6 +1328,32 @@ mod tests {
         assert_eq!(queues[1].queue_num, 1);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            for message in NetlinkMessages::new(&bytes).flatten() {
+                let _ = parse_packet(message.body);
+                let _ = parse_error_code(message.body);
+            }
+        }
+
+        #[test]
+        fn corrupted_packet_messages_never_panic(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            at in 0usize..128,
+            value in proptest::num::u8::ANY,
+        ) {
+            let mut bytes = packet_message(9, &payload, &[]);
+            let index = at % bytes.len();
+            bytes[index] = value;
+            for message in NetlinkMessages::new(&bytes).flatten() {
+                if let Ok(packet) = parse_packet(message.body) {
+                    proptest::prop_assert!(packet.payload.len() <= bytes.len());
+                }
+            }
+        }
+    }
+
     #[test]
     fn kernel_release_comparison() {
         assert!(release_older_than("3.7.10-foo", (3, 8)));
