@@ -738,8 +738,9 @@ impl NfQueue {
             match error.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ENOBUFS) => {
-                    // Messages were lost; the packets stay queued in the kernel and get a
-                    // verdict from the next batch verdict that covers their ids.
+                    // The kernel could not deliver some packet messages. It did not queue
+                    // those packets: with fail-open it accepted them, otherwise it dropped
+                    // them (user_dropped). Nothing waits for us, so reading simply goes on.
                     self.counters.enobufs += 1;
                     continue;
                 }
