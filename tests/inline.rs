@@ -900,3 +900,19 @@ fn daemon_bypasses_a_flow_past_the_stream_depth() {
     let stats = daemon.stop(&mut lab);
     assert!(counter(&stats, "bypass_marked") >= 1, "{stats:?}");
 }
+
+#[test]
+fn daemon_keeps_reading_through_enobufs() {
+    let Some(mut lab) = Lab::new("daemon_keeps_reading_through_enobufs") else {
+        return;
+    };
+    lab.apply_firewall(&[]);
+    // A receive buffer far too small for the traffic: the kernel fails deliveries (ENOBUFS)
+    // and, with fail-open, accepts those packets; nfips must keep reading.
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &["--set", "queue.rcvbuf=4096"]);
+    assert_exchange_intact(&lab, false);
+    assert_exchange_intact(&lab, true);
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "nfqueue.enobufs") > 0, "{stats:?}");
+    assert!(counter(&stats, "packets") > 0, "{stats:?}");
+}
