@@ -224,6 +224,8 @@ impl QueueCounters {
 #[derive(Clone, Debug)]
 pub struct StopHandle {
     event: Arc<OwnedFd>,
+    /// Read on the busy path without a system call; the eventfd wakes an idle reader.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StopHandle {
@@ -237,11 +239,14 @@ impl StopHandle {
         // SAFETY: fd is a fresh descriptor we own.
         Ok(StopHandle {
             event: Arc::new(unsafe { OwnedFd::from_raw_fd(fd) }),
+            stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
     /// Asks every reader using this handle to stop. Safe to call from a signal-handling thread.
     pub fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a valid u64 to our eventfd.
         unsafe { libc::write(self.event.as_raw_fd(), (&one as *const u64).cast(), 8) };
@@ -249,14 +254,7 @@ impl StopHandle {
 
     /// True once [`StopHandle::stop`] was called.
     pub fn is_stopped(&self) -> bool {
-        let mut fds = [libc::pollfd {
-            fd: self.event.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        // SAFETY: one valid pollfd, zero timeout.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
-        ready > 0 && fds[0].revents & libc::POLLIN != 0
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn raw_fd(&self) -> RawFd {
@@ -574,16 +572,21 @@ impl NfQueue {
         self.process_inner(timeout_ms, true, decide)
     }
 
-    /// After a stop: answers every packet that is already readable, then returns how many.
-    /// Packets still queued in the kernel when the socket closes are dropped by the kernel,
-    /// so call this right before dropping the queue.
+    /// After a stop: answers the packets that are already readable, then returns how many.
+    /// Bounded (about one kernel queue's worth) so a stop under load cannot last forever;
+    /// packets still queued in the kernel when the socket closes are dropped by the kernel
+    /// (TCP retransmits them), so call this right before dropping the queue.
     pub fn drain<F>(&mut self, mut decide: F) -> io::Result<usize>
     where
         F: FnMut(&QueuedPacket<'_>) -> VerdictDecision,
     {
+        let rounds = self.config.max_len as usize / self.buffers.len().max(1) + 2;
         let mut total = 0;
-        while let Batch::Packets(n) = self.process_inner(0, false, &mut decide)? {
-            total += n;
+        for _ in 0..rounds {
+            match self.process_inner(0, false, &mut decide)? {
+                Batch::Packets(n) => total += n,
+                Batch::Idle | Batch::Stopped => break,
+            }
         }
         Ok(total)
     }
@@ -597,37 +600,44 @@ impl NfQueue {
     where
         F: FnMut(&QueuedPacket<'_>) -> VerdictDecision,
     {
-        let mut fds = [
-            libc::pollfd {
-                fd: self.socket.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.stop.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: two valid pollfds.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            return if error.raw_os_error() == Some(libc::EINTR) {
-                Ok(Batch::Idle)
-            } else {
-                Err(error)
-            };
-        }
-        if check_stop && fds[1].revents & libc::POLLIN != 0 {
+        if check_stop && self.stop.is_stopped() {
             return Ok(Batch::Stopped);
         }
-        if fds[0].revents & libc::POLLERR != 0 {
-            // A pending socket error (ENOBUFS) is reported by the next receive call.
-        } else if ready == 0 || fds[0].revents & libc::POLLIN == 0 {
-            return Ok(Batch::Idle);
+        // Busy path: read first, and poll only when nothing is waiting (saves a system call
+        // per batch under load).
+        let mut received = self.receive_batch()?;
+        if received == 0 {
+            let mut fds = [
+                libc::pollfd {
+                    fd: self.socket.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.stop.raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfds.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+            if ready < 0 {
+                let error = io::Error::last_os_error();
+                return if error.raw_os_error() == Some(libc::EINTR) {
+                    Ok(Batch::Idle)
+                } else {
+                    Err(error)
+                };
+            }
+            if check_stop && fds[1].revents & libc::POLLIN != 0 {
+                return Ok(Batch::Stopped);
+            }
+            // POLLERR: a pending socket error (ENOBUFS) is reported by the receive call.
+            if fds[0].revents & (libc::POLLIN | libc::POLLERR) == 0 {
+                return Ok(Batch::Idle);
+            }
+            received = self.receive_batch()?;
         }
-        let received = self.receive_batch()?;
         if received == 0 {
             return Ok(Batch::Idle);
         }
