@@ -642,6 +642,29 @@ mod tests {
     }
 
     #[test]
+    fn config_file_then_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("nfips.toml");
+        std::fs::write(&config, "[queue]\nmaxlen = 123\nqueues = [4, 5]\n").expect("write");
+        let path = config.display().to_string();
+        let settings = settings_from(&["--config", &path]).expect("settings");
+        assert_eq!(
+            (settings.queue.maxlen, settings.queue.queues.clone()),
+            (123, vec![4, 5])
+        );
+        let settings =
+            settings_from(&["--config", &path, "--set", "queue.maxlen=7", "--queue", "9"])
+                .expect("settings");
+        assert_eq!((settings.queue.maxlen, settings.queue.queues), (7, vec![9]));
+        std::fs::write(&config, "[queue]\nnonsense = 1\n").expect("write");
+        let err = settings_from(&["--config", &path]).expect_err("unknown key");
+        assert!(
+            err.to_string().contains("nfips.toml") && err.to_string().contains("nonsense"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_set_names_the_key() {
         let err = settings_from(&["--set", "queue.nonsense=1"]).expect_err("unknown key");
         assert!(err.to_string().contains("queue.nonsense"), "{err}");
