@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod firewall;
 mod replay;
 mod rules_check;
@@ -22,6 +23,8 @@ enum Command {
     Run(run::Args),
     /// Print, apply or remove the iptables/nftables rules that put nfips inline.
     Firewall(firewall::Args),
+    /// Measure the packet path's throughput over captures or synthetic traffic in memory.
+    Bench(bench::Args),
     /// Replay pcap files through the packet path (the bundled demo without arguments).
     Replay(replay::Args),
     /// Rule file tools.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Run(args) => run::run(args),
         Command::Firewall(args) => firewall::run(args),
+        Command::Bench(args) => bench::run_command(args),
     };
     match result {
         Ok(code) => code,

@@ -169,7 +169,10 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
     eprintln!("--- nfips replay summary ---");
     eprintln!("files:      {}", report.files);
     eprintln!("packets:    {}  bytes: {}", s.packets, s.bytes);
-    eprintln!("flows:      {}", s.flows_created);
+    eprintln!(
+        "flows:      {} created, {} timed out, {} evicted in {} emergency prunes (flow.max-flows)",
+        s.flows_created, s.flows_timed_out, s.flows_evicted, s.flow_emergency_prunes
+    );
     eprintln!(
         "verdicts:   accepted {}  dropped {} (rules {}, flow drop {}, stickydrop {}, decode error {})  rejected {}  passed {}",
         s.accepted, s.dropped, s.drop_rules, s.drop_flow, s.drop_stickydrop, s.drop_decode, s.rejected, s.passed
@@ -191,8 +194,17 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
             s.decode_errors, s.checksum_invalid
         );
     }
+    if report.checksums_auto_disabled {
+        eprintln!("checksums:  auto mode stopped validating (most early packets had bad checksums: offload)");
+    }
     for (name, count) in &s.decode_events {
         eprintln!("  {count:>8}  {name}");
+    }
+    if s.tuning_untracked > 0 {
+        eprintln!(
+            "tuning:     {} threshold/detection_filter keys not tracked (tuning.max-entries)",
+            s.tuning_untracked
+        );
     }
     if report.output_lost > 0 {
         eprintln!(

@@ -1,4 +1,6 @@
-//! `nfips rules check`.
+//! `nfips rules check`: load rule files, compile them, and report loaded / unsupported / broken
+//! rules. Exit status 0 without errors, 1 with errors, 2 on bad usage (including a path that
+//! cannot be read).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ pub struct Args {
     paths: Vec<PathBuf>,
 }
 
+/// Exit status for bad usage (clap's own usage errors use the same code).
+const USAGE_ERROR: u8 = 2;
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = LoadOptions {
         vars_files: args.vars,
@@ -32,7 +37,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         strict: args.strict,
     };
     let started = Instant::now();
-    let report = load_paths(&args.paths, &options)?;
+    let report = match load_paths(&args.paths, &options) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("nfips rules check: {err}");
+            return Ok(ExitCode::from(USAGE_ERROR));
+        }
+    };
     let ruleset = nfips_rules::RuleSet::build(report.rules.clone(), &Default::default());
     let load_ms = started.elapsed().as_millis() as u64;
     drop(ruleset);
@@ -41,5 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", nfips_rules::check::text_report(&report, load_ms));
     }
-    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -45,6 +45,16 @@ fn replay(args: &[&str]) -> Run {
     }
 }
 
+/// The replay failed (exit 1) and said `needle` on stderr.
+fn assert_fails_with(run: &Run, needle: &str) {
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        run.stderr
+    );
+}
+
 fn demo_args() -> Vec<String> {
     let d = demo();
     vec![
@@ -190,13 +200,28 @@ fn eve_alert_and_drop_records_validate_against_suricatas_schema() {
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let run = replay(&args(&demo_args()));
-    let checked: Vec<_> = run
-        .eve
+    // The demo (alerts, rule drops, flow drops, a TCP reject), a UDP reject, decode-error drops.
+    let mut eve = replay(&args(&demo_args())).eve;
+    let (_dir, rules, pcap) = one_packet_case(
+        b"attack",
+        "reject udp any any -> any any (msg:\"r\"; content:\"attack\"; sid:1;)\n",
+    );
+    eve.extend(replay(&["--rules", &rules, &pcap]).eve);
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write_pcap(dir.path(), "bad.pcap", &[Vec::new(), vec![0x45, 0, 0]]);
+    eve.extend(
+        replay(&[
+            "--set",
+            "decode-error-verdict=drop",
+            &broken.display().to_string(),
+        ])
+        .eve,
+    );
+    let checked: Vec<_> = eve
         .iter()
         .filter(|r| r["event_type"] == "alert" || r["event_type"] == "drop")
         .collect();
-    assert!(checked.len() >= 8, "{}", checked.len());
+    assert!(checked.len() >= 20, "{}", checked.len());
     for record in checked {
         let errors: Vec<String> = validator
             .iter_errors(record)
@@ -318,7 +343,13 @@ fn sdrop_drops_without_an_alert() {
     );
     let run = replay(&["--rules", &rules, &pcap]);
     assert!(of_type(&run.eve, "alert").is_empty());
-    assert_eq!(of_type(&run.eve, "drop").len(), 1);
+    let drops = of_type(&run.eve, "drop");
+    assert_eq!(drops.len(), 1, "the packet is still dropped and counted");
+    assert!(
+        drops[0].get("alert").is_none(),
+        "sdrop names no rule: {}",
+        drops[0]
+    );
 }
 
 #[test]
@@ -401,8 +432,7 @@ fn tuning_file_errors_name_file_and_line() {
         "suppress gen_id 1, sig_id 1\nsuppress gen_id 1\n",
     );
     let run = replay(&["--rules", &rules, "--threshold", &threshold, &pcap]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("threshold.config:2:"), "{}", run.stderr);
+    assert_fails_with(&run, "threshold.config:2:");
 }
 
 #[test]
@@ -411,7 +441,7 @@ fn expect_file_passes_and_fails_with_a_readable_diff() {
     let good = write(
         dir.path(),
         "good.json",
-        r#"{"alerts": {"1000001": 1, "1000005": 1, "999": 0}, "alerts_total": 5}"#,
+        r#"{"alerts": {"1000001": 1, "1000005": 1, "999": 0, "1000007": 3}, "alerts_total": 8}"#,
     );
     let bad = write(
         dir.path(),
@@ -425,23 +455,13 @@ fn expect_file_passes_and_fails_with_a_readable_diff() {
     a.pop();
     a.push(bad);
     let run = replay(&args(&a));
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("sid 1000001: expected 3 alerts, got 1"),
-        "{}",
-        run.stderr
-    );
+    assert_fails_with(&run, "sid 1000001: expected 3 alerts, got 1");
 }
 
 #[test]
 fn set_rejects_unknown_keys() {
     let run = replay(&["--set", "flow.max-flowz=1", "x.pcap"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("unknown setting \"flow.max-flowz\""),
-        "{}",
-        run.stderr
-    );
+    assert_fails_with(&run, "unknown setting \"flow.max-flowz\"");
 }
 
 #[test]
@@ -453,8 +473,7 @@ fn not_a_pcap_is_a_clear_error() {
         "this is not a capture file at all\n",
     );
     let run = replay(&[&path]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("notes.pcap"), "{}", run.stderr);
+    assert_fails_with(&run, "notes.pcap");
 }
 
 #[test]
@@ -468,8 +487,7 @@ fn truncated_pcap_reports_the_record_and_keeps_what_was_read() {
         &demo().join("demo.rules").display().to_string(),
         &path.display().to_string(),
     ]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("cut.pcap: record"), "{}", run.stderr);
+    assert_fails_with(&run, "cut.pcap: record");
     assert!(
         !alerts_for(&run.eve, 1000001).is_empty(),
         "records before the cut were replayed"
@@ -512,8 +530,7 @@ fn over_long_record_is_a_clear_error() {
     let path = dir.path().join("huge.pcap");
     std::fs::write(&path, bytes).unwrap();
     let run = replay(&[&path.display().to_string()]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("huge.pcap: record 1"), "{}", run.stderr);
+    assert_fails_with(&run, "huge.pcap: record 1");
 }
 
 #[test]
@@ -564,4 +581,106 @@ fn stats_records_follow_the_interval_in_packet_time() {
     let stats = of_type(&run.eve, "stats");
     assert_eq!(stats.len(), 2, "at t=2 and t=4");
     assert_eq!(stats[0]["stats"]["nfips"]["packets"], 3);
+}
+
+#[test]
+fn udp_reject_asks_for_icmp_unreachable_unless_disabled() {
+    let (_dir, rules, pcap) = one_packet_case(
+        b"attack",
+        "reject udp any any -> any any (msg:\"r\"; content:\"attack\"; sid:1;)\n",
+    );
+    let run = replay(&["--rules", &rules, &pcap]);
+    let drops = of_type(&run.eve, "drop");
+    assert_eq!(drops[0]["verdict"]["reject"][0], "icmp-prohib");
+    let quiet = replay(&[
+        "--rules",
+        &rules,
+        "--set",
+        "reject.icmp-unreachable=false",
+        &pcap,
+    ]);
+    let drops = of_type(&quiet.eve, "drop");
+    assert_eq!(drops.len(), 1, "still dropped");
+    assert!(drops[0]["verdict"].get("reject").is_none());
+}
+
+#[test]
+fn config_file_sets_settings_and_names_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "ids.toml",
+        "ids = true\n[flow]\nmax-flows = 100\n",
+    );
+    let mut a = demo_args();
+    a.extend(["--config".to_string(), good]);
+    let run = replay(&args(&a));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        of_type(&run.eve, "drop").is_empty(),
+        "ids = true from the file"
+    );
+    let bad = write(dir.path(), "bad.toml", "[stream]\nmidstreem = true\n");
+    let run = replay(&["--config", &bad, "x.pcap"]);
+    assert_fails_with(&run, "bad.toml: key stream.midstreem: unknown setting");
+}
+
+#[test]
+fn rate_filter_turns_alerts_into_drops_past_the_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let packets: Vec<Vec<u8>> = (0..4).map(|_| udp(b"login")).collect();
+    let path = dir.path().join("r.pcap");
+    let mut writer =
+        PcapWriter::new(std::fs::File::create(&path).unwrap(), LinkType::RawIp).unwrap();
+    for (i, p) in packets.iter().enumerate() {
+        writer
+            .write_packet(Timestamp::new(1_700_000_000, i as u64 * 1000), p)
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    let rules = write(
+        dir.path(),
+        "r.rules",
+        "alert udp any any -> any any (msg:\"login\"; content:\"login\"; sid:7;)\n",
+    );
+    let threshold = write(
+        dir.path(),
+        "threshold.config",
+        "rate_filter gen_id 1, sig_id 7, track by_src, count 2, seconds 1, new_action drop, timeout 10\n",
+    );
+    let run = replay(&[
+        "--rules",
+        &rules,
+        "--threshold",
+        &threshold,
+        &path.display().to_string(),
+    ]);
+    let actions: Vec<&str> = alerts_for(&run.eve, 7)
+        .iter()
+        .map(|a| a["alert"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["allowed", "allowed", "blocked"],
+        "the 4th packet belongs to the dropped flow"
+    );
+    let reasons: Vec<&str> = of_type(&run.eve, "drop")
+        .iter()
+        .map(|d| d["drop"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["rules", "flow drop"]);
+}
+
+#[test]
+fn full_flow_table_evicts_and_says_so() {
+    let mut a = demo_args();
+    a.extend(["--set".to_string(), "flow.max-flows=2".to_string()]);
+    let run = replay(&args(&a));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("flows:"))
+        .unwrap();
+    assert!(!line.contains(" 0 evicted"), "{line}");
 }

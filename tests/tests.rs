@@ -2,6 +2,7 @@
 
 mod inline;
 mod netns;
-mod util;
 mod replay;
+mod rules_check;
 mod suricata_verify;
+mod util;

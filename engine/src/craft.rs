@@ -16,7 +16,8 @@
 //!     .build();
 //! let mut conversation = TcpConversation::new("10.0.0.1:40000", "10.0.0.2:80");
 //! conversation.handshake().client_sends(b"GET / HTTP/1.0\r\n\r\n", &[4, 100]).close();
-//! assert_eq!(conversation.packets().len(), 3 + 3 + 4);
+//! // handshake, two data segments (4 bytes, then the other 14) and the ACK, FIN/FIN/ACK
+//! assert_eq!(conversation.packets().len(), 3 + 2 + 1 + 3);
 //! ```
 //!
 //! Not for the packet path: it allocates freely. Addresses given as strings must parse (test
@@ -332,9 +333,7 @@ impl PacketBuilder {
         let checksum_at = match &self.l4 {
             L4Repr::Tcp(tcp) => {
                 let mut options = tcp.options.clone();
-                while options.len() % 4 != 0 {
-                    options.push(0);
-                }
+                options.resize(options.len().next_multiple_of(4), 0);
                 let data_offset = ((20 + options.len()) / 4) as u8;
                 out.extend_from_slice(&tcp.src_port.to_be_bytes());
                 out.extend_from_slice(&tcp.dst_port.to_be_bytes());
@@ -428,9 +427,7 @@ impl PacketBuilder {
         match (self.src, self.dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 let mut options = self.ipv4_options.clone();
-                while options.len() % 4 != 0 {
-                    options.push(0);
-                }
+                options.resize(options.len().next_multiple_of(4), 0);
                 let header_len = 20 + options.len();
                 let total = header_len + body.len();
                 let (offset, more) = fragment.unwrap_or((0, false));

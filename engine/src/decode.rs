@@ -355,8 +355,8 @@ macro_rules! decode_counters {
         }
 
         impl DecodeStats {
-            /// Every counter as (name, count): the counters above, then `error.<reason>`-less
-            /// reason names from [`DecodeError::name`].
+            /// Every counter as (name, count): the packet and anomaly counters by field name,
+            /// then one per [`DecodeError`] reason by [`DecodeError::name`].
             pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
                 [$( (stringify!($field), self.$field), )*]
                     .into_iter()
@@ -655,6 +655,7 @@ const PROTO_ICMPV6: u8 = 58;
 // ---------------------------------------------------------------------------------------------
 // Link layer.
 
+#[inline]
 fn decode_link<'a>(
     link: LinkType,
     data: &'a [u8],
@@ -717,6 +718,7 @@ fn decode_link<'a>(
 }
 
 /// Ethertype dispatch with VLAN tags in front (Ethernet, SLL, SLL2).
+#[inline]
 fn decode_ethertype<'a>(
     mut ethertype: u16,
     mut rest: &'a [u8],
@@ -759,6 +761,7 @@ fn decode_ethertype<'a>(
 // ---------------------------------------------------------------------------------------------
 // Network layer.
 
+#[inline]
 fn decode_ip<'a>(
     ip: &'a [u8],
     vlan: Option<u16>,
@@ -807,6 +810,7 @@ fn ipv4_options(options: &[u8]) -> Result<u16, DecodeError> {
     Ok(bits)
 }
 
+#[inline]
 fn decode_ipv4<'a>(
     data: &'a [u8],
     vlan: Option<u16>,
@@ -820,7 +824,11 @@ fn decode_ipv4<'a>(
     if header_len < 20 {
         return Err(DecodeError::Ipv4BadHeaderLen);
     }
-    let total_len = usize::from(be16(data, 2));
+    let mut total_len = usize::from(be16(data, 2));
+    if total_len == 0 && data.len() > usize::from(u16::MAX) {
+        // A GSO super-packet over 64 KiB ("BIG TCP" for IPv4) carries total length 0.
+        total_len = data.len();
+    }
     if total_len < header_len {
         return Err(if header_len > data.len() {
             DecodeError::Ipv4BadHeaderLen
@@ -895,6 +903,7 @@ fn checksum_status(validate: bool, ok: bool) -> ChecksumStatus {
     }
 }
 
+#[inline]
 fn decode_ipv6<'a>(
     data: &'a [u8],
     vlan: Option<u16>,

@@ -121,6 +121,7 @@ pub struct Flow {
     pub tcp: TcpProgress,
     pub verdict: FlowVerdict,
     pub bits: FlowBits,
+    // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
 impl Flow {

@@ -9,6 +9,7 @@
 //! function of the packets it is given, so replay computes exactly the verdicts the daemon gives.
 //! Not here: the rule language ([`nfips_rules`]) and TCP reassembly ([`nfips_stream`]).
 
+pub mod bench;
 pub mod craft;
 pub mod decode;
 pub mod detect;
@@ -20,5 +21,6 @@ pub mod settings;
 pub mod source;
 pub mod stats;
 pub mod stickydrop;
+pub mod synth;
 pub mod tuning;
 pub mod worker;

@@ -142,6 +142,14 @@ impl OutputHandle {
         }
     }
 
+    /// A handle feeding `tx` (tests and embedders that read records themselves).
+    pub fn for_channel(tx: Sender<Record>) -> Self {
+        OutputHandle {
+            tx: Some(tx),
+            lost: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     /// Whether records are wanted at all (skip building them otherwise).
     pub fn enabled(&self) -> bool {
         self.tx.is_some()

@@ -113,6 +113,8 @@ pub struct ReplayReport {
     pub reject_requests: u64,
     /// Records lost to a full output channel.
     pub output_lost: u64,
+    /// `checksum-validation=auto` stopped validating (the capture has offloaded checksums).
+    pub checksums_auto_disabled: bool,
     pub elapsed: Duration,
 }
 
@@ -163,6 +165,7 @@ pub fn replay(
         }
     }
     progress(bytes_read);
+    report.checksums_auto_disabled = worker.checksums_auto_disabled();
     report.stats = worker.stats().clone();
     report.output_lost = outputs.lost();
     report.elapsed = started.elapsed();

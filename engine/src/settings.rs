@@ -384,58 +384,29 @@ impl SettingValue for ChecksumMode {
     }
 }
 
-impl SettingValue for DecodeErrorVerdict {
-    fn parse_value(text: &str) -> Result<Self, String> {
-        match text {
-            "accept" => Ok(DecodeErrorVerdict::Accept),
-            "drop" => Ok(DecodeErrorVerdict::Drop),
-            _ => Err(format!("expected accept or drop, got {text:?}")),
+/// `SettingValue` for a plain enum: each variant has one name.
+macro_rules! enum_setting {
+    ($ty:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl SettingValue for $ty {
+            fn parse_value(text: &str) -> Result<Self, String> {
+                match text {
+                    $( $name => Ok($ty::$variant), )+
+                    _ => Err(format!(concat!("expected one of:" $(, " ", $name)+, ", got {:?}"), text)),
+                }
+            }
+            fn show(&self) -> String {
+                match self {
+                    $( $ty::$variant => $name, )+
+                }
+                .into()
+            }
         }
-    }
-    fn show(&self) -> String {
-        match self {
-            DecodeErrorVerdict::Accept => "accept",
-            DecodeErrorVerdict::Drop => "drop",
-        }
-        .into()
-    }
+    };
 }
 
-impl SettingValue for OverlapPolicy {
-    fn parse_value(text: &str) -> Result<Self, String> {
-        match text {
-            "first" => Ok(OverlapPolicy::First),
-            "last" => Ok(OverlapPolicy::Last),
-            "drop" => Ok(OverlapPolicy::Drop),
-            _ => Err(format!("expected first, last or drop, got {text:?}")),
-        }
-    }
-    fn show(&self) -> String {
-        match self {
-            OverlapPolicy::First => "first",
-            OverlapPolicy::Last => "last",
-            OverlapPolicy::Drop => "drop",
-        }
-        .into()
-    }
-}
-
-impl SettingValue for ActionScope {
-    fn parse_value(text: &str) -> Result<Self, String> {
-        match text {
-            "flow" => Ok(ActionScope::Flow),
-            "suricata" => Ok(ActionScope::Suricata),
-            _ => Err(format!("expected flow or suricata, got {text:?}")),
-        }
-    }
-    fn show(&self) -> String {
-        match self {
-            ActionScope::Flow => "flow",
-            ActionScope::Suricata => "suricata",
-        }
-        .into()
-    }
-}
+enum_setting!(DecodeErrorVerdict { "accept" => Accept, "drop" => Drop });
+enum_setting!(OverlapPolicy { "first" => First, "last" => Last, "drop" => Drop });
+enum_setting!(ActionScope { "flow" => Flow, "suricata" => Suricata });
 
 /// The four classes pass, drop, reject, alert, each exactly once, in any order.
 impl SettingValue for [ActionClass; 4] {

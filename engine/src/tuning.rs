@@ -328,12 +328,12 @@ fn parse_nets(text: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
-/// Which counter a tracking entry belongs to.
+/// Which filter a tracking entry counts for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Counter {
-    DetectionFilter,
-    EventFilter,
-    RateFilter,
+    Detection,
+    Event,
+    Rate,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -433,7 +433,7 @@ impl Tracker {
         count: u32,
         seconds: u32,
     ) -> bool {
-        match self.count(Counter::DetectionFilter, at, track, seconds).0 {
+        match self.count(Counter::Detection, at, track, seconds).0 {
             Count::InWindow(n) => n > count,
             Count::Untracked => false,
         }
@@ -442,7 +442,7 @@ impl Tracker {
     /// threshold / event_filter: is this match logged?
     pub fn event_filter(&mut self, at: &MatchAt, filter: &EventFilter) -> bool {
         let n = match self
-            .count(Counter::EventFilter, at, filter.track, filter.seconds)
+            .count(Counter::Event, at, filter.track, filter.seconds)
             .0
         {
             Count::InWindow(n) => n,
@@ -458,7 +458,7 @@ impl Tracker {
 
     /// rate_filter: does `new_action` replace the rule's action for this match?
     pub fn rate_filter(&mut self, at: &MatchAt, filter: &RateFilter) -> bool {
-        let (count, window) = self.count(Counter::RateFilter, at, filter.track, filter.seconds);
+        let (count, window) = self.count(Counter::Rate, at, filter.track, filter.seconds);
         let Some(window) = window else { return false };
         if window.active_until_us > at.now_us {
             return true;

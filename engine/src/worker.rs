@@ -307,6 +307,11 @@ impl Worker {
         &self.stats
     }
 
+    /// Checksum validation in `auto` mode has stopped (the capture's checksums were offloaded).
+    pub fn checksums_auto_disabled(&self) -> bool {
+        self.decoder.checksums.auto_disabled()
+    }
+
     /// Decide one packet.
     pub fn process(&mut self, raw: RawPacket<'_>) -> Verdict {
         self.stats.packets += 1;
@@ -362,7 +367,8 @@ impl Worker {
         }
     }
 
-    /// Decide one decoded packet (the part after decode; tests and the bench call it directly).
+    /// Decide one decoded packet: everything after decode. [`Worker::process`] calls it and
+    /// counts packets, bytes and verdicts; callers that decode themselves count their own.
     pub fn process_decoded(
         &mut self,
         pkt: &Packet<'_>,
@@ -486,21 +492,29 @@ impl Worker {
         };
         if decision.action == PacketAction::Drop {
             self.stats.drop_rules += 1;
-            let reject = decision.reject.map(|target| reject_request(pkt, target));
-            if let Some(request) = &reject {
+            // Non-TCP rejects answer with ICMP unreachable only when `reject.icmp-unreachable`.
+            let answerable = pkt.ip_proto == 6 || self.shared.settings.reject.icmp_unreachable;
+            let reject = decision
+                .reject
+                .filter(|_| answerable)
+                .map(|target| reject_request(pkt, target));
+            if reject.is_some() {
                 self.stats.rejected += 1;
-                let _ = request;
             }
             if let Some((addr, secs)) = decision.sticky {
                 self.stats.sticky_requests += 1;
                 self.shared.sticky.block(addr, now_secs + u64::from(secs));
                 verdict.sticky = Some((addr, secs));
             }
-            let rule = decision.deciding_rule.map(|id| RuleRef {
-                rules: rules.clone(),
-                id,
-                action: AlertAction::Blocked,
-            });
+            // The drop record names the deciding rule, unless it was an sdrop (silent).
+            let rule = decision
+                .deciding_rule
+                .filter(|&id| rules.rule(id).action != nfips_rules::ast::Action::Sdrop)
+                .map(|id| RuleRef {
+                    rules: rules.clone(),
+                    id,
+                    action: AlertAction::Blocked,
+                });
             let reject_record = reject.as_ref().map(|r| RejectRecord {
                 tcp_reset: r.ip_proto == 6,
                 target: match r.target {
@@ -560,5 +574,227 @@ fn reject_request(pkt: &Packet<'_>, target: RejectTarget) -> RejectRequest {
         tcp_flags,
         payload_len: pkt.payload.len() as u32,
         quote: pkt.ip_bytes[..pkt.ip_bytes.len().min(548)].to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::craft::{PacketBuilder, TcpConversation};
+    use crate::replay::{load_rules, shared_for_replay};
+
+    /// Counts this thread's allocations, so the packet path can be shown to allocate nothing
+    /// after warm-up while other tests run on other threads.
+    struct CountingAllocator;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    unsafe impl GlobalAlloc for CountingAllocator {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.with(|a| a.set(a.get() + 1));
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.with(|a| a.set(a.get() + 1));
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+    fn allocations() -> u64 {
+        ALLOCATIONS.with(Cell::get)
+    }
+
+    fn worker_with_rules(rules: &str, outputs: OutputHandle) -> (Worker, tempfile_dir::Dir) {
+        let dir = tempfile_dir::Dir::new();
+        let path = dir.path.join("t.rules");
+        std::fs::write(&path, rules).unwrap();
+        let mut settings = Settings::default();
+        settings.rules.paths.push(path);
+        settings.checksum_validation = crate::decode::ChecksumMode::No;
+        let loaded = load_rules(&settings).unwrap();
+        assert!(
+            loaded.report.errors.is_empty(),
+            "{:?}",
+            loaded.report.errors
+        );
+        (
+            Worker::new(shared_for_replay(settings, loaded.plan), outputs),
+            dir,
+        )
+    }
+
+    mod tempfile_dir {
+        pub struct Dir {
+            pub path: std::path::PathBuf,
+        }
+        impl Dir {
+            pub fn new() -> Dir {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path =
+                    std::env::temp_dir().join(format!("nfips-worker-{}-{n}", std::process::id()));
+                std::fs::create_dir_all(&path).unwrap();
+                Dir { path }
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.path);
+            }
+        }
+    }
+
+    fn raw(data: &[u8], ts_us: u64) -> RawPacket<'_> {
+        RawPacket {
+            link: LinkType::RawIp,
+            data,
+            ts_us,
+            pcap_cnt: None,
+            kernel_checksum_unchecked: false,
+        }
+    }
+
+    #[test]
+    fn packet_path_allocates_nothing_after_warm_up() {
+        let (tx, rx) = crossbeam_channel::bounded(1 << 16);
+        let outputs = OutputHandle::for_channel(tx);
+        let (mut worker, _dir) = worker_with_rules(
+            "alert tcp any any -> any 80 (msg:\"get\"; content:\"GET\"; sid:1;)\n\
+             alert udp any any -> any 53 (msg:\"dns\"; content:\"evil\"; sid:2;)\n\
+             alert tcp any any -> any any (msg:\"flow\"; flow:established,to_server; content:\"Host\"; sid:3;)\n",
+            outputs,
+        );
+        let mut web = TcpConversation::new("10.0.0.1:40000", "10.0.0.2:80");
+        web.handshake()
+            .client_sends(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &[])
+            .server_sends(b"HTTP/1.1 200 OK\r\n\r\n", &[]);
+        let dns = PacketBuilder::udp("10.0.0.1:5353", "10.0.0.3:53")
+            .payload(b"\x00\x01evil")
+            .build();
+        let mut packets: Vec<Vec<u8>> = web.into_packets().into_iter().map(|(_, p)| p).collect();
+        packets.push(dns);
+        let mut ts = 1_700_000_000_000_000u64;
+        for _ in 0..3 {
+            for p in &packets {
+                ts += 1000;
+                worker.process(raw(p, ts));
+            }
+        }
+        let probe = allocations();
+        drop(std::hint::black_box(vec![1u8]));
+        assert!(
+            allocations() > probe,
+            "the counting allocator sees this thread's allocations"
+        );
+        let before = allocations();
+        let alerts_before = worker.stats().alerts;
+        for _ in 0..50 {
+            for p in &packets {
+                ts += 1000;
+                worker.process(raw(p, ts));
+            }
+        }
+        let alerts = worker.stats().alerts - alerts_before;
+        assert!(alerts >= 150, "the rules matched: {alerts}");
+        assert_eq!(
+            allocations() - before,
+            0,
+            "allocations on the packet path after warm-up"
+        );
+        drop(rx);
+    }
+
+    #[test]
+    fn dropped_flow_drops_later_packets_with_reason_flow_drop() {
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let (mut worker, _dir) = worker_with_rules(
+            "drop udp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:1;)\n",
+            OutputHandle::for_channel(tx),
+        );
+        let bad = PacketBuilder::udp("10.0.0.1:1000", "10.0.0.2:53")
+            .payload(b"bad")
+            .build();
+        let good = PacketBuilder::udp("10.0.0.2:53", "10.0.0.1:1000")
+            .payload(b"good")
+            .build();
+        assert!(!worker.process(raw(&bad, 1)).accept);
+        assert!(
+            !worker.process(raw(&good, 2)).accept,
+            "the reply belongs to the dropped flow"
+        );
+        let reasons: Vec<&str> = rx
+            .try_iter()
+            .filter_map(|r| match r {
+                Record::Drop { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, ["rules", "flow drop"]);
+        assert_eq!(
+            (worker.stats().drop_rules, worker.stats().drop_flow),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn ids_mode_never_drops() {
+        let (mut worker, _dir) = {
+            let dir = tempfile_dir::Dir::new();
+            let path = dir.path.join("t.rules");
+            std::fs::write(
+                &path,
+                "drop udp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:1;)\n",
+            )
+            .unwrap();
+            let mut settings = Settings::default();
+            settings.rules.paths.push(path);
+            settings.ids = true;
+            let loaded = load_rules(&settings).unwrap();
+            (
+                Worker::new(
+                    shared_for_replay(settings, loaded.plan),
+                    OutputHandle::none(),
+                ),
+                dir,
+            )
+        };
+        let bad = PacketBuilder::udp("10.0.0.1:1000", "10.0.0.2:53")
+            .payload(b"bad")
+            .build();
+        assert!(worker.process(raw(&bad, 1)).accept);
+        assert!(worker.process(raw(&bad, 2)).accept);
+        assert_eq!(worker.stats().alerts, 2);
+    }
+
+    #[test]
+    fn reload_swaps_the_rules_at_the_next_packet() {
+        let (mut worker, _dir) = worker_with_rules(
+            "alert udp any any -> any any (msg:\"a\"; content:\"x\"; sid:1;)\n",
+            OutputHandle::none(),
+        );
+        let pkt = PacketBuilder::udp("10.0.0.1:1000", "10.0.0.2:53")
+            .payload(b"x")
+            .build();
+        worker.process(raw(&pkt, 1));
+        assert_eq!(worker.stats().alerts, 1);
+        let empty = DetectionPlan::new(
+            Arc::new(nfips_rules::RuleSet::build(Vec::new(), &Default::default())),
+            &Settings::default(),
+            &Default::default(),
+        );
+        worker.shared.swap_plan(empty);
+        worker.process(raw(&pkt, 2));
+        assert_eq!(worker.stats().alerts, 1, "no rules after the reload");
     }
 }

@@ -46,7 +46,8 @@ pub fn keyword_histogram(report: &LoadReport) -> BTreeMap<&str, usize> {
 }
 
 /// Render the `--json` object (fields: files, rules_total, loaded, unsupported, errors,
-/// duplicates, unsupported_keywords, load_ms, warnings, per_file).
+/// duplicates, unsupported_keywords, load_ms, per_file). Skipped snort.conf directives are in
+/// the text report only.
 pub fn json_report(report: &LoadReport, load_ms: u64) -> serde_json::Value {
     let totals = Totals::of(report);
     let per_file: Vec<serde_json::Value> = report
@@ -65,7 +66,6 @@ pub fn json_report(report: &LoadReport, load_ms: u64) -> serde_json::Value {
         "unsupported": totals.unsupported,
         "errors": totals.errors,
         "duplicates": totals.duplicates,
-        "warnings": totals.warnings,
         "unsupported_keywords": keyword_histogram(report),
         "load_ms": load_ms,
         "per_file": per_file,
@@ -116,4 +116,104 @@ pub fn text_report(report: &LoadReport, load_ms: u64) -> String {
         load_ms
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Diagnostic, FileReport, Unsupported};
+
+    fn sample() -> LoadReport {
+        let diag = |line, message: &str| Diagnostic {
+            file: "a.rules".into(),
+            line,
+            message: message.into(),
+        };
+        let unsupported = |line, keyword: &str| Unsupported {
+            file: "a.rules".into(),
+            line,
+            sid: Some(line as u32),
+            keyword: keyword.into(),
+        };
+        LoadReport {
+            rules: Vec::new(),
+            files: vec![
+                FileReport {
+                    path: "a.rules".into(),
+                    loaded: 2,
+                    unsupported: 3,
+                    errors: 1,
+                },
+                FileReport {
+                    path: "b.rules".into(),
+                    loaded: 4,
+                    unsupported: 0,
+                    errors: 0,
+                },
+            ],
+            errors: vec![diag(7, "nocase: no preceding content to modify")],
+            unsupported: vec![
+                unsupported(1, "http_uri"),
+                unsupported(2, "http_uri"),
+                unsupported(3, "pcre/U"),
+            ],
+            duplicates: vec![diag(9, "duplicate gid:sid 1:5")],
+            warnings: vec![diag(1, "config skipped")],
+        }
+    }
+
+    #[test]
+    fn json_has_the_issue_fields_and_consistent_totals() {
+        let json = json_report(&sample(), 12);
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "duplicates",
+                "errors",
+                "files",
+                "load_ms",
+                "loaded",
+                "per_file",
+                "rules_total",
+                "unsupported",
+                "unsupported_keywords"
+            ]
+        );
+        assert_eq!(json["files"], 2);
+        assert_eq!(json["loaded"], 6);
+        assert_eq!(json["unsupported"], 3);
+        assert_eq!(json["errors"], 1);
+        assert_eq!(json["rules_total"], 10);
+        assert_eq!(json["duplicates"], 1);
+        assert_eq!(json["load_ms"], 12);
+        assert_eq!(
+            json["unsupported_keywords"],
+            serde_json::json!({"http_uri": 2, "pcre/U": 1})
+        );
+        assert_eq!(
+            json["per_file"][0],
+            serde_json::json!({"path": "a.rules", "loaded": 2, "unsupported": 3, "errors": 1})
+        );
+    }
+
+    #[test]
+    fn text_lists_errors_files_and_keywords() {
+        let text = text_report(&sample(), 12);
+        assert!(text.contains("a.rules:7: nocase: no preceding content to modify\n"));
+        assert!(text.contains("a.rules:9: duplicate gid:sid 1:5\n"));
+        assert!(text
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["2", "3", "1", "a.rules"]));
+        let http = text.find("http_uri").unwrap();
+        let pcre = text.find("pcre/U").unwrap();
+        assert!(http < pcre, "keywords sorted by count");
+        assert!(text.contains("2 files, 10 rules: 6 loaded, 3 unsupported, 1 errors, 1 duplicates, 1 skipped directives; 12 ms"));
+    }
 }

@@ -104,7 +104,7 @@ pub(crate) fn header_option_matches(option: &DetectOption, ctx: &PacketContext) 
     match option {
         DetectOption::Dsize(cmp) => cmp.matches(ctx.dsize as u64),
         DetectOption::Flags(f) => {
-            tcp.is_some_and(|t| flag_mode_matches(f.mode, t.flags & !f.mask, f.flags))
+            tcp.is_some_and(|t| flag_mode_matches(f.mode, t.flags & f.mask, f.flags))
         }
         DetectOption::Ttl(cmp) => cmp.matches(ctx.ip.ttl.into()),
         DetectOption::Tos(cmp) => cmp.matches(ctx.ip.tos.into()),

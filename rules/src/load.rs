@@ -456,3 +456,311 @@ impl Loader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A scratch directory removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("nfips-load-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn load_text(text: &str) -> LoadReport {
+        let dir = Scratch::new();
+        let path = dir.file("t.rules", text);
+        load_paths(&[path], &LoadOptions::default()).unwrap()
+    }
+
+    fn messages(diagnostics: &[Diagnostic]) -> Vec<String> {
+        diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.line, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn logical_lines_join_continuations_and_skip_comments() {
+        let text = "# comment\n\n  ; also a comment\nalert tcp any any -> \\\n  any any (sid:1;)\r\nlast\\";
+        let lines = logical_lines(text);
+        assert_eq!(
+            lines,
+            vec![
+                (4, "alert tcp any any ->   any any (sid:1;)".to_string()),
+                (6, "last".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn commented_rules_are_not_counted() {
+        let report = load_text(
+            "# alert tcp any any -> any any (sid:1;)\nalert tcp any any -> any any (sid:2;)\n",
+        );
+        assert_eq!(report.files[0].loaded, 1);
+        assert_eq!(report.rules[0].sid, 2);
+        assert_eq!(report.rules[0].origin.line, 2);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_loading_continues() {
+        let report = load_text(
+            "alert tcp any any -> any any (sid:1;)\nalert tcp any any -> any any (nocase; sid:2;)\nalert tcp any any -> any any (sid:3;)\n",
+        );
+        assert_eq!(report.rules.len(), 2);
+        assert_eq!(
+            messages(&report.errors),
+            vec!["2: nocase: no preceding content to modify"]
+        );
+        assert_eq!(
+            report.files[0],
+            FileReport {
+                path: report.files[0].path.clone(),
+                loaded: 2,
+                unsupported: 0,
+                errors: 1
+            }
+        );
+        assert!(report.errors[0].to_string().contains("t.rules:2: nocase"));
+    }
+
+    #[test]
+    fn pcre_compile_error_names_file_and_line() {
+        let report = load_text("\nalert tcp any any -> any any (pcre:\"/[/\"; sid:1;)\n");
+        assert_eq!(report.errors.len(), 1);
+        let shown = report.errors[0].to_string();
+        assert!(shown.contains("t.rules:2: pcre `/[/`"), "{shown}");
+    }
+
+    #[test]
+    fn unsupported_rules_are_recorded_with_sid_and_keyword() {
+        let report = load_text("alert tcp any any -> any any (content:\"x\"; http_uri; sid:9;)\n");
+        assert_eq!(report.unsupported.len(), 1);
+        let u = &report.unsupported[0];
+        assert_eq!(
+            (u.line, u.sid, u.keyword.as_str()),
+            (1, Some(9), "http_uri")
+        );
+        assert!(report.rules.is_empty() && report.errors.is_empty());
+    }
+
+    #[test]
+    fn strict_makes_unsupported_an_error() {
+        let dir = Scratch::new();
+        let path = dir.file("t.rules", "alert http any any -> any any (sid:9;)\n");
+        let options = LoadOptions {
+            strict: true,
+            ..Default::default()
+        };
+        let report = load_paths(&[path], &options).unwrap();
+        assert!(report.unsupported.is_empty());
+        assert_eq!(
+            messages(&report.errors),
+            vec!["1: unsupported keyword `http` (--strict)"]
+        );
+        assert_eq!(report.files[0].errors, 1);
+    }
+
+    #[test]
+    fn duplicates_later_wins() {
+        let report = load_text(
+            "alert tcp any any -> any any (msg:\"old\"; sid:5;)\nalert tcp any any -> any any (gid:2; sid:5;)\nalert tcp any any -> any any (msg:\"new\"; sid:5; rev:2;)\n",
+        );
+        assert_eq!(report.rules.len(), 2);
+        let winner = report.rules.iter().find(|r| r.gid == 1).unwrap();
+        assert_eq!((winner.msg.as_str(), winner.rev), ("new", 2));
+        assert_eq!(report.duplicates.len(), 1);
+        assert_eq!(report.duplicates[0].line, 3);
+        assert!(
+            report.duplicates[0].message.contains("1:5")
+                && report.duplicates[0].message.contains(":1")
+        );
+        assert_eq!(report.files[0].loaded, 3);
+    }
+
+    #[test]
+    fn variables_defined_in_rule_files() {
+        let report = load_text(
+            "ipvar MY_NET [10.0.0.0/8]\nportvar MY_PORTS [8000:8100]\nvar RULE_PATH .\nalert tcp $MY_NET any -> any $MY_PORTS (sid:1;)\nipvar BAD 300.0.0.1\n",
+        );
+        assert_eq!(report.rules.len(), 1);
+        assert!(report.rules[0].src.contains("10.9.9.9".parse().unwrap()));
+        assert!(report.rules[0].dst_ports.contains(8050));
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].line, 5);
+    }
+
+    #[test]
+    fn undefined_variable_is_an_error() {
+        let report = load_text("alert tcp $NOPE any -> any any (sid:1;)\n");
+        assert!(report.errors[0]
+            .message
+            .contains("undefined variable $NOPE"));
+    }
+
+    #[test]
+    fn snort_conf_directives_are_warnings() {
+        let report = load_text("config checksum_mode: all\npreprocessor frag3_global\noutput alert_fast\nalert tcp any any -> any any (sid:1;)\n");
+        assert_eq!(report.warnings.len(), 3);
+        assert_eq!(report.rules.len(), 1);
+        assert!(report.errors.is_empty());
+    }
+
+    #[test]
+    fn include_is_relative_to_the_including_file() {
+        let dir = Scratch::new();
+        std::fs::create_dir_all(dir.0.join("sub")).unwrap();
+        dir.file("sub/inner.rules", "alert tcp any any -> any any (sid:2;)\n");
+        let top = dir.file(
+            "top.rules",
+            "include sub/inner.rules\nalert tcp any any -> any any (sid:1;)\n",
+        );
+        let report = load_paths(&[top], &LoadOptions::default()).unwrap();
+        assert_eq!(report.rules.len(), 2);
+        assert_eq!(report.files.len(), 2);
+        assert!(report.files[1].path.ends_with("inner.rules"));
+        assert_eq!(report.files[1].loaded, 1);
+    }
+
+    #[test]
+    fn include_with_a_path_variable() {
+        let dir = Scratch::new();
+        dir.file("inner.rules", "alert tcp any any -> any any (sid:2;)\n");
+        let dir_text = dir.0.display().to_string();
+        let top = dir.file(
+            "top.rules",
+            &format!("var RULE_PATH {dir_text}\ninclude $RULE_PATH/inner.rules\n"),
+        );
+        let report = load_paths(&[top], &LoadOptions::default()).unwrap();
+        assert_eq!(report.rules.len(), 1, "{:?}", report.errors);
+    }
+
+    #[test]
+    fn include_cycles_and_missing_files_are_errors() {
+        let dir = Scratch::new();
+        dir.file(
+            "a.rules",
+            "include b.rules\nalert tcp any any -> any any (sid:1;)\n",
+        );
+        dir.file(
+            "b.rules",
+            "include a.rules\nalert tcp any any -> any any (sid:2;)\ninclude missing.rules\n",
+        );
+        let report = load_paths(&[dir.0.join("a.rules")], &LoadOptions::default()).unwrap();
+        assert_eq!(report.rules.len(), 2);
+        let errors = messages(&report.errors);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("1: include cycle"), "{errors:?}");
+        assert!(
+            errors[1].starts_with("3: include") && errors[1].contains("cannot read"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn directories_load_sorted_rules_files_only() {
+        let dir = Scratch::new();
+        dir.file("b.rules", "alert tcp any any -> any any (sid:2;)\n");
+        dir.file("a.rules", "alert tcp any any -> any any (sid:1;)\n");
+        dir.file("notes.txt", "not rules\n");
+        let report = load_paths(std::slice::from_ref(&dir.0), &LoadOptions::default()).unwrap();
+        let sids: Vec<u32> = report.rules.iter().map(|r| r.sid).collect();
+        assert_eq!(sids, vec![1, 2]);
+        assert_eq!(report.files.len(), 2);
+    }
+
+    #[test]
+    fn missing_path_is_a_load_error() {
+        let err = load_paths(
+            &[PathBuf::from("/nonexistent/nfips.rules")],
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("/nonexistent/nfips.rules"));
+    }
+
+    #[test]
+    fn vars_files_define_variables_before_rules() {
+        let dir = Scratch::new();
+        let vars = dir.file(
+            "vars.conf",
+            "# site\nipvar HOME_NET 192.168.0.0/16\nconfig x\n",
+        );
+        let rules = dir.file(
+            "r.rules",
+            "alert tcp $EXTERNAL_NET any -> $HTTP_SERVERS any (sid:1;)\n",
+        );
+        let options = LoadOptions {
+            vars_files: vec![vars],
+            ..Default::default()
+        };
+        let report = load_paths(&[rules], &options).unwrap();
+        let rule = &report.rules[0];
+        assert!(rule.dst.contains("192.168.1.1".parse().unwrap()));
+        assert!(!rule.dst.contains("10.0.0.1".parse().unwrap()));
+        assert_eq!(report.warnings.len(), 1);
+    }
+
+    #[test]
+    fn vars_files_reject_rules() {
+        let dir = Scratch::new();
+        let vars = dir.file("vars.conf", "alert tcp any any -> any any (sid:1;)\n");
+        let rules = dir.file("r.rules", "");
+        let options = LoadOptions {
+            vars_files: vec![vars],
+            ..Default::default()
+        };
+        let report = load_paths(&[rules], &options).unwrap();
+        assert!(report.rules.is_empty());
+        assert!(report.errors[0].message.contains("vars file"));
+    }
+
+    #[test]
+    fn classification_file_replaces_the_builtin_table() {
+        let dir = Scratch::new();
+        let classes = dir.file(
+            "classification.config",
+            "config classification: Bitcoin-event,Mining,2\n",
+        );
+        let rules = dir.file(
+            "r.rules",
+            "alert tcp any any -> any any (classtype:Bitcoin-event; sid:1;)\n",
+        );
+        let options = LoadOptions {
+            classification_file: Some(classes.clone()),
+            ..Default::default()
+        };
+        let report = load_paths(std::slice::from_ref(&rules), &options).unwrap();
+        assert_eq!(report.rules[0].priority, 2);
+        let bad = dir.file("bad.config", "config classification: x\n");
+        let options = LoadOptions {
+            classification_file: Some(bad),
+            ..Default::default()
+        };
+        assert!(load_paths(&[rules], &options)
+            .unwrap_err()
+            .message
+            .contains("bad.config:1"));
+    }
+}

@@ -41,206 +41,15 @@ pub struct ParseContext<'a> {
     pub pcre_cache: &'a mut PcreCache,
 }
 
-/// Keywords (besides `http_*`) that need buffers or decoders the engine lacks.
-const UNSUPPORTED_KEYWORDS: &[&str] = &[
-    "uricontent",
-    "urilen",
-    "file_data",
-    "ssl_state",
-    "ssl_version",
-    "asn1",
-    "base64_decode",
-    "base64_data",
-    "ftpbounce",
-    "tag",
-    "activated_by",
-    "activates",
-    "count",
-    "fragoffset",
-    "session",
-    "resp",
-    "react",
-    "replace",
-    "logto",
-    "rpc",
-    "sip_method",
-    "sip_stat_code",
-    "sip_header",
-    "sip_body",
-    "gtp_type",
-    "gtp_info",
-    "gtp_version",
-    "modbus_func",
-    "modbus_unit",
-    "modbus_data",
-    "dnp3_func",
-    "dnp3_ind",
-    "dnp3_obj",
-    "dnp3_data",
-    "cvs",
-    "stream_size",
-    "stream_reassemble",
-    "ssl_state",
-    "file_type",
-    "appid",
-    "sd_pattern",
-    "dns_query",
-    "tls_sni",
-    "tls_cert_subject",
-    "tls_cert_issuer",
-    "tls_cert_serial",
-    "tls_cert_fingerprint",
-    "tls.fingerprint",
-    "ja3_hash",
-    "ja3_string",
-    "ja3s_hash",
-    "ja3s_string",
-    "tls_store",
-    "filestore",
-    "filemagic",
-    "filename",
-    "fileext",
-    "filemd5",
-    "filesha1",
-    "filesha256",
-    "filesize",
-    "app-layer-protocol",
-    "app-layer-event",
-    "decode-event",
-    "stream-event",
-    "engine-event",
-    "target",
-    "startswith",
-    "endswith",
-    "bsize",
-    "xbits",
-    "hostbits",
-    "lua",
-    "luajit",
-    "iprep",
-    "datarep",
-    "dataset",
-    "prefilter",
-    "nfs_procedure",
-    "krb5_msg_type",
-    "snmp.version",
-    "tcp.mss",
-    "bypass",
-    "noalert",
-    "ssh_proto",
-    "ssh.proto",
-    "ssh_software",
-    "ssh.software",
-    "ssh.protoversion",
-    "ssh.softwareversion",
-    "tls.version",
-    "tls.subject",
-    "tls.issuerdn",
-    "tls.store",
-    "tls_cert_notbefore",
-    "tls_cert_notafter",
-    "tls_cert_expired",
-    "tls_cert_valid",
-    "dce_iface",
-    "dce_opnum",
-    "dce_stub_data",
-    "template",
-    "http_protocol",
-    "urilen",
-    "isdataat_raw",
-    "byte_math",
-    "pkt_data_raw",
-    "raw_data",
-    "icmp_id_raw",
-    "flowint",
-    "geoip",
-    "dsize_raw",
-    "rev_raw",
-    "sip_method",
-    "ssl_cipher",
-    "krb5_cname",
-    "krb5_sname",
-    "id_raw",
-    "ipv4.hdr",
-    "ipv6.hdr",
-    "tcp.hdr",
-    "udp.hdr",
-    "icmpv4.hdr",
-    "icmpv6.hdr",
-    "threshold_raw",
-    "mqtt.type",
-    "entropy",
-    "transform",
-    "to_md5",
-    "to_sha1",
-    "to_sha256",
-    "to_lowercase",
-    "to_uppercase",
-    "dotprefix",
-    "strip_whitespace",
-    "compress_whitespace",
-    "url_decode",
-    "xor",
-    "pcrexform",
-    "header_lowercase",
-    "strip_pseudo_headers",
-];
-
 /// Header protocols of application layers (Suricata) and pseudo-protocols.
+#[rustfmt::skip]
 const APP_LAYER_PROTOCOLS: &[&str] = &[
-    "http",
-    "http1",
-    "http2",
-    "ftp",
-    "ftp-data",
-    "tls",
-    "ssl",
-    "smb",
-    "dcerpc",
-    "dns",
-    "ssh",
-    "smtp",
-    "imap",
-    "pop3",
-    "msn",
-    "modbus",
-    "dnp3",
-    "enip",
-    "cip",
-    "nfs",
-    "ntp",
-    "tftp",
-    "ikev2",
-    "ike",
-    "krb5",
-    "dhcp",
-    "snmp",
-    "sip",
-    "rfb",
-    "mqtt",
-    "rdp",
-    "telnet",
-    "bittorrent-dht",
-    "quic",
-    "pgsql",
-    "websocket",
-    "ldap",
-    "doh2",
-    "tcp-pkt",
-    "tcp-stream",
-    "udp-pkt",
-    "pkthdr",
-    "ipv4",
-    "ipv6",
-    "ip4",
-    "ip6",
-    "icmpv4",
-    "icmpv6",
-    "icmp6",
-    "sctp",
-    "irc",
-    "jabber",
-    "nntp",
+    "http", "http1", "http2", "ftp", "ftp-data", "tls", "ssl", "smb", "dcerpc", "dns", "ssh",
+    "smtp", "imap", "pop3", "msn", "modbus", "dnp3", "enip", "cip", "nfs", "ntp", "tftp",
+    "ikev2", "ike", "krb5", "dhcp", "snmp", "sip", "rfb", "mqtt", "rdp", "telnet",
+    "bittorrent-dht", "quic", "pgsql", "websocket", "ldap", "doh2", "tcp-pkt", "tcp-stream",
+    "udp-pkt", "pkthdr", "ipv4", "ipv6", "ip4", "ip6", "icmpv4", "icmpv6", "icmp6", "sctp",
+    "irc", "jabber", "nntp",
 ];
 
 /// Parse one rule (continuations already joined; `text` starts with the action).
@@ -589,11 +398,9 @@ impl RuleBuilder {
             "byte_test" => self.byte_test(&need(arg)?)?,
             "byte_jump" => self.byte_jump(&need(arg)?)?,
             "byte_extract" => self.byte_extract(&need(arg)?)?,
-            "dsize" => self.detection.push(DetectOption::Dsize(parse_cmp(
-                keyword,
-                &need(arg)?,
-                u16::MAX as u64,
-            )?)),
+            "dsize" => self
+                .detection
+                .push(DetectOption::Dsize(parse_dsize(&need(arg)?)?)),
             "flags" => self
                 .detection
                 .push(DetectOption::Flags(parse_flags(&need(arg)?)?)),
@@ -677,10 +484,12 @@ impl RuleBuilder {
                 self.detection.push(DetectOption::Window { value, negated })
             }
             "sticky-drop" | "stickydrop" => self.sticky_drop(arg)?,
+            // pkt_data returns to the packet buffer, which is where detection already is.
             "pkt_data" => none(arg)?,
-            k if k.starts_with("http_") || k.contains('.') => return unsupported(k),
-            k if UNSUPPORTED_KEYWORDS.contains(&k) => return unsupported(k),
-            k => return unsupported(k),
+            // Everything else needs a buffer, decoder or state the engine lacks (http_*,
+            // uricontent, urilen, file_data, Suricata sticky buffers such as dns.query,
+            // ssl_state, dce_*, asn1, base64_*, tag, ...) or is unknown: unsupported, by name.
+            other => return unsupported(other),
         }
         Ok(())
     }
@@ -919,20 +728,21 @@ impl RuleBuilder {
             Some(rest) => (true, rest.trim()),
             None => (false, parts[1]),
         };
-        let op =
-            match op_text {
-                "<" => ByteTestOp::Lt,
-                ">" => ByteTestOp::Gt,
-                "<=" => ByteTestOp::Le,
-                ">=" => ByteTestOp::Ge,
-                "=" => ByteTestOp::Eq,
-                "" if negated => ByteTestOp::Eq,
-                "&" => ByteTestOp::And,
-                "^" => ByteTestOp::Xor,
-                other => return err(format!(
+        let op = match op_text {
+            "<" => ByteTestOp::Lt,
+            ">" => ByteTestOp::Gt,
+            "<=" => ByteTestOp::Le,
+            ">=" => ByteTestOp::Ge,
+            "=" => ByteTestOp::Eq,
+            "" if negated => ByteTestOp::Eq,
+            "&" => ByteTestOp::And,
+            "^" => ByteTestOp::Xor,
+            other => {
+                return err(format!(
                     "byte_test: unknown operator `{other}` (< > <= >= = & ^, optionally with !)"
-                )),
-            };
+                ))
+            }
+        };
         let value = self.value("byte_test value", parts[2])?;
         if let Value::Literal(n) = value {
             if !(0..=u32::MAX as i64).contains(&n) {
@@ -1466,18 +1276,21 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
         }
         match byte {
             b'|' => hex_mode = true,
+            // Snort copies the character after any backslash (`\x` is `x`).
             b'\\' => match bytes.next() {
-                Some((_, escaped @ (b'"' | b';' | b'\\' | b':'))) => out.push(escaped),
-                Some((_, other)) => {
-                    return err(format!(
-                        "content: bad escape `\\{}` at column {column} (only \\\" \\; \\\\ \\: are allowed; use |hex|)",
-                        other as char
-                    ))
-                }
+                Some((_, escaped)) => out.push(escaped),
                 None => return err("content: ends with a lone backslash"),
             },
-            b'"' => return err(format!("content: unescaped `\"` at column {column} (write \\\")")),
-            b';' => return err(format!("content: unescaped `;` at column {column} (write \\; or |3B|)")),
+            b'"' => {
+                return err(format!(
+                    "content: unescaped `\"` at column {column} (write \\\")"
+                ))
+            }
+            b';' => {
+                return err(format!(
+                    "content: unescaped `;` at column {column} (write \\; or |3B|)"
+                ))
+            }
             other => out.push(other),
         }
     }
@@ -1489,6 +1302,9 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
     }
     Ok(out)
 }
+
+/// Builds a comparison from its number.
+type MakeCmp = fn(u64) -> IntCmp;
 
 /// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), `N<=>M` (inclusive).
 fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
@@ -1516,7 +1332,7 @@ fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
             };
         }
     }
-    let ops: [(&str, fn(u64) -> IntCmp); 6] = [
+    let ops: [(&str, MakeCmp); 6] = [
         ("<=", IntCmp::Le),
         (">=", IntCmp::Ge),
         ("<", IntCmp::Lt),
@@ -1528,6 +1344,27 @@ fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
         if let Some(rest) = text.strip_prefix(prefix) {
             return Ok(make(number(rest)?));
         }
+    }
+    Ok(IntCmp::Eq(number(text)?))
+}
+
+/// dsize as Snort 2.9 reads it: `N`, `<N`, `>N`, or `a<>b` (inclusive on both ends).
+fn parse_dsize(text: &str) -> Result<IntCmp, Rejection> {
+    let text = text.trim();
+    let number =
+        |t: &str| -> Result<u64, Rejection> { Ok(parse_int("dsize", t.trim(), 0, 65535)? as u64) };
+    if let Some((a, b)) = text.split_once("<>") {
+        let (a, b) = (number(a)?, number(b)?);
+        if a > b {
+            return err(format!("dsize: {a}<>{b}: the low bound is above the high"));
+        }
+        return Ok(IntCmp::Within(a, b));
+    }
+    if let Some(rest) = text.strip_prefix('<') {
+        return Ok(IntCmp::Lt(number(rest)?));
+    }
+    if let Some(rest) = text.strip_prefix('>') {
+        return Ok(IntCmp::Gt(number(rest)?));
     }
     Ok(IntCmp::Eq(number(text)?))
 }
@@ -1661,64 +1498,18 @@ fn parse_ipopts(text: &str) -> Result<IpOpt, Rejection> {
 }
 
 /// IP protocol names Snort resolves through /etc/protocols.
+#[rustfmt::skip]
 const IP_PROTOCOL_NAMES: &[(&str, u64)] = &[
-    ("ip", 0),
-    ("hopopt", 0),
-    ("icmp", 1),
-    ("igmp", 2),
-    ("ggp", 3),
-    ("ipencap", 4),
-    ("ipip", 4),
-    ("st", 5),
-    ("tcp", 6),
-    ("egp", 8),
-    ("igp", 9),
-    ("pup", 12),
-    ("udp", 17),
-    ("hmp", 20),
-    ("xns-idp", 22),
-    ("rdp", 27),
-    ("iso-tp4", 29),
-    ("dccp", 33),
-    ("xtp", 36),
-    ("ddp", 37),
-    ("idpr-cmtp", 38),
-    ("ipv6", 41),
-    ("ipv6-route", 43),
-    ("ipv6-frag", 44),
-    ("idrp", 45),
-    ("rsvp", 46),
-    ("gre", 47),
-    ("esp", 50),
-    ("ah", 51),
-    ("skip", 57),
-    ("ipv6-icmp", 58),
-    ("icmp6", 58),
-    ("ipv6-nonxt", 59),
-    ("ipv6-opts", 60),
-    ("rspf", 73),
-    ("vmtp", 81),
-    ("eigrp", 88),
-    ("ospf", 89),
-    ("ax.25", 93),
-    ("ipip-old", 94),
-    ("etherip", 97),
-    ("encap", 98),
-    ("pim", 103),
-    ("ipcomp", 108),
-    ("vrrp", 112),
-    ("l2tp", 115),
-    ("isis", 124),
-    ("sctp", 132),
-    ("fc", 133),
-    ("mobility-header", 135),
-    ("udplite", 136),
-    ("mpls-in-ip", 137),
-    ("manet", 138),
-    ("hip", 139),
-    ("shim6", 140),
-    ("wesp", 141),
-    ("rohc", 142),
+    ("ip", 0), ("hopopt", 0), ("icmp", 1), ("igmp", 2), ("ggp", 3), ("ipencap", 4), ("ipip", 4),
+    ("st", 5), ("tcp", 6), ("egp", 8), ("igp", 9), ("pup", 12), ("udp", 17), ("hmp", 20),
+    ("xns-idp", 22), ("rdp", 27), ("iso-tp4", 29), ("dccp", 33), ("xtp", 36), ("ddp", 37),
+    ("idpr-cmtp", 38), ("ipv6", 41), ("ipv6-route", 43), ("ipv6-frag", 44), ("idrp", 45),
+    ("rsvp", 46), ("gre", 47), ("esp", 50), ("ah", 51), ("skip", 57), ("ipv6-icmp", 58),
+    ("icmp6", 58), ("ipv6-nonxt", 59), ("ipv6-opts", 60), ("rspf", 73), ("vmtp", 81),
+    ("eigrp", 88), ("ospf", 89), ("ax.25", 93), ("ipip-old", 94), ("etherip", 97), ("encap", 98),
+    ("pim", 103), ("ipcomp", 108), ("vrrp", 112), ("l2tp", 115), ("isis", 124), ("sctp", 132),
+    ("fc", 133), ("mobility-header", 135), ("udplite", 136), ("mpls-in-ip", 137), ("manet", 138),
+    ("hip", 139), ("shim6", 140), ("wesp", 141), ("rohc", 142),
 ];
 
 fn parse_ip_proto(text: &str) -> Result<IntCmp, Rejection> {
@@ -1811,4 +1602,986 @@ fn parse_detection_filter(text: &str) -> Result<DetectionFilter, Rejection> {
             u32::MAX as i64,
         )? as u32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with(vars: &mut Vars, text: &str) -> Result<Rule, Rejection> {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut ctx = ParseContext {
+            vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let origin = Origin {
+            file: Arc::from("t.rules"),
+            line: 1,
+        };
+        parse_rule(text, origin, &mut ctx).map_err(|r| r.why)
+    }
+
+    fn parse(text: &str) -> Result<Rule, Rejection> {
+        parse_with(&mut Vars::with_defaults(), text)
+    }
+
+    /// A tcp rule with these options and sid:1.
+    fn opts(options: &str) -> String {
+        format!("alert tcp any any -> any any ({options} sid:1;)")
+    }
+
+    fn ok(options: &str) -> Rule {
+        match parse(&opts(options)) {
+            Ok(rule) => rule,
+            Err(why) => panic!("`{options}`: {why:?}"),
+        }
+    }
+
+    fn error(options: &str) -> String {
+        match parse(&opts(options)) {
+            Err(Rejection::Error(message)) => message,
+            other => panic!("`{options}`: expected an error, got {other:?}"),
+        }
+    }
+
+    fn unsupported_keyword(text: &str) -> String {
+        match parse(text) {
+            Err(Rejection::Unsupported(keyword)) => keyword,
+            other => panic!("`{text}`: expected unsupported, got {other:?}"),
+        }
+    }
+
+    fn contents(rule: &Rule) -> Vec<&Content> {
+        rule.detection
+            .iter()
+            .filter_map(|o| match o {
+                DetectOption::Content(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn first_content(options: &str) -> Content {
+        contents(&ok(options))[0].clone()
+    }
+
+    /// Each option text is an error whose message contains the needle.
+    fn assert_errors(cases: &[(&str, &str)]) {
+        for (options, needle) in cases {
+            let message = error(options);
+            assert!(
+                message.contains(needle),
+                "`{options}`: `{message}` lacks `{needle}`"
+            );
+        }
+    }
+
+    /// The single detection option of this variant that `options` parse to.
+    macro_rules! only {
+        ($variant:ident, $options:expr) => {
+            match only_detection(&$options) {
+                DetectOption::$variant(inner) => inner,
+                other => panic!("{}: {other:?}", $options),
+            }
+        };
+    }
+
+    fn only_detection(options: &str) -> DetectOption {
+        let rule = ok(options);
+        assert_eq!(rule.detection.len(), 1, "{options}");
+        rule.detection[0].clone()
+    }
+
+    // ---- header ----
+
+    #[test]
+    fn minimal_rule_defaults() {
+        let rule = ok("");
+        assert_eq!((rule.gid, rule.sid, rule.rev, rule.priority), (1, 1, 1, 3));
+        assert_eq!(rule.action, Action::Alert);
+        assert_eq!(rule.protocol, Protocol::Tcp);
+        assert!(rule.src.is_any() && rule.dst_ports.is_any());
+        assert_eq!(rule.direction, Direction::OneWay);
+    }
+
+    #[test]
+    fn actions() {
+        let cases = [
+            ("alert", Action::Alert),
+            ("log", Action::Log),
+            ("pass", Action::Pass),
+            ("drop", Action::Drop),
+            ("block", Action::Drop),
+            ("sdrop", Action::Sdrop),
+            ("sblock", Action::Sdrop),
+            ("reject", Action::Reject(RejectTarget::Both)),
+            ("rejectboth", Action::Reject(RejectTarget::Both)),
+            ("rejectsrc", Action::Reject(RejectTarget::Src)),
+            ("rejectdst", Action::Reject(RejectTarget::Dst)),
+        ];
+        for (word, action) in cases {
+            let rule = parse(&format!("{word} tcp any any -> any any (sid:1;)")).unwrap();
+            assert_eq!(rule.action, action, "{word}");
+        }
+        assert!(
+            matches!(parse("alart tcp any any -> any any (sid:1;)"), Err(Rejection::Error(m)) if m.contains("alart"))
+        );
+    }
+
+    #[test]
+    fn protocols() {
+        for (word, protocol) in [
+            ("ip", Protocol::Ip),
+            ("tcp", Protocol::Tcp),
+            ("udp", Protocol::Udp),
+            ("icmp", Protocol::Icmp),
+        ] {
+            let rule = parse(&format!("alert {word} any any -> any any (sid:1;)")).unwrap();
+            assert_eq!(rule.protocol, protocol);
+        }
+        for app in ["http", "dns", "tls", "ssh", "ftp", "smtp", "smb", "dcerpc"] {
+            assert_eq!(
+                unsupported_keyword(&format!("alert {app} any any -> any any (sid:1;)")),
+                app
+            );
+        }
+        assert!(
+            matches!(parse("alert foo any any -> any any (sid:1;)"), Err(Rejection::Error(m)) if m.contains("unknown protocol"))
+        );
+    }
+
+    #[test]
+    fn bidirectional_and_bad_direction() {
+        let rule = parse("alert tcp any any <> any any (sid:1;)").unwrap();
+        assert_eq!(rule.direction, Direction::Both);
+        assert!(
+            matches!(parse("alert tcp any any <- any any (sid:1;)"), Err(Rejection::Error(m)) if m.contains("direction"))
+        );
+    }
+
+    #[test]
+    fn header_with_variables_lists_and_negation() {
+        let rule = parse(
+            "alert tcp [10.0.0.0/8, !10.1.0.0/16] ![80,443] -> $EXTERNAL_NET $HTTP_PORTS (sid:1;)",
+        )
+        .unwrap();
+        assert!(rule.src.contains("10.2.3.4".parse().unwrap()));
+        assert!(!rule.src.contains("10.1.3.4".parse().unwrap()));
+        assert!(!rule.src_ports.contains(80) && rule.src_ports.contains(81));
+        assert!(rule.dst_ports.contains(8080) && !rule.dst_ports.contains(22));
+    }
+
+    #[test]
+    fn header_errors_name_the_field() {
+        let bad = |text: &str, needle: &str| match parse(text) {
+            Err(Rejection::Error(m)) => assert!(m.contains(needle), "{text}: {m}"),
+            other => panic!("{text}: {other:?}"),
+        };
+        bad("alert tcp !any any -> any any (sid:1;)", "source address");
+        bad(
+            "alert tcp any any -> $NOPE any (sid:1;)",
+            "undefined variable $NOPE",
+        );
+        bad("alert tcp any 70000 -> any any (sid:1;)", "source port");
+        bad("alert tcp any any -> any 10:5 (sid:1;)", "destination port");
+        bad("alert tcp any any -> any (sid:1;)", "fields");
+        bad("alert tcp any any -> any any sid:1;", "missing option list");
+        bad(
+            "alert tcp any any -> any any (sid:1;) x",
+            "after the option list",
+        );
+    }
+
+    #[test]
+    fn rule_without_sid_is_an_error() {
+        assert!(
+            matches!(parse("alert tcp any any -> any any (msg:\"x\";)"), Err(Rejection::Error(m)) if m.contains("no sid"))
+        );
+        assert!(
+            matches!(parse("alert tcp any any -> any any (sid:x;)"), Err(Rejection::Error(m)) if m.contains("sid"))
+        );
+    }
+
+    #[test]
+    fn unterminated_last_option_is_an_error() {
+        assert!(
+            matches!(parse("alert tcp any any -> any any (sid:1; msg:\"x\")"), Err(Rejection::Error(m)) if m.contains("not terminated"))
+        );
+    }
+
+    // ---- general options ----
+
+    #[test]
+    fn msg_gid_rev_priority_reference_metadata() {
+        let rule = ok(
+            r#"msg:"say \"hi\"\; ok"; gid:3; rev:7; priority:1; reference:url,example.com/a,b; metadata:former_category X, updated_at 2017;"#,
+        );
+        assert_eq!(rule.msg, "say \"hi\"; ok");
+        assert_eq!((rule.gid, rule.rev, rule.priority), (3, 7, 1));
+        assert_eq!(
+            rule.references,
+            vec![("url".to_string(), "example.com/a,b".to_string())]
+        );
+        assert_eq!(
+            rule.metadata,
+            vec![
+                "former_category X".to_string(),
+                "updated_at 2017".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn classtype_sets_priority_unless_given() {
+        let rule = ok("classtype:trojan-activity;");
+        assert_eq!(
+            (rule.classtype.as_deref(), rule.priority),
+            (Some("trojan-activity"), 1)
+        );
+        assert_eq!(ok("classtype:trojan-activity; priority:4;").priority, 4);
+        assert!(error("classtype:no-such-class;").contains("no-such-class"));
+        assert!(error("reference:nocomma;").contains("reference"));
+    }
+
+    // ---- content ----
+
+    #[test]
+    fn content_hex_and_escapes() {
+        assert_eq!(first_content(r#"content:"a|41 42|b";"#).pattern, b"aABb");
+        assert_eq!(first_content(r#"content:"|4142|";"#).pattern, b"AB");
+        assert_eq!(
+            first_content(r#"content:"x\"y\;z\\w\:v";"#).pattern,
+            b"x\"y;z\\w:v"
+        );
+        assert_eq!(first_content(r#"content:"a\bc";"#).pattern, b"abc");
+        assert_eq!(first_content(r#"content:"|00|";"#).pattern, [0u8]);
+    }
+
+    #[test]
+    fn content_errors() {
+        assert_errors(&[
+            (r#"content:"|4|";"#, "odd number"),
+            (r#"content:"|4G|";"#, "not a hex digit"),
+            (r#"content:"|41";"#, "unterminated"),
+            (r#"content:"";"#, "empty"),
+            (r#"content:abc;"#, "double quotes"),
+            (r#"content:"a"b";"#, "unescaped"),
+        ]);
+    }
+
+    #[test]
+    fn content_negation() {
+        let c = first_content(r#"content:!"abc";"#);
+        assert!(c.negated);
+        assert_eq!(c.pattern, b"abc");
+        assert!(first_content(r#"content: ! "abc";"#).negated);
+    }
+
+    #[test]
+    fn content_modifiers_attach_to_the_last_content() {
+        let rule = ok(r#"content:"one"; content:"two"; nocase; rawbytes; offset:2; depth:10;"#);
+        let c = contents(&rule);
+        assert!(!c[0].nocase && c[0].offset.is_none());
+        assert!(c[1].nocase && c[1].rawbytes);
+        assert_eq!(
+            (c[1].offset, c[1].depth),
+            (Some(Value::Literal(2)), Some(Value::Literal(10)))
+        );
+        let c = first_content(r#"content:"abc"; distance:-2; within:5;"#);
+        assert_eq!(
+            (c.distance, c.within),
+            (Some(Value::Literal(-2)), Some(Value::Literal(5)))
+        );
+        assert!(c.is_relative());
+    }
+
+    #[test]
+    fn modifiers_skip_over_other_options() {
+        let rule = ok(r#"content:"abc"; pcre:"/x/"; nocase;"#);
+        assert!(contents(&rule)[0].nocase);
+    }
+
+    #[test]
+    fn modifier_without_content_is_an_error() {
+        for m in [
+            "nocase;",
+            "rawbytes;",
+            "depth:4;",
+            "offset:1;",
+            "distance:0;",
+            "within:4;",
+            "fast_pattern;",
+        ] {
+            assert!(error(m).contains("no preceding content"), "{m}");
+        }
+    }
+
+    #[test]
+    fn absolute_and_relative_cannot_mix() {
+        assert!(error(r#"content:"abc"; depth:5; distance:1;"#).contains("cannot be mixed"));
+        assert!(error(r#"content:"abc"; within:5; offset:1;"#).contains("cannot be mixed"));
+        // On different contents they can.
+        ok(r#"content:"abc"; depth:5; content:"d"; distance:1;"#);
+    }
+
+    #[test]
+    fn depth_and_within_bounds() {
+        assert_errors(&[
+            (r#"content:"abcdef"; depth:3;"#, "less than"),
+            (r#"content:"abcdef"; within:3;"#, "less than"),
+            (r#"content:"a"; depth:0;"#, "out of range"),
+            (r#"content:"a"; offset:70000;"#, "out of range"),
+            (r#"content:"a"; depth:4; depth:5;"#, "twice"),
+            (r#"content:"a"; depth:x;"#, "byte_extract"),
+        ]);
+    }
+
+    #[test]
+    fn fast_pattern_forms() {
+        assert_eq!(
+            first_content(r#"content:"abcd"; fast_pattern;"#).fast_pattern,
+            FastPattern::Yes
+        );
+        assert_eq!(
+            first_content(r#"content:"abcd"; fast_pattern:only;"#).fast_pattern,
+            FastPattern::Only
+        );
+        assert_eq!(
+            first_content(r#"content:"abcd"; fast_pattern:1,2;"#).fast_pattern,
+            FastPattern::Slice {
+                offset: 1,
+                length: 2
+            }
+        );
+        assert_eq!(
+            first_content(r#"content:"abcd";"#).fast_pattern,
+            FastPattern::No
+        );
+    }
+
+    #[test]
+    fn fast_pattern_errors() {
+        assert!(error(r#"content:"abcd"; fast_pattern:3,2;"#).contains("past"));
+        assert!(
+            error(r#"content:"ab"; fast_pattern; content:"cd"; fast_pattern;"#)
+                .contains("only one")
+        );
+        assert!(error(r#"content:!"abcd"; fast_pattern:only;"#).contains("negated"));
+        assert!(
+            error(r#"content:"abcd"; fast_pattern:only; depth:4;"#).contains("fast_pattern:only")
+        );
+        assert!(error(r#"content:"abcd"; fast_pattern:x;"#).contains("fast_pattern"));
+    }
+
+    // ---- byte_extract variables ----
+
+    #[test]
+    fn byte_extract_variables_resolve_to_indexes() {
+        let rule = ok(
+            r#"content:"x"; byte_extract:1,0,len,relative; byte_extract:2,1,off; content:"y"; distance:off; within:len; byte_test:1,>,len,off; byte_jump:1,off; isdataat:len,relative;"#,
+        );
+        let c = contents(&rule);
+        assert_eq!(
+            (c[1].distance, c[1].within),
+            (Some(Value::Var(1)), Some(Value::Var(0)))
+        );
+        let test = rule.detection.iter().find_map(|o| match o {
+            DetectOption::ByteTest(t) => Some(t.clone()),
+            _ => None,
+        });
+        let test = test.unwrap();
+        assert_eq!((test.value, test.offset), (Value::Var(0), Value::Var(1)));
+        assert!(rule
+            .detection
+            .iter()
+            .any(|o| matches!(o, DetectOption::ByteJump(j) if j.offset == Value::Var(1))));
+        assert!(rule
+            .detection
+            .iter()
+            .any(|o| matches!(o, DetectOption::IsDataAt(i) if i.offset == Value::Var(0))));
+    }
+
+    #[test]
+    fn byte_extract_variable_must_be_defined_first() {
+        assert!(error(r#"content:"x"; depth:len; byte_extract:1,0,len;"#).contains("`len`"));
+    }
+
+    #[test]
+    fn byte_extract_arguments() {
+        let e = only!(
+            ByteExtract,
+            "byte_extract:4,-2,v,relative,multiplier 2,little,align 4,bitmask 0xff00;"
+        );
+        assert_eq!(
+            (e.bytes, e.offset, e.name.as_str(), e.multiplier, e.align),
+            (4, -2, "v", 2, 4)
+        );
+        assert!(e.relative && e.endian == Endian::Little && e.bitmask == Some(0xff00));
+        let e = only!(ByteExtract, "byte_extract:3,0,v,string,hex;");
+        assert_eq!(e.string, Some(NumberBase::Hex));
+        assert_errors(&[
+            ("byte_extract:5,0,v;", "bytes"),
+            ("byte_extract:1,0,1v;", "name"),
+            ("byte_extract:1,0,v,align 3;", "align"),
+            ("byte_extract:1,0;", "needs"),
+        ]);
+        assert_eq!(
+            unsupported_keyword(&opts("byte_extract:1,0,v,dce;")),
+            "byte_extract:dce"
+        );
+    }
+
+    // ---- byte_test / byte_jump ----
+
+    #[test]
+    fn byte_test_operators() {
+        let cases = [
+            ("<", ByteTestOp::Lt, false),
+            (">", ByteTestOp::Gt, false),
+            ("<=", ByteTestOp::Le, false),
+            (">=", ByteTestOp::Ge, false),
+            ("=", ByteTestOp::Eq, false),
+            ("&", ByteTestOp::And, false),
+            ("^", ByteTestOp::Xor, false),
+            ("!", ByteTestOp::Eq, true),
+            ("!&", ByteTestOp::And, true),
+            ("!=", ByteTestOp::Eq, true),
+        ];
+        for (text, op, negated) in cases {
+            let t = only!(ByteTest, &format!("byte_test:2,{text},0x10,4;"));
+            assert_eq!(
+                (t.op, t.negated, t.value),
+                (op, negated, Value::Literal(16)),
+                "{text}"
+            );
+        }
+        assert!(error("byte_test:2,~,1,0;").contains("operator"));
+    }
+
+    #[test]
+    fn byte_test_arguments() {
+        let t = only!(
+            ByteTest,
+            "byte_test:4,>,1000,-3,relative,little,bitmask 0x0f;"
+        );
+        assert_eq!(
+            (t.bytes, t.offset, t.endian, t.bitmask),
+            (4, Value::Literal(-3), Endian::Little, Some(0x0f))
+        );
+        assert!(t.relative);
+        let t = only!(ByteTest, "byte_test:10,=,1234,0,string,dec;");
+        assert_eq!((t.bytes, t.string), (10, Some(NumberBase::Dec)));
+        let t = only!(ByteTest, "byte_test:3,=,7,0,string,oct;");
+        assert_eq!(t.string, Some(NumberBase::Oct));
+        assert_errors(&[
+            ("byte_test:5,=,1,0;", "bytes"),
+            ("byte_test:1,=,1,0,hex;", "string"),
+            ("byte_test:1,=,1,0,big,little;", "big"),
+            ("byte_test:1,=,1;", "needs"),
+            ("byte_test:1,=,1,0,wat;", "wat"),
+        ]);
+        assert_eq!(
+            unsupported_keyword(&opts("byte_test:1,=,1,0,dce;")),
+            "byte_test:dce"
+        );
+    }
+
+    #[test]
+    fn byte_jump_arguments() {
+        let j = only!(ByteJump, "byte_jump:4,12,relative,multiplier 2,little,align,from_beginning,post_offset -4,bitmask 0xff;");
+        assert_eq!(
+            (j.bytes, j.offset, j.multiplier, j.post_offset),
+            (4, Value::Literal(12), 2, -4)
+        );
+        assert!(
+            j.relative && j.align && j.from_beginning && !j.from_end && j.endian == Endian::Little
+        );
+        let j = only!(ByteJump, "byte_jump:2,0,string,hex,from_end;");
+        assert!(j.from_end && j.string == Some(NumberBase::Hex) && j.multiplier == 1);
+        assert_errors(&[
+            ("byte_jump:2,0,from_beginning,from_end;", "from_end"),
+            ("byte_jump:2;", "needs"),
+            ("byte_jump:2,0,multiplier 0;", "multiplier"),
+        ]);
+    }
+
+    // ---- pcre ----
+
+    #[test]
+    fn pcre_flags() {
+        let p = only!(Pcre, r#"pcre:"/a.b/ismxAEGRBO";"#);
+        let f = p.regex.flags();
+        assert!(
+            f.caseless
+                && f.dotall
+                && f.multiline
+                && f.extended
+                && f.anchored
+                && f.dollar_endonly
+                && f.ungreedy
+        );
+        assert!(p.relative && p.rawbytes && p.override_limits && !p.negated);
+        assert_eq!(p.regex.body(), "a.b");
+        assert_eq!(p.source, "/a.b/ismxAEGRBO");
+    }
+
+    #[test]
+    fn pcre_negation_and_delimiters() {
+        let p = only!(Pcre, r#"pcre:!"/x/";"#);
+        assert!(p.negated);
+        let p = only!(Pcre, r#"pcre:"m#a/b#i";"#);
+        assert_eq!(p.regex.body(), "a/b");
+        // A bare `"` inside the regex is fine: Snort takes the text between the outer quotes.
+        let p = only!(Pcre, r#"pcre:"/a"b/";"#);
+        assert_eq!(p.regex.body(), "a\"b");
+    }
+
+    #[test]
+    fn pcre_http_flags_are_unsupported() {
+        for flag in ['U', 'I', 'H', 'D', 'C', 'K', 'M', 'S', 'Y', 'P'] {
+            assert_eq!(
+                unsupported_keyword(&opts(&format!(r#"pcre:"/x/{flag}";"#))),
+                format!("pcre/{flag}")
+            );
+        }
+    }
+
+    #[test]
+    fn pcre_errors() {
+        assert_errors(&[
+            (r#"pcre:"/x/z";"#, "unknown flag"),
+            (r#"pcre:/x/;"#, "quoted"),
+            (r#"pcre:"x";"#, "/regex/"),
+            (r#"pcre:"/x";"#, "closing"),
+        ]);
+    }
+
+    #[test]
+    fn pcre_that_does_not_compile_is_an_error() {
+        let message = error(r#"pcre:"/a(b/";"#);
+        assert!(message.starts_with("pcre `/a(b/`:"), "{message}");
+    }
+
+    #[test]
+    fn pcre_bodies_are_compiled_once() {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut regexes = Vec::new();
+        for sid in 1..=2 {
+            let mut ctx = ParseContext {
+                vars: &mut vars,
+                classes: &classes,
+                pcre_cache: &mut cache,
+            };
+            let text = format!(r#"alert tcp any any -> any any (pcre:"/same/i"; sid:{sid};)"#);
+            let rule = parse_rule(
+                &text,
+                Origin {
+                    file: Arc::from("t"),
+                    line: 1,
+                },
+                &mut ctx,
+            )
+            .unwrap();
+            let DetectOption::Pcre(p) = &rule.detection[0] else {
+                panic!()
+            };
+            regexes.push(p.regex.clone());
+        }
+        assert!(Arc::ptr_eq(&regexes[0], &regexes[1]));
+        assert_eq!(cache.len(), 1);
+    }
+
+    // ---- isdataat ----
+
+    #[test]
+    fn isdataat_forms() {
+        let i = only!(IsDataAt, "isdataat:!10,relative,rawbytes;");
+        assert_eq!(
+            i,
+            IsDataAt {
+                offset: Value::Literal(10),
+                relative: true,
+                rawbytes: true,
+                negated: true
+            }
+        );
+        assert!(error("isdataat:1,sideways;").contains("sideways"));
+        assert!(error("isdataat:70000;").contains("range"));
+    }
+
+    // ---- header tests ----
+
+    #[test]
+    fn dsize_forms_follow_snort() {
+        let dsize = |t: &str| only!(Dsize, format!("dsize:{t};"));
+        assert_eq!(dsize("300"), IntCmp::Eq(300));
+        assert_eq!(dsize("<6"), IntCmp::Lt(6));
+        assert_eq!(dsize(">0"), IntCmp::Gt(0));
+        // Snort 2.9's dsize range includes both ends.
+        assert_eq!(dsize("300<>400"), IntCmp::Within(300, 400));
+        assert!(IntCmp::Within(300, 400).matches(300) && IntCmp::Within(300, 400).matches(400));
+        assert_errors(&[
+            ("dsize:400<>300;", "dsize"),
+            ("dsize:!5;", "dsize"),
+            ("dsize:70000;", "range"),
+        ]);
+    }
+
+    /// Each option text parses to exactly this one test (compared by Debug form).
+    fn assert_detections(cases: &[(&str, DetectOption)]) {
+        for (text, expected) in cases {
+            assert_eq!(
+                format!("{:?}", only_detection(text)),
+                format!("{expected:?}"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn itype_icode_ranges_are_exclusive() {
+        assert_detections(&[
+            ("itype:5<>10;", DetectOption::Itype(IntCmp::Between(5, 10))),
+            ("icode:>3;", DetectOption::Icode(IntCmp::Gt(3))),
+            ("itype:8;", DetectOption::Itype(IntCmp::Eq(8))),
+            ("icode:<2;", DetectOption::Icode(IntCmp::Lt(2))),
+        ]);
+        assert!(error("itype:300;").contains("range"));
+    }
+
+    #[test]
+    fn ttl_tos_id() {
+        assert_detections(&[
+            ("ttl:<5;", DetectOption::Ttl(IntCmp::Lt(5))),
+            ("ttl:>=64;", DetectOption::Ttl(IntCmp::Ge(64))),
+            ("ttl:3-5;", DetectOption::Ttl(IntCmp::Within(3, 5))),
+            ("ttl:-5;", DetectOption::Ttl(IntCmp::Le(5))),
+            ("ttl:5-;", DetectOption::Ttl(IntCmp::Ge(5))),
+            ("tos:!4;", DetectOption::Tos(IntCmp::Ne(4))),
+            ("id:31337;", DetectOption::IpId(IntCmp::Eq(31337))),
+        ]);
+        assert!(error("ttl:256;").contains("range"));
+    }
+
+    #[test]
+    fn flags_forms() {
+        let flags = |t: &str| only!(Flags, format!("flags:{t};"));
+        assert_eq!(
+            flags("SA"),
+            TcpFlags {
+                flags: 0x12,
+                mask: 0xff,
+                mode: FlagsMode::Exact
+            }
+        );
+        assert_eq!(flags("S+").mode, FlagsMode::All);
+        assert_eq!(flags("+S").mode, FlagsMode::All);
+        assert_eq!(flags("*SF").mode, FlagsMode::Any);
+        assert_eq!(flags("!R").mode, FlagsMode::Not);
+        assert_eq!(
+            flags("S,12"),
+            TcpFlags {
+                flags: 0x02,
+                mask: 0x3f,
+                mode: FlagsMode::Exact
+            }
+        );
+        assert_eq!(flags("CE").flags, 0xc0);
+        assert_eq!(flags("0").flags, 0);
+        assert_eq!(flags("FSRPAU").flags, 0x3f);
+        assert_errors(&[
+            ("flags:X;", "unknown flag"),
+            ("flags:0S;", "0"),
+            ("flags:+*S;", "modifier"),
+        ]);
+    }
+
+    #[test]
+    fn fragbits_ipopts_ip_proto_sameip() {
+        let frag = |bits, mode| DetectOption::Fragbits(Fragbits { bits, mode });
+        assert_detections(&[
+            ("fragbits:M+;", frag(1, FlagsMode::All)),
+            ("fragbits:!D;", frag(2, FlagsMode::Not)),
+            ("fragbits:*MD;", frag(3, FlagsMode::Any)),
+            ("fragbits:MDR;", frag(7, FlagsMode::Exact)),
+            ("ipopts:lsrr;", DetectOption::IpOpts(IpOpt::Lsrr)),
+            ("ipopts:any;", DetectOption::IpOpts(IpOpt::Any)),
+            ("ip_proto:igmp;", DetectOption::IpProto(IntCmp::Eq(2))),
+            ("ip_proto:tcp;", DetectOption::IpProto(IntCmp::Eq(6))),
+            ("ip_proto:!17;", DetectOption::IpProto(IntCmp::Ne(17))),
+            ("ip_proto:>50;", DetectOption::IpProto(IntCmp::Gt(50))),
+            ("sameip;", DetectOption::SameIp),
+        ]);
+        assert_errors(&[
+            ("fragbits:X;", "fragbits"),
+            ("ipopts:foo;", "ipopts"),
+            ("ip_proto:nosuch;", "ip_proto"),
+            ("sameip:1;", "no argument"),
+        ]);
+    }
+
+    #[test]
+    fn icmp_and_tcp_numbers() {
+        assert_detections(&[
+            ("icmp_id:77;", DetectOption::IcmpId(77)),
+            ("icmp_seq:0;", DetectOption::IcmpSeq(0)),
+            ("seq:4294967295;", DetectOption::TcpSeq(u32::MAX)),
+            ("ack:0;", DetectOption::TcpAck(0)),
+            (
+                "window:!55808;",
+                DetectOption::Window {
+                    value: 55808,
+                    negated: true,
+                },
+            ),
+            (
+                "window:1024;",
+                DetectOption::Window {
+                    value: 1024,
+                    negated: false,
+                },
+            ),
+        ]);
+        assert_errors(&[
+            ("icmp_id:70000;", "range"),
+            ("seq:abc;", "number"),
+            ("ack;", "argument"),
+        ]);
+    }
+
+    #[test]
+    fn flow_keywords() {
+        let f = ok("flow:established,to_server; flow:only_stream;").flow;
+        assert_eq!(
+            f,
+            FlowOptions {
+                established: Some(true),
+                stateless: false,
+                to_server: Some(true),
+                stream: Some(true)
+            }
+        );
+        let f = ok("flow:not_established,from_server,no_stream,stateless;").flow;
+        assert_eq!(
+            f,
+            FlowOptions {
+                established: Some(false),
+                stateless: true,
+                to_server: Some(false),
+                stream: Some(false)
+            }
+        );
+        assert_eq!(ok("flow:from_client;").flow.to_server, Some(true));
+        assert_eq!(ok("flow:to_client;").flow.to_server, Some(false));
+        assert!(error("flow:to_server,to_client;").contains("contradicts"));
+        assert!(error("flow:sideways;").contains("sideways"));
+        assert_eq!(
+            unsupported_keyword(&opts("flow:established,only_frag;")),
+            "flow:only_frag"
+        );
+        assert_eq!(unsupported_keyword(&opts("flow:no_frag;")), "flow:no_frag");
+    }
+
+    #[test]
+    fn flowbits_commands_and_groups() {
+        let rule = ok("flowbits:set,a&b; flowbits:isset,c|d; flowbits:isnotset,e; flowbits:unset,f,grp; flowbits:toggle,g; flowbits:noalert;");
+        let fb = &rule.flowbits;
+        assert_eq!(
+            fb[0],
+            Flowbits {
+                command: FlowbitsCommand::Set,
+                names: vec!["a".into(), "b".into()],
+                join: BitsJoin::All
+            }
+        );
+        assert_eq!(
+            fb[1],
+            Flowbits {
+                command: FlowbitsCommand::IsSet,
+                names: vec!["c".into(), "d".into()],
+                join: BitsJoin::Any
+            }
+        );
+        assert_eq!(fb[2].command, FlowbitsCommand::IsNotSet);
+        assert_eq!(
+            (fb[3].command, fb[3].names.clone()),
+            (FlowbitsCommand::Unset, vec!["f".to_string()])
+        );
+        assert_eq!(fb[4].command, FlowbitsCommand::Toggle);
+        assert!(rule.is_noalert());
+    }
+
+    #[test]
+    fn flowbits_errors() {
+        assert_errors(&[
+            ("flowbits:set;", "bit name"),
+            ("flowbits:set,a|b;", "only allowed"),
+            ("flowbits:isset,a|b&c;", "mixed"),
+            ("flowbits:noalert,x;", "noalert"),
+            ("flowbits:frob,x;", "frob"),
+            ("flowbits:set,a b;", "bad bit name"),
+        ]);
+    }
+
+    // ---- threshold, detection_filter, sticky-drop ----
+
+    #[test]
+    fn threshold_forms() {
+        let t = ok("threshold: type limit, track by_src, count 1, seconds 60;")
+            .threshold
+            .unwrap();
+        assert_eq!(
+            t,
+            Threshold {
+                kind: ThresholdKind::Limit,
+                track: Track::BySrc,
+                count: 1,
+                seconds: 60
+            }
+        );
+        let t = ok("threshold:seconds 5,count 10,track by_dst,type both;")
+            .threshold
+            .unwrap();
+        assert_eq!((t.kind, t.track), (ThresholdKind::Both, Track::ByDst));
+        assert_eq!(
+            ok("threshold:type threshold,track by_src,count 3,seconds 1;")
+                .threshold
+                .unwrap()
+                .kind,
+            ThresholdKind::Threshold
+        );
+        assert_errors(&[
+            ("threshold:type limit,track by_src,count 1;", "seconds"),
+            (
+                "threshold:type often,track by_src,count 1,seconds 1;",
+                "often",
+            ),
+            (
+                "threshold:type limit,track by_me,count 1,seconds 1;",
+                "by_me",
+            ),
+        ]);
+        assert!(
+            error("threshold:type limit,type limit,track by_src,count 1,seconds 1;")
+                .contains("twice")
+        );
+        assert!(error("threshold:type limit,track by_src,count x,seconds 1;").contains("count"));
+    }
+
+    #[test]
+    fn detection_filter_forms() {
+        let d = ok("detection_filter:track by_dst, count 30, seconds 10;")
+            .detection_filter
+            .unwrap();
+        assert_eq!(
+            d,
+            DetectionFilter {
+                track: Track::ByDst,
+                count: 30,
+                seconds: 10
+            }
+        );
+        assert!(error("detection_filter:track by_dst,count 30;").contains("seconds"));
+        assert!(
+            error("detection_filter:type limit,track by_dst,count 30,seconds 1;").contains("type")
+        );
+    }
+
+    #[test]
+    fn sticky_drop_forms() {
+        assert_eq!(
+            ok("sticky-drop:300;").sticky_drop,
+            Some(StickyDrop {
+                seconds: 300,
+                target: StickyTarget::Src
+            })
+        );
+        assert_eq!(
+            ok("sticky-drop: 60, dst;").sticky_drop,
+            Some(StickyDrop {
+                seconds: 60,
+                target: StickyTarget::Dst
+            })
+        );
+        assert_eq!(
+            ok("stickydrop:10,src;").sticky_drop,
+            Some(StickyDrop {
+                seconds: 10,
+                target: StickyTarget::Src
+            })
+        );
+        assert_errors(&[
+            ("sticky-drop;", "seconds"),
+            ("sticky-drop:10,both;", "both"),
+            ("sticky-drop:0;", "range"),
+        ]);
+    }
+
+    // ---- unsupported ----
+
+    #[test]
+    fn unsupported_keywords_are_named() {
+        let cases = [
+            (r#"content:"x"; http_uri;"#, "http_uri"),
+            (r#"uricontent:"x";"#, "uricontent"),
+            ("urilen:5;", "urilen"),
+            (r#"file_data; content:"x";"#, "file_data"),
+            (r#"http.uri; content:"x";"#, "http.uri"),
+            (r#"dns_query; content:"x";"#, "dns_query"),
+            (r#"tls_sni; content:"x";"#, "tls_sni"),
+            ("ja3_hash;", "ja3_hash"),
+            ("ssl_state:client_hello;", "ssl_state"),
+            ("dce_iface:1234;", "dce_iface"),
+            ("asn1:oversize_length 10000;", "asn1"),
+            ("base64_decode;", "base64_decode"),
+            ("frobnicate:1;", "frobnicate"),
+        ];
+        for (options, keyword) in cases {
+            assert_eq!(unsupported_keyword(&opts(options)), keyword, "{options}");
+        }
+    }
+
+    #[test]
+    fn unsupported_stops_before_later_modifiers() {
+        // nocase after uricontent would otherwise have no content to attach to.
+        assert_eq!(
+            unsupported_keyword(&opts(r#"uricontent:"x"; nocase;"#)),
+            "uricontent"
+        );
+    }
+
+    #[test]
+    fn pkt_data_is_a_no_op() {
+        let rule = ok(r#"pkt_data; content:"x";"#);
+        assert_eq!(rule.detection.len(), 1);
+    }
+
+    #[test]
+    fn error_before_unsupported_is_an_error() {
+        assert!(error(r#"nocase; content:"x"; http_uri;"#).contains("nocase"));
+    }
+
+    #[test]
+    fn escaped_semicolons_do_not_split_options() {
+        let rule = ok(r#"content:"a\;b"; pcre:"/c\;d/";"#);
+        assert_eq!(contents(&rule)[0].pattern, b"a;b");
+    }
+
+    #[test]
+    fn keyword_case_is_ignored() {
+        assert!(contents(&ok(r#"Content:"x"; NOCASE;"#))[0].nocase);
+    }
+
+    #[test]
+    fn parse_number_forms() {
+        assert_eq!(parse_number("0x1F"), Ok(31));
+        assert_eq!(parse_number("-12"), Ok(-12));
+        assert_eq!(parse_number("+3"), Ok(3));
+        assert!(parse_number("1a").is_err());
+        assert!(parse_number("").is_err());
+    }
 }

@@ -412,7 +412,7 @@ impl RuleSet {
             .flatten()
         {
             let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-            group.collect(buf, |r| {
+            group.collect(buf, [ctx.src, ctx.dst], |r| {
                 let slot = &mut seen[r as usize];
                 if *slot != epoch {
                     *slot = epoch;

@@ -23,24 +23,48 @@ use crate::ast::{AddrSet, PortSet};
 /// How deep variables may refer to variables before resolution gives up (catches cycles).
 pub const MAX_VAR_NESTING: usize = 32;
 
-/// An address expression as written: `any`, a literal or CIDR, `$VAR`, `[...]`, `!x`.
+/// An address or port expression as written: `any`, a leaf (an address/CIDR, or a port range),
+/// `$VAR`, `[...]`, `!x`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AddrExpr {
+pub enum SetExpr<T> {
     Any,
-    Net(IpNet),
+    Leaf(T),
     Var(String),
-    List(Vec<AddrExpr>),
-    Not(Box<AddrExpr>),
+    List(Vec<SetExpr<T>>),
+    Not(Box<SetExpr<T>>),
 }
 
-/// A port expression as written: `any`, `N`, `a:b`, `:b`, `a:`, `$VAR`, `[...]`, `!x`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PortExpr {
-    Any,
-    Range(u16, u16),
-    Var(String),
-    List(Vec<PortExpr>),
-    Not(Box<PortExpr>),
+/// `any`, `10.0.0.0/8`, `$HOME_NET`, `[a,!b]`, `!a`.
+pub type AddrExpr = SetExpr<IpNet>;
+/// `any`, `80`, `1024:`, `:1023`, `$HTTP_PORTS`, `[a,!b]`, `!a`. Ranges are inclusive.
+pub type PortExpr = SetExpr<(u16, u16)>;
+
+/// What a leaf type needs to resolve variables: which definition and cache it uses.
+trait Member: Clone {
+    /// For messages: "address" or "port".
+    const WHAT: &'static str;
+    fn definition(def: &VarDef) -> Option<&SetExpr<Self>>;
+    fn cache(vars: &mut Vars) -> &mut HashMap<String, Flat<Self>>;
+}
+
+impl Member for IpNet {
+    const WHAT: &'static str = "address";
+    fn definition(def: &VarDef) -> Option<&AddrExpr> {
+        def.addr.as_ref()
+    }
+    fn cache(vars: &mut Vars) -> &mut HashMap<String, Flat<IpNet>> {
+        &mut vars.addr_cache
+    }
+}
+
+impl Member for (u16, u16) {
+    const WHAT: &'static str = "port";
+    fn definition(def: &VarDef) -> Option<&PortExpr> {
+        def.port.as_ref()
+    }
+    fn cache(vars: &mut Vars) -> &mut HashMap<String, Flat<(u16, u16)>> {
+        &mut vars.port_cache
+    }
 }
 
 /// Which statement defined a variable.
@@ -250,43 +274,44 @@ impl Vars {
 
     /// Resolve an address expression into a set.
     pub fn resolve_addr(&mut self, expr: &AddrExpr) -> Result<AddrSet, String> {
-        let flat = self.flatten_addr(expr, 0)?;
+        let flat = self.flatten(expr, 0)?;
         let (include, exclude) = flat.into_sets();
         Ok(AddrSet { include, exclude })
     }
 
     /// Resolve a port expression into a set.
     pub fn resolve_ports(&mut self, expr: &PortExpr) -> Result<PortSet, String> {
-        let flat = self.flatten_port(expr, 0)?;
+        let flat = self.flatten(expr, 0)?;
         let (include, exclude) = flat.into_sets();
         Ok(PortSet { include, exclude })
     }
 
-    fn flatten_addr(&mut self, expr: &AddrExpr, depth: usize) -> Result<Flat<IpNet>, String> {
+    fn flatten<T: Member>(&mut self, expr: &SetExpr<T>, depth: usize) -> Result<Flat<T>, String> {
         match expr {
-            AddrExpr::Any => Ok(Flat::any()),
-            AddrExpr::Net(net) => Ok(Flat::leaf(*net)),
-            AddrExpr::List(items) => {
+            SetExpr::Any => Ok(Flat::any()),
+            SetExpr::Leaf(leaf) => Ok(Flat::leaf(leaf.clone())),
+            SetExpr::List(items) => {
                 let mut out = Flat::default();
                 for item in items {
-                    let flat = self.flatten_addr(item, depth)?;
-                    out.extend(&flat, false, "address")?;
+                    let flat = self.flatten(item, depth)?;
+                    out.extend(&flat, false, T::WHAT)?;
                 }
                 Ok(out)
             }
-            AddrExpr::Not(inner) => {
-                let flat = self.flatten_addr(inner, depth)?;
-                if let (AddrExpr::Var(name), true) = (inner.as_ref(), flat.include_any) {
+            SetExpr::Not(inner) => {
+                let flat = self.flatten(inner, depth)?;
+                if let (SetExpr::Var(name), true) = (inner.as_ref(), flat.include_any) {
                     return Err(format!(
-                        "`!${name}` matches no address because ${name} is any; define {name} (--vars)"
+                        "`!${name}` matches no {} because ${name} is any; define {name} (--vars)",
+                        T::WHAT
                     ));
                 }
                 let mut out = Flat::default();
-                out.extend(&flat, true, "address")?;
+                out.extend(&flat, true, T::WHAT)?;
                 Ok(out)
             }
-            AddrExpr::Var(name) => {
-                if let Some(flat) = self.addr_cache.get(name) {
+            SetExpr::Var(name) => {
+                if let Some(flat) = T::cache(self).get(name) {
                     return Ok(flat.clone());
                 }
                 if depth >= MAX_VAR_NESTING {
@@ -296,55 +321,22 @@ impl Vars {
                     .defs
                     .get(name)
                     .ok_or_else(|| format!("undefined variable ${name}"))?;
-                let inner = def
-                    .addr
-                    .clone()
-                    .ok_or_else(|| format!("variable ${name} is not an address variable"))?;
-                let flat = self.flatten_addr(&inner, depth + 1)?;
-                self.addr_cache.insert(name.clone(), flat.clone());
+                let inner = T::definition(def).cloned().ok_or_else(|| {
+                    format!("variable ${name} is not {} variable", article(T::WHAT))
+                })?;
+                let flat = self.flatten(&inner, depth + 1)?;
+                T::cache(self).insert(name.clone(), flat.clone());
                 Ok(flat)
             }
         }
     }
+}
 
-    fn flatten_port(&mut self, expr: &PortExpr, depth: usize) -> Result<Flat<(u16, u16)>, String> {
-        match expr {
-            PortExpr::Any => Ok(Flat::any()),
-            PortExpr::Range(lo, hi) => Ok(Flat::leaf((*lo, *hi))),
-            PortExpr::List(items) => {
-                let mut out = Flat::default();
-                for item in items {
-                    let flat = self.flatten_port(item, depth)?;
-                    out.extend(&flat, false, "port")?;
-                }
-                Ok(out)
-            }
-            PortExpr::Not(inner) => {
-                let flat = self.flatten_port(inner, depth)?;
-                let mut out = Flat::default();
-                out.extend(&flat, true, "port")?;
-                Ok(out)
-            }
-            PortExpr::Var(name) => {
-                if let Some(flat) = self.port_cache.get(name) {
-                    return Ok(flat.clone());
-                }
-                if depth >= MAX_VAR_NESTING {
-                    return Err(format!("variable ${name} nests too deep (a cycle?)"));
-                }
-                let def = self
-                    .defs
-                    .get(name)
-                    .ok_or_else(|| format!("undefined variable ${name}"))?;
-                let inner = def
-                    .port
-                    .clone()
-                    .ok_or_else(|| format!("variable ${name} is not a port variable"))?;
-                let flat = self.flatten_port(&inner, depth + 1)?;
-                self.port_cache.insert(name.clone(), flat.clone());
-                Ok(flat)
-            }
-        }
+fn article(what: &str) -> String {
+    if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {what}")
+    } else {
+        format!("a {what}")
     }
 }
 
@@ -389,24 +381,32 @@ fn addr_net(i: &str) -> IResult<&str, IpNet> {
     Ok((rest, net.trunc()))
 }
 
-fn addr_expr(i: &str) -> IResult<&str, AddrExpr> {
+/// The grammar shared by addresses and ports, over a parser for the leaves.
+fn set_expr<'a, T>(
+    i: &'a str,
+    leaf: fn(&'a str) -> IResult<&'a str, T>,
+) -> IResult<&'a str, SetExpr<T>> {
     alt((
-        map(preceded(char('!'), addr_expr), |e| {
-            AddrExpr::Not(Box::new(e))
+        map(preceded(char('!'), |i| set_expr(i, leaf)), |e| {
+            SetExpr::Not(Box::new(e))
         }),
         map(
             delimited(
                 char('['),
-                separated_list1(char(','), ws(addr_expr)),
+                separated_list1(char(','), ws(|i| set_expr(i, leaf))),
                 char(']'),
             ),
-            AddrExpr::List,
+            SetExpr::List,
         ),
-        map(var_name, AddrExpr::Var),
-        map(tag("any"), |_| AddrExpr::Any),
-        map(addr_net, AddrExpr::Net),
+        map(var_name, SetExpr::Var),
+        map(tag("any"), |_| SetExpr::Any),
+        map(leaf, SetExpr::Leaf),
     ))
     .parse(i)
+}
+
+fn addr_expr(i: &str) -> IResult<&str, AddrExpr> {
+    set_expr(i, addr_net)
 }
 
 fn port_number(i: &str) -> IResult<&str, u16> {
@@ -420,7 +420,7 @@ fn port_number(i: &str) -> IResult<&str, u16> {
     }
 }
 
-fn port_range(i: &str) -> IResult<&str, PortExpr> {
+fn port_range(i: &str) -> IResult<&str, (u16, u16)> {
     let (rest, lo) = opt(port_number).parse(i)?;
     let (rest, colon) = opt(char(':')).parse(rest)?;
     let (rest, hi) = if colon.is_some() {
@@ -430,7 +430,7 @@ fn port_range(i: &str) -> IResult<&str, PortExpr> {
     };
     let fail = || nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify));
     match (lo, colon, hi) {
-        (Some(n), None, _) => Ok((rest, PortExpr::Range(n, n))),
+        (Some(n), None, _) => Ok((rest, (n, n))),
         (None, Some(_), None) | (None, None, _) => Err(fail()),
         (lo, Some(_), hi) => {
             let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(u16::MAX));
@@ -440,47 +440,31 @@ fn port_range(i: &str) -> IResult<&str, PortExpr> {
                     nom::error::ErrorKind::Verify,
                 )));
             }
-            Ok((rest, PortExpr::Range(lo, hi)))
+            Ok((rest, (lo, hi)))
         }
     }
 }
 
 fn port_expr(i: &str) -> IResult<&str, PortExpr> {
-    alt((
-        map(preceded(char('!'), port_expr), |e| {
-            PortExpr::Not(Box::new(e))
-        }),
-        map(
-            delimited(
-                char('['),
-                separated_list1(char(','), ws(port_expr)),
-                char(']'),
-            ),
-            PortExpr::List,
-        ),
-        map(var_name, PortExpr::Var),
-        map(tag("any"), |_| PortExpr::Any),
-        port_range,
-    ))
-    .parse(i)
+    set_expr(i, port_range)
 }
 
 /// A bare comma list `a,b` (Suricata's form) is read as `[a,b]`.
-fn top_level<T>(items: Vec<T>, list: fn(Vec<T>) -> T) -> T {
-    if items.len() == 1 {
-        items
-            .into_iter()
-            .next()
-            .map_or_else(|| list(Vec::new()), |e| e)
-    } else {
-        list(items)
+fn top_level<T>(mut items: Vec<T>, list: fn(Vec<T>) -> T) -> T {
+    match (items.pop(), items.is_empty()) {
+        (Some(only), true) => only,
+        (Some(last), false) => {
+            items.push(last);
+            list(items)
+        }
+        (None, _) => list(items),
     }
 }
 
 /// Parse an address expression (whole string).
 pub fn parse_addr_expr(text: &str) -> Result<AddrExpr, String> {
     all_consuming(map(separated_list1(char(','), ws(addr_expr)), |items| {
-        top_level(items, AddrExpr::List)
+        top_level(items, SetExpr::List)
     }))
     .parse(text)
     .map(|(_, e)| e)
@@ -491,7 +475,7 @@ pub fn parse_addr_expr(text: &str) -> Result<AddrExpr, String> {
 
 /// Parse a port expression (whole string).
 pub fn parse_port_expr(text: &str) -> Result<PortExpr, String> {
-    all_consuming(map(separated_list1(char(','), ws(port_expr)), |items| top_level(items, PortExpr::List)))
+    all_consuming(map(separated_list1(char(','), ws(port_expr)), |items| top_level(items, SetExpr::List)))
         .parse(text).map(|(_, e)| e).map_err(|_| {
         format!("bad port `{text}` (expected any, N, a:b, :b, a:, $VAR, [list] or !negation; ports 0-65535, low <= high)")
     })

@@ -652,18 +652,19 @@ fn tcp_flags_modes() {
         ..tcp_ctx()
     };
     let flags = |flags, mask, mode| vec![DetectOption::Flags(TcpFlags { flags, mask, mode })];
-    assert!(matches_in(flags(0x12, 0, FlagsMode::Exact), &syn_ack, b""));
-    assert!(!matches_in(flags(0x02, 0, FlagsMode::Exact), &syn_ack, b""));
+    // `mask` holds the bits compared (the parser stores `!ignored`).
+    assert!(matches_in(flags(0x12, 0xff, FlagsMode::Exact), &syn_ack, b""));
+    assert!(!matches_in(flags(0x02, 0xff, FlagsMode::Exact), &syn_ack, b""));
     assert!(
-        matches_in(flags(0x02, 0x10, FlagsMode::Exact), &syn_ack, b""),
+        matches_in(flags(0x02, !0x10, FlagsMode::Exact), &syn_ack, b""),
         "ACK ignored by mask"
     );
-    assert!(matches_in(flags(0x02, 0, FlagsMode::All), &syn_ack, b""));
-    assert!(matches_in(flags(0x03, 0, FlagsMode::Any), &syn_ack, b""));
-    assert!(matches_in(flags(0x01, 0, FlagsMode::Not), &syn_ack, b""));
-    assert!(!matches_in(flags(0x02, 0, FlagsMode::Not), &syn_ack, b""));
+    assert!(matches_in(flags(0x02, 0xff, FlagsMode::All), &syn_ack, b""));
+    assert!(matches_in(flags(0x03, 0xff, FlagsMode::Any), &syn_ack, b""));
+    assert!(matches_in(flags(0x01, 0xff, FlagsMode::Not), &syn_ack, b""));
+    assert!(!matches_in(flags(0x02, 0xff, FlagsMode::Not), &syn_ack, b""));
     assert!(
-        !matches_in(flags(0x12, 0, FlagsMode::Exact), &udp_ctx(), b""),
+        !matches_in(flags(0x12, 0xff, FlagsMode::Exact), &udp_ctx(), b""),
         "no TCP header"
     );
 }

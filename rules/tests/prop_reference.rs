@@ -195,6 +195,40 @@ fn port_set() -> impl Strategy<Value = PortSet> {
     ]
 }
 
+fn addr_set() -> impl Strategy<Value = AddrSet> {
+    let nets = &[
+        "10.0.0.0/24",
+        "10.0.0.1/32",
+        "10.0.0.2/31",
+        "192.168.0.0/16",
+        "::1/128",
+        "10.0.0.0/8",
+    ][..];
+    let pick = move || {
+        prop::sample::subsequence(nets, 0..3)
+            .prop_map(|v| v.iter().map(|n| n.parse().unwrap()).collect::<Vec<_>>())
+    };
+    prop_oneof![
+        3 => Just(AddrSet::any()),
+        2 => (pick(), pick()).prop_map(|(include, exclude)| AddrSet { include, exclude }),
+    ]
+}
+
+fn address() -> impl Strategy<Value = std::net::IpAddr> {
+    prop::sample::select(
+        &[
+            "10.0.0.1",
+            "10.0.0.2",
+            "10.0.0.3",
+            "10.9.9.9",
+            "192.168.5.5",
+            "::1",
+            "2001:db8::1",
+        ][..],
+    )
+    .prop_map(|a| a.parse().unwrap())
+}
+
 fn flowbits_ops() -> impl Strategy<Value = Vec<Flowbits>> {
     let command = prop::sample::select(
         &[
@@ -244,13 +278,19 @@ fn random_rule() -> impl Strategy<Value = Rule> {
         prop::collection::vec(prop::bool::weighted(0.3), 5),
         actions,
         protocols,
-        (port_set(), port_set(), any::<bool>()),
+        (
+            port_set(),
+            port_set(),
+            any::<bool>(),
+            addr_set(),
+            addr_set(),
+        ),
         flowbits_ops(),
         prop::option::of(prop_oneof![
             Just(DetectOption::Dsize(IntCmp::Lt(6))),
             Just(DetectOption::Flags(TcpFlags {
                 flags: 0x10,
-                mask: 0,
+                mask: 0xff,
                 mode: FlagsMode::All
             }))
         ]),
@@ -265,7 +305,7 @@ fn random_rule() -> impl Strategy<Value = Rule> {
                 use_var,
                 action,
                 protocol,
-                (sp, dp, both),
+                (sp, dp, both, src, dst),
                 flowbits,
                 header,
                 (est, stream),
@@ -275,6 +315,8 @@ fn random_rule() -> impl Strategy<Value = Rule> {
                 let mut r = rule(0, options);
                 r.action = action;
                 r.protocol = protocol;
+                r.src = src;
+                r.dst = dst;
                 r.src_ports = sp;
                 r.dst_ports = dp;
                 r.direction = if both {
@@ -298,8 +340,9 @@ fn random_ctx() -> impl Strategy<Value = PacketContext> {
         any::<bool>(),
         any::<bool>(),
         any::<u8>(),
+        (address(), address()),
     )
-        .prop_map(|(proto, sp, dp, established, stream, flags)| {
+        .prop_map(|(proto, sp, dp, established, stream, flags, (src, dst))| {
             let base = match proto {
                 6 => tcp_ctx(),
                 17 => udp_ctx(),
@@ -310,6 +353,8 @@ fn random_ctx() -> impl Strategy<Value = PacketContext> {
             };
             let ported = proto == 6 || proto == 17;
             PacketContext {
+                src,
+                dst,
                 src_port: if ported { sp } else { 0 },
                 dst_port: if ported { dp } else { 0 },
                 tcp: base.tcp.map(|t| TcpFields { flags, ..t }),

@@ -33,6 +33,8 @@ use crate::decode::LinkType;
 /// Longest packet record accepted (libpcap's `MAXIMUM_SNAPLEN`); a longer one means a corrupt
 /// file and ends reading with [`PcapErrorKind::RecordTooLong`].
 pub const MAX_RECORD_LEN: usize = 262_144;
+/// Smallest initial read buffer (for short files).
+pub const MIN_READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Longest pcapng block of any kind (name resolution, statistics ...) accepted.
 pub const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
 /// Initial size of [`PcapReader`]'s read buffer; it grows (up to [`MAX_BLOCK_LEN`]) only for
@@ -384,15 +386,10 @@ impl FormatState {
                 Ok(None)
             }
             Block::EnhancedPacket(epb) => {
-                let iface = self.interface(epb.if_id)?;
-                let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let secs = (ticks / iface.resolution).saturating_add_signed(iface.offset_secs);
-                let frac = u128::from(ticks % iface.resolution) * 1_000_000_000
-                    / u128::from(iface.resolution);
-                let timestamp = Timestamp::new(secs, frac as u64);
                 let padded: &'b [u8] = epb.data;
                 let data = &padded[..(epb.caplen as usize).min(padded.len())];
-                self.found(timestamp, iface.link, data, epb.origlen, iface.snaplen)
+                let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                self.enhanced_packet(epb.if_id, ticks, data, epb.origlen)
                     .map(Some)
             }
             Block::SimplePacket(spb) => {
@@ -408,6 +405,63 @@ impl FormatState {
                 Ok(None)
             }
         }
+    }
+
+    /// An enhanced packet block's packet on interface `if_id` at `ticks` of its resolution.
+    fn enhanced_packet<'b>(
+        &mut self,
+        if_id: u32,
+        ticks: u64,
+        data: &'b [u8],
+        original_len: u32,
+    ) -> Result<Found<'b>, PcapErrorKind> {
+        let iface = self.interface(if_id)?;
+        let secs = (ticks / iface.resolution).saturating_add_signed(iface.offset_secs);
+        let frac =
+            u128::from(ticks % iface.resolution) * 1_000_000_000 / u128::from(iface.resolution);
+        let timestamp = Timestamp::new(secs, frac as u64);
+        self.found(timestamp, iface.link, data, original_len, iface.snaplen)
+    }
+
+    /// The common case read without pcap-parser, which collects a block's options into a
+    /// `Vec` (an allocation per packet when packets carry options): a complete, well-formed
+    /// enhanced packet block at the start of `data`. Returns its size and packet; `None` for
+    /// anything else, which pcap-parser then reads (and reports if malformed).
+    fn fast_enhanced_packet<'b>(
+        &mut self,
+        data: &'b [u8],
+    ) -> Option<Result<(usize, Found<'b>), PcapErrorKind>> {
+        const EPB_TYPE: u32 = 6;
+        const EPB_HEADER: usize = 28;
+        let Format::Ng { big_endian, .. } = self.format else {
+            return None;
+        };
+        let word = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+            Some(if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        if word(0)? != EPB_TYPE {
+            return None;
+        }
+        let block_len = word(4)? as usize;
+        let caplen = word(20)? as usize;
+        let well_formed = block_len & 3 == 0
+            && block_len <= data.len()
+            && EPB_HEADER + caplen + 4 <= block_len
+            && word(block_len - 4)? as usize == block_len;
+        if !well_formed {
+            return None;
+        }
+        let ticks = (u64::from(word(12)?) << 32) | u64::from(word(16)?);
+        let packet = &data[EPB_HEADER..EPB_HEADER + caplen];
+        Some(
+            self.enhanced_packet(word(8)?, ticks, packet, word(24)?)
+                .map(|found| (block_len, found)),
+        )
     }
 
     fn interface(&self, id: u32) -> Result<Interface, PcapErrorKind> {
@@ -450,6 +504,16 @@ impl FormatState {
         })
     }
 
+    /// An error about the record being read, which starts at byte `offset` of file `name`.
+    fn error(&self, name: &str, offset: u64, kind: PcapErrorKind) -> PcapReadError {
+        PcapReadError {
+            file: name.to_string(),
+            record: self.stats.records + 1,
+            offset,
+            kind,
+        }
+    }
+
     fn link_type(&self) -> Option<LinkType> {
         match &self.format {
             Format::Legacy { link, .. } => Some(*link),
@@ -483,6 +547,26 @@ pub struct PcapReader {
     finished: bool,
 }
 
+/// Fills each read as far as the source allows: pcap-parser looks for the whole file header
+/// in its first read, and pipes or sockets may hand out less.
+struct FullReads<R>(R);
+
+impl<R: Read> Read for FullReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(filled)
+    }
+}
+
 enum Step {
     Packet {
         size: usize,
@@ -510,7 +594,15 @@ impl PcapReader {
             offset: 0,
             kind: PcapErrorKind::Io(e.to_string()),
         })?;
-        PcapReader::from_reader(name, file)
+        // A small file gets a buffer of its size: zeroing 1 MiB per file costs more than
+        // reading a short capture. The buffer still grows for a larger block.
+        let capacity = file.metadata().map_or(READ_BUFFER_SIZE, |m| {
+            usize::try_from(m.len())
+                .unwrap_or(usize::MAX)
+                .saturating_add(64)
+                .clamp(MIN_READ_BUFFER_SIZE, READ_BUFFER_SIZE)
+        });
+        PcapReader::with_capacity(name, file, capacity)
     }
 
     /// Read a capture from any reader; `name` is used in errors.
@@ -518,14 +610,21 @@ impl PcapReader {
         name: impl Into<String>,
         reader: impl Read + Send + 'static,
     ) -> Result<PcapReader, PcapReadError> {
-        let name = name.into();
+        PcapReader::with_capacity(name.into(), reader, READ_BUFFER_SIZE)
+    }
+
+    fn with_capacity(
+        name: String,
+        reader: impl Read + Send + 'static,
+        capacity: usize,
+    ) -> Result<PcapReader, PcapReadError> {
         let fail = |kind| PcapReadError {
             file: name.clone(),
             record: 0,
             offset: 0,
             kind,
         };
-        let inner = match pcap_parser::create_reader(READ_BUFFER_SIZE, reader) {
+        let inner = match pcap_parser::create_reader(capacity, FullReads(reader)) {
             Ok(inner) => inner,
             Err(PcapError::Eof) => return Err(fail(PcapErrorKind::Empty)),
             Err(PcapError::Incomplete(_)) => return Err(fail(PcapErrorKind::TruncatedHeader)),
@@ -538,7 +637,7 @@ impl PcapReader {
             state: FormatState::new(),
             name,
             pending_consume: 0,
-            capacity: READ_BUFFER_SIZE,
+            capacity,
             finished: false,
         };
         // The first block is the pcap header or the pcapng section header: read it now so an
@@ -571,12 +670,8 @@ impl PcapReader {
     }
 
     fn error(&self, kind: PcapErrorKind) -> PcapReadError {
-        PcapReadError {
-            file: self.name.clone(),
-            record: self.state.stats.records + 1,
-            offset: self.inner.consumed() as u64,
-            kind,
-        }
+        self.state
+            .error(&self.name, self.inner.consumed() as u64, kind)
     }
 
     fn step(&mut self) -> Step {
@@ -585,6 +680,19 @@ impl PcapReader {
             return Step::Fail(kind);
         }
         let base = data.as_ptr() as usize;
+        if let Some(fast) = self.state.fast_enhanced_packet(data) {
+            return match fast {
+                Ok((size, found)) => Step::Packet {
+                    size,
+                    start: found.data.as_ptr() as usize - base,
+                    len: found.data.len(),
+                    timestamp: found.timestamp,
+                    link: found.link,
+                    original_len: found.original_len,
+                },
+                Err(kind) => Step::Fail(kind),
+            };
+        }
         match self.inner.next() {
             Ok((size, block)) => match self.state.on_block(&block) {
                 Ok(Some(found)) => match (found.data.as_ptr() as usize).checked_sub(base) {
@@ -737,12 +845,7 @@ impl<'a> PcapSliceReader<'a> {
     }
 
     fn error(&self, kind: PcapErrorKind) -> PcapReadError {
-        PcapReadError {
-            file: self.name.clone(),
-            record: self.state.stats.records + 1,
-            offset: self.position as u64,
-            kind,
-        }
+        self.state.error(&self.name, self.position as u64, kind)
     }
 
     fn accept(&mut self, parsed: ParseResult<'a>) -> Result<Option<Found<'a>>, PcapErrorKind> {
@@ -784,8 +887,16 @@ impl<'a> Iterator for PcapSliceReader<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.finished && self.position < self.bytes.len() {
             let offset = self.position as u64;
-            let result = match self.state.check_next_len(&self.bytes[self.position..]) {
-                Ok(()) => self.accept(self.parse_next()),
+            let rest: &'a [u8] = &self.bytes[self.position..];
+            let result = match self.state.check_next_len(rest) {
+                Ok(()) => match self.state.fast_enhanced_packet(rest) {
+                    Some(Ok((size, found))) => {
+                        self.position += size;
+                        Ok(Some(found))
+                    }
+                    Some(Err(kind)) => Err(kind),
+                    None => self.accept(self.parse_next()),
+                },
                 Err(kind) => Err(kind),
             };
             match result {

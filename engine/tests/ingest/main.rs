@@ -1,2 +1,6 @@
 //! Tests of the ingest layer: pcap reading and writing, decoding, packet crafting.
 mod corpus;
+mod craft;
+mod decode;
+mod fuzz;
+mod pcap;
