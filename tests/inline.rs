@@ -916,3 +916,42 @@ fn daemon_keeps_reading_through_enobufs() {
     assert!(counter(&stats, "nfqueue.enobufs") > 0, "{stats:?}");
     assert!(counter(&stats, "packets") > 0, "{stats:?}");
 }
+
+#[test]
+fn daemon_sigterm_during_transfer_exits_cleanly_and_traffic_fails_open() {
+    let Some(mut lab) =
+        Lab::new("daemon_sigterm_during_transfer_exits_cleanly_and_traffic_fails_open")
+    else {
+        return;
+    };
+    lab.apply_firewall(&[]);
+    let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &[]);
+    let size = 8 * MIB;
+    let request = pattern(size, 13);
+    let (port, server) = echo_server(&lab, false, 1, size, b"done".to_vec());
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    let writer = {
+        let mut stream = stream.try_clone().expect("clone");
+        let request = request.clone();
+        std::thread::spawn(move || {
+            for chunk in request.chunks(64 * 1024) {
+                std::io::Write::write_all(&mut stream, chunk).expect("write");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    let stats = daemon.stop(&mut lab);
+    assert!(counter(&stats, "packets") > 0, "{stats:?}");
+    writer.join().expect("writer");
+    let mut reply = [0u8; 4];
+    std::io::Read::read_exact(&mut stream, &mut reply).expect("reply");
+    assert_eq!(&reply, b"done");
+    let received = server.join().expect("server");
+    assert!(
+        received[0] == request,
+        "transfer damaged: {} of {size} bytes",
+        received[0].len()
+    );
+}
