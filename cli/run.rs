@@ -29,16 +29,13 @@ use nfips_engine::stats::WorkerStats;
 use nfips_engine::stickydrop::{KernelSetTable, StickyDrop};
 use nfips_engine::worker::{RawPacket, Shared, StickyCheck, Worker};
 
+use crate::common::SettingsArgs;
 use crate::firewall::QueueRange;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// TOML settings file (`--print-config` shows every key).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Rule files or directories of *.rules (added to `rules.paths`).
-    #[arg(long)]
-    rules: Vec<PathBuf>,
+    #[command(flatten)]
+    common: SettingsArgs,
     /// NFQUEUE numbers to read: `A:B` (one worker per queue) or `N`; repeatable; replaces
     /// `queue.queues`.
     #[arg(long = "queues", alias = "queue")]
@@ -46,9 +43,6 @@ pub struct Args {
     /// EVE JSON output file (or a directory to put eve.json in).
     #[arg(long)]
     eve: Option<PathBuf>,
-    /// Override one setting: KEY=VALUE (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
     /// Print the effective settings (with their descriptions) and exit.
     #[arg(long)]
     print_config: bool,
@@ -77,16 +71,7 @@ fn install_signals() -> anyhow::Result<Signals> {
 
 /// Settings from defaults, then `--config`, then flags.
 fn effective_settings(args: &Args) -> anyhow::Result<Settings> {
-    let mut settings = Settings::default();
-    if let Some(path) = &args.config {
-        settings.load_toml(path).map_err(|e| anyhow!("{e}"))?;
-    }
-    for assignment in &args.set {
-        settings
-            .set_assignment(assignment)
-            .map_err(|e| anyhow!("{e}"))?;
-    }
-    settings.rules.paths.extend(args.rules.iter().cloned());
+    let mut settings = args.common.settings()?;
     if !args.queues.is_empty() {
         let mut numbers: Vec<u16> = args.queues.iter().flat_map(|r| r.numbers()).collect();
         numbers.sort_unstable();
