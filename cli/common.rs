@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use nfips_engine::settings::Settings;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug)]
 pub struct SettingsArgs {
     /// A TOML config file of settings (`nfips settings` prints one with every default).
     #[arg(long)]

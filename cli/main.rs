@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod common;
+mod firewall;
 mod replay;
 mod rules_check;
+mod run;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The inline daemon: read NFQUEUE, inspect, give verdicts.
+    Run(run::Args),
+    /// Print, apply or remove the iptables/nftables rules that put nfips inline.
+    Firewall(firewall::Args),
     /// Measure the packet path's throughput over captures or synthetic traffic in memory.
     Bench(bench::Args),
     /// Replay pcap files through the packet path (the bundled demo without arguments).
@@ -70,6 +76,8 @@ fn main() -> ExitCode {
             command: RulesCommand::Check(args),
         } => rules_check::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Firewall(args) => firewall::run(args),
         Command::Bench(args) => bench::run_command(args),
         Command::Settings { markdown } => {
             use nfips_engine::settings::Settings;
