@@ -443,6 +443,19 @@ fn depth_reached_both_ways_bypasses_the_flow(addrs: (&str, &str)) {
     );
 }
 
+fn fin_after_one_direction_reached_depth_passes(addrs: (&str, &str)) {
+    // An upload past stream.depth one way only: the stream stops tracking that direction, and
+    // its FIN must still pass (a dropped FIN stalls the connection: the inline lab found it).
+    let mut conv = TcpConversation::new(addrs.0, addrs.1);
+    // 100,000 bytes (more than the 65,535-byte window the handshake advertised), acknowledged
+    // at the end: the FIN lies beyond anything the stream still knows of that direction.
+    conv.handshake()
+        .client_sends(&[b'u'; 100_000], &[10_000; 10])
+        .close();
+    let packets: Vec<Vec<u8>> = conv.packets().iter().map(|(_, p)| p.clone()).collect();
+    assert_verdicts(&packets, &["stream.depth=16"], &vec![ACCEPT; packets.len()]);
+}
+
 macro_rules! both_families {
     ($($case:ident),* $(,)?) => {
         mod ipv4 {
@@ -471,4 +484,5 @@ both_families!(
     overlapping_fragments,
     tiny_fragments,
     depth_reached_both_ways_bypasses_the_flow,
+    fin_after_one_direction_reached_depth_passes,
 );
