@@ -257,7 +257,7 @@ fn fast_pattern_lengths(set: &RuleSet) -> [usize; 6] {
     for rule in set.rules() {
         match nfips_rules::group::fast_pattern(rule) {
             None => h[0] += 1,
-            Some(p) => h[p.len().min(5)] += 1,
+            Some((p, _)) => h[p.len().min(5)] += 1,
         }
     }
     h

@@ -25,18 +25,20 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::AhoCorasickKind;
 use ipnet::IpNet;
 
 use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule};
+use crate::mpm::{self, AcMatcher, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 
 /// A port set naming more ports than this is treated as "any" for grouping (the header check
 /// still applies it exactly). Keeps the number of groups and automatons small.
 pub const PORT_GROUP_MAX_PORTS: usize = 512;
 
-/// The bytes a rule contributes to its group's automaton, lowercased; None when the rule has
-/// no non-negated content (it is then a candidate in every packet of its group).
-pub fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
+/// The fast pattern of a rule: the bytes it contributes to its group's matcher and whether
+/// they match ASCII case-insensitively; None when the rule has no non-negated content (it is
+/// then a candidate in every packet of its group).
+pub fn fast_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
     let contents = rule.detection.iter().filter_map(|o| match o {
         DetectOption::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
         _ => None,
@@ -62,82 +64,115 @@ pub fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
         }
         _ => &c.pattern[..],
     };
-    Some(bytes.to_ascii_lowercase())
+    Some((bytes.to_vec(), c.nocase))
 }
 
-/// One compiled group: its automaton, which rules each pattern stands for, and the rules
-/// without a fast pattern.
-/// Fast patterns shorter than this stay out of the main automaton (short patterns keep it away
-/// from its root state and hit constantly, which made ET Open's scan several times slower);
-/// they get a small automaton of their own, built as a DFA (fast, and small for few patterns).
+/// Fast patterns shorter than this stay out of the main matcher (short patterns keep an
+/// automaton away from its root state and hit constantly, which made ET Open's scan several
+/// times slower); they get a small aho-corasick DFA of their own (fast, and small for few
+/// patterns).
 pub const MIN_AUTOMATON_PATTERN: usize = 4;
 
-/// An automaton over distinct (lowercased) fast patterns and the rules each stands for.
+/// A matcher over distinct fast patterns and the rules each stands for (pattern id = index).
 #[derive(Debug)]
 struct PatternSet {
-    automaton: AhoCorasick,
+    matcher: Box<dyn MultiPatternMatcher>,
     pattern_rules: Vec<Box<[u32]>>,
 }
 
+/// `(pattern bytes, nocase, rule)`.
+type Entry<'a> = (&'a [u8], bool, u32);
+
 impl PatternSet {
-    /// `Ok(None)` for no patterns; `Err(rules)` when aho-corasick refuses (size limits), so the
-    /// caller can keep those rules as always-candidates.
+    /// `Ok(None)` for no patterns; `Err(rules)` when no back end can build them (size
+    /// limits), so the caller can keep those rules as always-candidates. `short` sets always
+    /// use an aho-corasick DFA.
     fn build(
-        entries: &[(&[u8], u32)],
-        kind: Option<AhoCorasickKind>,
+        entries: &[Entry<'_>],
+        kind: MpmKind,
+        short: bool,
     ) -> Result<Option<PatternSet>, Vec<u32>> {
-        let mut by_pattern: HashMap<&[u8], Vec<u32>> = HashMap::new();
-        let mut order: Vec<&[u8]> = Vec::new();
-        for &(p, r) in entries {
-            let rules = by_pattern.entry(p).or_default();
+        let mut by_pattern: HashMap<(&[u8], bool), Vec<u32>> = HashMap::new();
+        let mut order: Vec<(&[u8], bool)> = Vec::new();
+        for &(p, nocase, r) in entries {
+            let rules = by_pattern.entry((p, nocase)).or_default();
             if rules.is_empty() {
-                order.push(p);
+                order.push((p, nocase));
             }
             rules.push(r);
         }
         if order.is_empty() {
             return Ok(None);
         }
-        let built = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .kind(kind)
-            .build(&order);
+        let patterns: Vec<MpmPattern<'_>> = order
+            .iter()
+            .enumerate()
+            .map(|(id, &(bytes, nocase))| MpmPattern {
+                bytes,
+                nocase,
+                id: id as u32,
+            })
+            .collect();
+        let built = if short {
+            AcMatcher::build(&patterns, Some(AhoCorasickKind::DFA))
+                .map(|m| Box::new(m) as Box<dyn MultiPatternMatcher>)
+        } else {
+            mpm::build_matcher(kind, &patterns)
+        };
         match built {
-            Ok(automaton) => {
+            Ok(matcher) => {
                 let pattern_rules = order
                     .iter()
                     .map(|p| by_pattern[p].clone().into_boxed_slice())
                     .collect();
                 Ok(Some(PatternSet {
-                    automaton,
+                    matcher,
                     pattern_rules,
                 }))
             }
             Err(err) => {
                 tracing::warn!(
-                    "rule group automaton not built ({err}); its rules are checked on every packet"
+                    "rule group matcher not built ({err}); its rules are checked on every packet"
                 );
-                Err(entries.iter().map(|&(_, r)| r).collect())
+                Err(entries.iter().map(|&(_, _, r)| r).collect())
             }
         }
     }
 
-    /// Mark the rules of every pattern occurring in `lowered` (overlapping occurrences
-    /// included); returns the number of hits.
-    fn scan(&self, lowered: &[u8], mark: &mut impl FnMut(u32)) -> u64 {
+    /// Mark the rules of every pattern occurring in `input` and ending after `scan_from`
+    /// (overlapping occurrences included); returns the number of hits. Only the bytes from
+    /// `scan_from - (longest pattern - 1)` on are scanned.
+    fn scan(
+        &self,
+        input: MpmInput<'_>,
+        scan_from: usize,
+        scratch: &mut MpmScratch,
+        mark: &mut impl FnMut(u32),
+    ) -> u64 {
+        let start = scan_from
+            .saturating_sub(self.matcher.max_pattern_len().saturating_sub(1))
+            .min(input.raw.len());
+        let input = MpmInput {
+            raw: &input.raw[start..],
+            lowered: input.lowered.get(start..).unwrap_or_default(),
+        };
         let mut hits = 0;
-        for hit in self.automaton.find_overlapping_iter(lowered) {
-            hits += 1;
-            for &r in self.pattern_rules[hit.pattern().as_usize()].iter() {
-                mark(r);
+        let rules = &self.pattern_rules;
+        self.matcher.scan_input(input, scratch, &mut |id, end| {
+            if start + end > scan_from {
+                hits += 1;
+                if let Some(list) = rules.get(id as usize) {
+                    for &r in list.iter() {
+                        mark(r);
+                    }
+                }
             }
-        }
+        });
         hits
     }
 
     fn memory_usage(&self) -> usize {
-        self.automaton.memory_usage()
+        self.matcher.memory_usage()
             + self
                 .pattern_rules
                 .iter()
@@ -247,15 +282,22 @@ impl AddressIndex {
 }
 
 impl Group {
-    fn build(members: &[u32], patterns: &[Option<Vec<u8>>], rules: &[Rule]) -> Group {
+    fn build(
+        members: &[u32],
+        patterns: &[Option<(Vec<u8>, bool)>],
+        rules: &[Rule],
+        kind: MpmKind,
+    ) -> Group {
         let mut long = Vec::new();
         let mut short = Vec::new();
         let mut always = Vec::new();
         let mut keyed = Vec::new();
         for &r in members {
             match &patterns[r as usize] {
-                Some(p) if p.len() < MIN_AUTOMATON_PATTERN => short.push((p.as_slice(), r)),
-                Some(p) => long.push((p.as_slice(), r)),
+                Some((p, nocase)) if p.len() < MIN_AUTOMATON_PATTERN => {
+                    short.push((p.as_slice(), *nocase, r))
+                }
+                Some((p, nocase)) => long.push((p.as_slice(), *nocase, r)),
                 None => {
                     let rule = &rules[r as usize];
                     let key = [&rule.src, &rule.dst]
@@ -279,14 +321,14 @@ impl Group {
                 AddressIndex::default()
             }
         };
-        let mut set = |entries: &[(&[u8], u32)], kind| {
-            PatternSet::build(entries, kind).unwrap_or_else(|rules| {
+        let mut set = |entries: &[Entry<'_>], short| {
+            PatternSet::build(entries, kind, short).unwrap_or_else(|rules| {
                 always.extend(rules);
                 None
             })
         };
-        let long = set(&long, None);
-        let short = set(&short, Some(AhoCorasickKind::DFA));
+        let long = set(&long, false);
+        let short = set(&short, true);
         always.sort_unstable();
         always.dedup();
         Group {
@@ -297,12 +339,14 @@ impl Group {
         }
     }
 
-    /// Mark every candidate rule of this group for a buffer (given ASCII-lowercased: patterns
-    /// are lowercased too, which is faster than a case-insensitive automaton) between `addrs`;
-    /// `mark` dedupes. Returns the number of automaton hits.
+    /// Mark every candidate rule of this group for a buffer between `addrs`: rules whose fast
+    /// pattern occurs ending after byte `scan_from`, rules indexed by an address in `addrs`,
+    /// and rules without a fast pattern. `mark` dedupes. Returns the number of pattern hits.
     pub(crate) fn collect(
         &self,
-        lowered: &[u8],
+        input: MpmInput<'_>,
+        scan_from: usize,
+        scratch: &mut MpmScratch,
         addrs: [IpAddr; 2],
         mut mark: impl FnMut(u32),
     ) -> u64 {
@@ -312,8 +356,8 @@ impl Group {
             }
         }
         let mut hits = 0;
-        for set in [&self.long, &self.short].into_iter().flatten() {
-            hits += set.scan(lowered, &mut mark);
+        for set in self.sets() {
+            hits += set.scan(input, scan_from, scratch, &mut mark);
         }
         for &r in self.always.iter() {
             mark(r);
@@ -321,22 +365,31 @@ impl Group {
         hits
     }
 
+    fn sets(&self) -> impl Iterator<Item = &PatternSet> {
+        [&self.long, &self.short].into_iter().flatten()
+    }
+
+    /// Whether a scan of this group reads the lowercased buffer.
+    pub(crate) fn wants_lowered(&self) -> bool {
+        self.sets().any(|s| s.matcher.wants_lowered())
+    }
+
+    /// Length of the longest fast pattern in this group's matchers (0 for none).
+    pub(crate) fn max_pattern_len(&self) -> usize {
+        self.sets()
+            .map(|s| s.matcher.max_pattern_len())
+            .max()
+            .unwrap_or(0)
+    }
+
     pub(crate) fn memory_usage(&self) -> usize {
-        [&self.long, &self.short]
-            .into_iter()
-            .flatten()
-            .map(PatternSet::memory_usage)
-            .sum::<usize>()
+        self.sets().map(PatternSet::memory_usage).sum::<usize>()
             + self.always.len() * 4
             + self.by_address.memory_usage()
     }
 
     fn pattern_count(&self) -> usize {
-        [&self.long, &self.short]
-            .into_iter()
-            .flatten()
-            .map(|p| p.pattern_rules.len())
-            .sum()
+        self.sets().map(|p| p.pattern_rules.len()).sum()
     }
 }
 
@@ -425,11 +478,19 @@ pub struct GroupStats {
     pub patterns: usize,
     /// Approximate heap bytes of automatons and rule lists.
     pub memory_bytes: usize,
+    /// Pattern sets built with aho-corasick (short-pattern DFAs included).
+    pub ac_sets: usize,
+    /// Pattern sets built with Vectorscan.
+    pub hs_sets: usize,
 }
 
-/// Build the groups of every slot.
-pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; SLOTS], GroupStats) {
-    let patterns: Vec<Option<Vec<u8>>> = rules.iter().map(fast_pattern).collect();
+/// Build the groups of every slot with the `kind` matcher back end. Also returns a scratch
+/// prototype prepared for every matcher, for [`MpmScratch::try_clone`].
+pub(crate) fn build_groups(
+    rules: &[Rule],
+    kind: MpmKind,
+) -> ([ClassGroups; SLOTS], GroupStats, MpmScratch) {
+    let patterns: Vec<Option<(Vec<u8>, bool)>> = rules.iter().map(fast_pattern).collect();
     let mut generic: [Vec<u32>; SLOTS] = Default::default();
     let mut by_dst: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
     let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
@@ -460,14 +521,24 @@ pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; SLOTS], GroupStats)
 
     let mut shared: HashMap<Vec<u32>, Arc<Group>> = HashMap::new();
     let mut stats = GroupStats::default();
+    let mut prototype = MpmScratch::new();
     let mut intern = |mut members: Vec<u32>| -> Arc<Group> {
         members.sort_unstable();
         members.dedup();
         Arc::clone(shared.entry(members).or_insert_with_key(|m| {
-            let group = Group::build(m, &patterns, rules);
+            let group = Group::build(m, &patterns, rules, kind);
             stats.groups += 1;
             stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();
+            for set in group.sets() {
+                match set.matcher.kind() {
+                    MpmKind::Hs => stats.hs_sets += 1,
+                    _ => stats.ac_sets += 1,
+                }
+                if let Err(err) = set.matcher.prepare_scratch(&mut prototype) {
+                    tracing::warn!("matcher scratch not prepared ({err}); scans of that group report every pattern");
+                }
+            }
             Arc::new(group)
         }))
     };
@@ -485,5 +556,5 @@ pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; SLOTS], GroupStats)
             out[class].generic = Some(intern(generic[class].clone()));
         }
     }
-    (out, stats)
+    (out, stats, prototype)
 }
