@@ -76,9 +76,14 @@ pub const MIN_AUTOMATON_PATTERN: usize = 4;
 /// A matcher over distinct fast patterns and the rules each stands for (pattern id = index).
 #[derive(Debug)]
 struct PatternSet {
-    matcher: Box<dyn MultiPatternMatcher>,
+    matcher: Arc<dyn MultiPatternMatcher>,
     pattern_rules: Vec<Box<[u32]>>,
 }
+
+/// Compiled matchers by their (canonically ordered) pattern list: port groups that differ only
+/// in rules without fast patterns, or whose rules share fast patterns, compile once (a
+/// Vectorscan compile costs milliseconds per set).
+type MatcherCache = HashMap<(Vec<(Vec<u8>, bool)>, bool), Arc<dyn MultiPatternMatcher>>;
 
 /// `(pattern bytes, nocase, rule)`.
 type Entry<'a> = (&'a [u8], bool, u32);
@@ -91,6 +96,7 @@ impl PatternSet {
         entries: &[Entry<'_>],
         kind: MpmKind,
         short: bool,
+        cache: &mut MatcherCache,
     ) -> Result<Option<PatternSet>, Vec<u32>> {
         let mut by_pattern: HashMap<(&[u8], bool), Vec<u32>> = HashMap::new();
         let mut order: Vec<(&[u8], bool)> = Vec::new();
@@ -104,6 +110,15 @@ impl PatternSet {
         if order.is_empty() {
             return Ok(None);
         }
+        // Canonical order, so that equal pattern lists get equal ids and share a matcher.
+        order.sort_unstable();
+        let key = (
+            order
+                .iter()
+                .map(|&(b, nocase)| (b.to_vec(), nocase))
+                .collect::<Vec<_>>(),
+            short,
+        );
         let patterns: Vec<MpmPattern<'_>> = order
             .iter()
             .enumerate()
@@ -113,11 +128,19 @@ impl PatternSet {
                 id: id as u32,
             })
             .collect();
-        let built = if short {
-            AcMatcher::build(&patterns, Some(AhoCorasickKind::DFA))
-                .map(|m| Box::new(m) as Box<dyn MultiPatternMatcher>)
+        let built = if let Some(matcher) = cache.get(&key) {
+            Ok(Arc::clone(matcher))
         } else {
-            mpm::build_matcher(kind, &patterns)
+            let built = if short {
+                AcMatcher::build(&patterns, Some(AhoCorasickKind::DFA))
+                    .map(|m| Arc::new(m) as Arc<dyn MultiPatternMatcher>)
+            } else {
+                mpm::build_matcher(kind, &patterns).map(Arc::from)
+            };
+            if let Ok(matcher) = &built {
+                cache.insert(key, Arc::clone(matcher));
+            }
+            built
         };
         match built {
             Ok(matcher) => {
@@ -287,6 +310,7 @@ impl Group {
         patterns: &[Option<(Vec<u8>, bool)>],
         rules: &[Rule],
         kind: MpmKind,
+        cache: &mut MatcherCache,
     ) -> Group {
         let mut long = Vec::new();
         let mut short = Vec::new();
@@ -322,11 +346,16 @@ impl Group {
             }
         };
         let mut set = |entries: &[Entry<'_>], short| {
-            PatternSet::build(entries, kind, short).unwrap_or_else(|rules| {
+            PatternSet::build(entries, kind, short, cache).unwrap_or_else(|rules| {
                 always.extend(rules);
                 None
             })
         };
+        // Vectorscan handles short literals within one database (one pass per buffer);
+        // aho-corasick gets them in a separate small DFA.
+        if kind.resolve(long.len()) == MpmKind::Hs {
+            long.append(&mut short);
+        }
         let long = set(&long, false);
         let short = set(&short, true);
         always.sort_unstable();
@@ -478,9 +507,9 @@ pub struct GroupStats {
     pub patterns: usize,
     /// Approximate heap bytes of automatons and rule lists.
     pub memory_bytes: usize,
-    /// Pattern sets built with aho-corasick (short-pattern DFAs included).
+    /// Distinct matchers built with aho-corasick (short-pattern DFAs included).
     pub ac_sets: usize,
-    /// Pattern sets built with Vectorscan.
+    /// Distinct matchers built with Vectorscan.
     pub hs_sets: usize,
 }
 
@@ -522,19 +551,16 @@ pub(crate) fn build_groups(
     let mut shared: HashMap<Vec<u32>, Arc<Group>> = HashMap::new();
     let mut stats = GroupStats::default();
     let mut prototype = MpmScratch::new();
+    let mut cache = MatcherCache::new();
     let mut intern = |mut members: Vec<u32>| -> Arc<Group> {
         members.sort_unstable();
         members.dedup();
         Arc::clone(shared.entry(members).or_insert_with_key(|m| {
-            let group = Group::build(m, &patterns, rules, kind);
+            let group = Group::build(m, &patterns, rules, kind, &mut cache);
             stats.groups += 1;
             stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();
             for set in group.sets() {
-                match set.matcher.kind() {
-                    MpmKind::Hs => stats.hs_sets += 1,
-                    _ => stats.ac_sets += 1,
-                }
                 if let Err(err) = set.matcher.prepare_scratch(&mut prototype) {
                     tracing::warn!("matcher scratch not prepared ({err}); scans of that group report every pattern");
                 }
@@ -554,6 +580,12 @@ pub(crate) fn build_groups(
         }
         if !generic[class].is_empty() {
             out[class].generic = Some(intern(generic[class].clone()));
+        }
+    }
+    for matcher in cache.values() {
+        match matcher.kind() {
+            MpmKind::Hs => stats.hs_sets += 1,
+            _ => stats.ac_sets += 1,
         }
     }
     (out, stats, prototype)
