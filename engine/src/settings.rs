@@ -414,7 +414,7 @@ macro_rules! enum_setting {
     };
 }
 
-enum_setting!(MpmKind { "auto" => Auto, "ac" => Ac, "hs" => Hs });
+enum_setting!(MpmKind { "auto" => Auto, "ac" => Ac, "hs" => Hs, "hash" => Hash });
 enum_setting!(DecodeErrorVerdict { "accept" => Accept, "drop" => Drop });
 enum_setting!(OverlapPolicy { "first" => First, "last" => Last, "drop" => Drop });
 enum_setting!(ActionScope { "flow" => Flow, "suricata" => Suricata });

@@ -353,7 +353,7 @@ impl Group {
         };
         // Vectorscan handles short literals within one database (one pass per buffer);
         // aho-corasick gets them in a separate small DFA.
-        if kind.resolve(long.len()) == MpmKind::Hs {
+        if kind.resolve(long.len() + short.len()) != MpmKind::Ac {
             long.append(&mut short);
         }
         let long = set(&long, false);
@@ -511,6 +511,8 @@ pub struct GroupStats {
     pub ac_sets: usize,
     /// Distinct matchers built with Vectorscan.
     pub hs_sets: usize,
+    /// Distinct matchers built with the pure-Rust `hash` matcher.
+    pub hash_sets: usize,
 }
 
 /// Build the groups of every slot with the `kind` matcher back end. Also returns a scratch
@@ -585,6 +587,7 @@ pub(crate) fn build_groups(
     for matcher in cache.values() {
         match matcher.kind() {
             MpmKind::Hs => stats.hs_sets += 1,
+            MpmKind::Hash => stats.hash_sets += 1,
             _ => stats.ac_sets += 1,
         }
     }

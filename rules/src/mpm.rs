@@ -45,20 +45,22 @@ pub enum MpmKind {
     Auto,
     /// The aho-corasick crate.
     Ac,
-    /// Vectorscan (cargo feature `vectorscan`); without it, building falls back to `ac` with a
+    /// Vectorscan (cargo feature `vectorscan`); without it, building falls back to `hash` with a
     /// warning.
     Hs,
+    /// Our pure-Rust filter-and-verify matcher ([`hash::HashMatcher`]).
+    Hash,
 }
 
 impl MpmKind {
-    pub const NAMES: &'static str = "auto, ac or hs";
+    pub const NAMES: &'static str = "auto, ac, hs or hash";
 
     /// The back end that builds a set of `patterns` patterns.
     pub fn resolve(self, patterns: usize) -> MpmKind {
         match self {
             MpmKind::Auto if VECTORSCAN_BUILT && patterns >= AUTO_HS_MIN_PATTERNS => MpmKind::Hs,
-            MpmKind::Auto => MpmKind::Ac,
-            MpmKind::Hs if !VECTORSCAN_BUILT => MpmKind::Ac,
+            MpmKind::Auto => MpmKind::Hash,
+            MpmKind::Hs if !VECTORSCAN_BUILT => MpmKind::Hash,
             other => other,
         }
     }
@@ -70,6 +72,7 @@ impl fmt::Display for MpmKind {
             MpmKind::Auto => "auto",
             MpmKind::Ac => "ac",
             MpmKind::Hs => "hs",
+            MpmKind::Hash => "hash",
         })
     }
 }
@@ -81,6 +84,7 @@ impl FromStr for MpmKind {
             "auto" => Ok(MpmKind::Auto),
             "ac" => Ok(MpmKind::Ac),
             "hs" => Ok(MpmKind::Hs),
+            "hash" => Ok(MpmKind::Hash),
             _ => Err(format!("expected {}, got {s:?}", MpmKind::NAMES)),
         }
     }
@@ -181,19 +185,18 @@ pub fn build_matcher(
         MpmKind::Hs => match hs::HsMatcher::build(patterns) {
             Ok(m) => Ok(Box::new(m)),
             Err(err) => {
-                tracing::warn!(
-                    "Vectorscan could not compile a pattern set ({err}); using aho-corasick"
-                );
-                Ok(Box::new(AcMatcher::build(patterns, None)?))
+                tracing::warn!("Vectorscan could not compile a pattern set ({err}); using hash");
+                Ok(Box::new(hash::HashMatcher::build(patterns)?))
             }
         },
+        MpmKind::Ac => Ok(Box::new(AcMatcher::build(patterns, None)?)),
         _ => {
             if kind == MpmKind::Hs && !VECTORSCAN_BUILT {
                 tracing::warn!(
-                    "detect.mpm=hs but nfips was built without the `vectorscan` feature; using aho-corasick"
+                    "detect.mpm=hs but nfips was built without the `vectorscan` feature; using hash"
                 );
             }
-            Ok(Box::new(AcMatcher::build(patterns, None)?))
+            Ok(Box::new(hash::HashMatcher::build(patterns)?))
         }
     }
 }
@@ -334,6 +337,7 @@ impl MultiPatternMatcher for AcMatcher {
     }
 }
 
+pub mod hash;
 #[cfg(feature = "vectorscan")]
 mod hs;
 
@@ -381,11 +385,15 @@ mod tests {
             p(b"\x00\xff", false, 5),
             p(b"abcabc", true, 6),
             p(b"abc", false, 7),
+            // `| 0x20` folds '[' with '{' and '@' with '`': only exact bytes may hit.
+            p(b"[x@y", false, 8),
+            p(b"[X@Y", true, 9),
+            p(b"@", false, 10),
         ]
     }
 
     fn kinds() -> Vec<MpmKind> {
-        let mut k = vec![MpmKind::Ac];
+        let mut k = vec![MpmKind::Ac, MpmKind::Hash];
         if VECTORSCAN_BUILT {
             k.push(MpmKind::Hs);
         }
@@ -394,7 +402,7 @@ mod tests {
 
     #[test]
     fn every_backend_reports_every_occurrence_with_case_rules() {
-        let hay = b"xxABCabcaBcabc\x00\xffBc";
+        let hay = b"xxABCabcaBcabc\x00\xffBc{x`y[x@y[X@y`";
         for kind in kinds() {
             let m = build_matcher(kind, &pats()).unwrap();
             assert_eq!(m.kind(), kind);
@@ -425,7 +433,7 @@ mod tests {
 
     #[test]
     fn kind_parses_and_displays() {
-        for kind in [MpmKind::Auto, MpmKind::Ac, MpmKind::Hs] {
+        for kind in [MpmKind::Auto, MpmKind::Ac, MpmKind::Hs, MpmKind::Hash] {
             assert_eq!(kind.to_string().parse::<MpmKind>(), Ok(kind));
         }
         assert!("fast".parse::<MpmKind>().is_err());
@@ -433,7 +441,7 @@ mod tests {
 
     #[test]
     fn auto_resolves_by_size_and_feature() {
-        assert_eq!(MpmKind::Auto.resolve(1), MpmKind::Ac);
+        assert_eq!(MpmKind::Auto.resolve(1), MpmKind::Hash);
         let big = MpmKind::Auto.resolve(AUTO_HS_MIN_PATTERNS);
         assert_eq!(big == MpmKind::Hs, VECTORSCAN_BUILT);
         assert_eq!(MpmKind::Hs.resolve(1) == MpmKind::Hs, VECTORSCAN_BUILT);
@@ -443,6 +451,6 @@ mod tests {
     fn max_pattern_len_is_the_longest() {
         let m = build_matcher(MpmKind::Ac, &pats()).unwrap();
         assert_eq!(m.max_pattern_len(), 6);
-        assert_eq!(m.pattern_count(), 4);
+        assert_eq!(m.pattern_count(), 6);
     }
 }

@@ -1,7 +1,7 @@
 //! Property test: the compiled RuleSet (groups, automaton prefilter, compiled options,
 //! ordering, flowbits) agrees with the slow reference evaluator on random rules, buffers and
 //! packet contexts. Small alphabets make matches, retries and near-misses common.
-//! Runs once per matcher back end (aho-corasick; Vectorscan with `--features vectorscan`).
+//! Runs once per matcher back end (aho-corasick, hash; Vectorscan with `--features vectorscan`).
 //! Cases: 2,000 per back end by default; set PROPTEST_CASES to change.
 
 mod support;
@@ -491,6 +491,16 @@ proptest! {
         retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
     ) {
         check_case(MpmKind::Ac, rules, &packets, &initial_bits, retry_limit)?;
+    }
+
+    #[test]
+    fn compiled_matcher_agrees_with_reference_hash(
+        rules in prop::collection::vec(random_rule(), 1..6),
+        packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
+        initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
+        retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
+    ) {
+        check_case(MpmKind::Hash, rules, &packets, &initial_bits, retry_limit)?;
     }
 
     /// The same with Vectorscan (skipped, loudly, without the `vectorscan` feature).

@@ -199,16 +199,16 @@ pub fn icmp_ctx(ip_proto: u8) -> PacketContext {
     }
 }
 
-/// The matcher back ends these tests cover: `NFIPS_TEST_MPM=ac|hs|auto` picks one; by default
+/// The matcher back end these tests use: `NFIPS_TEST_MPM=ac|hs|hash|auto` picks one; by default
 /// `hs` when the `vectorscan` feature is built (so `--features vectorscan` tests Vectorscan even
-/// for small sets, which `auto` would give to aho-corasick), else `ac`.
+/// for small sets, which `auto` would not give it), else `hash`.
 #[allow(dead_code)]
 pub fn test_mpm() -> nfips_rules::mpm::MpmKind {
     use nfips_rules::mpm::{MpmKind, VECTORSCAN_BUILT};
     match std::env::var("NFIPS_TEST_MPM") {
         Ok(v) => v.parse().unwrap_or_else(|e| panic!("NFIPS_TEST_MPM: {e}")),
         Err(_) if VECTORSCAN_BUILT => MpmKind::Hs,
-        Err(_) => MpmKind::Ac,
+        Err(_) => MpmKind::Hash,
     }
 }
 
