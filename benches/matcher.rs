@@ -66,7 +66,7 @@ fn bench_matchers(c: &mut Criterion) {
     let Some(corpus) = corpus() else { return };
     let frames = web_frames();
     let bytes: usize = frames.iter().map(Vec::len).sum();
-    let mut kinds = vec![MpmKind::Ac];
+    let mut kinds = vec![MpmKind::Ac, MpmKind::Hash];
     if VECTORSCAN_BUILT {
         kinds.push(MpmKind::Hs);
     } else {

@@ -522,7 +522,7 @@ settings_table! {
     "rules.pcre-depth-limit" => rules.pcre_depth_limit, "pcre2 depth limit per pcre evaluation.";
     "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
-    "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for pattern sets of 48+ patterns when built with the vectorscan feature, aho-corasick otherwise), ac (aho-corasick) or hs (Vectorscan; aho-corasick with a warning when not built in).";
+    "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";
