@@ -170,8 +170,8 @@ fn main() {
         load_ms + build_ms
     );
     println!(
-        "matcher {mpm}: {} aho-corasick sets, {} Vectorscan sets (vectorscan built: {})",
-        stats.ac_sets, stats.hs_sets, VECTORSCAN_BUILT
+        "matcher {mpm}: {} aho-corasick, {} hash, {} Vectorscan matchers (vectorscan built: {})",
+        stats.ac_sets, stats.hash_sets, stats.hs_sets, VECTORSCAN_BUILT
     );
     println!(
         "groups {} (distinct), patterns {}, group memory ~{:.1} MiB, peak RSS after build {:.1} MiB, max_pattern_span {}",

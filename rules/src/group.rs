@@ -94,6 +94,118 @@ type MatcherCache = HashMap<(Vec<(Vec<u8>, bool)>, bool), Arc<dyn MultiPatternMa
 /// `(pattern bytes, nocase, rule)`.
 type Entry<'a> = (&'a [u8], bool, u32);
 
+/// The distinct `(pattern, nocase)` of `entries` in canonical order, so that equal pattern
+/// lists get equal ids and share a matcher.
+fn canonical_order<'a>(entries: &[Entry<'a>]) -> Vec<(&'a [u8], bool)> {
+    let mut order: Vec<(&[u8], bool)> = entries.iter().map(|&(p, nocase, _)| (p, nocase)).collect();
+    order.sort_unstable();
+    order.dedup();
+    order
+}
+
+fn cache_key(order: &[(&[u8], bool)], short: bool) -> (Vec<(Vec<u8>, bool)>, bool) {
+    let list = order
+        .iter()
+        .map(|&(b, nocase)| (b.to_vec(), nocase))
+        .collect();
+    (list, short)
+}
+
+/// Patterns numbered by their position (the id [`PatternSet::pattern_rules`] is indexed by).
+fn numbered<'a>(order: &[(&'a [u8], bool)]) -> Vec<MpmPattern<'a>> {
+    order
+        .iter()
+        .enumerate()
+        .map(|(id, &(bytes, nocase))| MpmPattern {
+            bytes,
+            nocase,
+            id: id as u32,
+        })
+        .collect()
+}
+
+/// Compile, on several threads, the Vectorscan matchers that the groups of `member_lists`
+/// will ask for (a Vectorscan compile costs milliseconds per set; aho-corasick and `hash`
+/// build in microseconds and are left to the group build). Failures are left out: the group
+/// build tries again and falls back.
+fn precompile_vectorscan(
+    member_lists: &[&[u32]],
+    patterns: &[Option<(Vec<u8>, bool)>],
+    kind: MpmKind,
+    cache: &mut MatcherCache,
+) {
+    if !mpm::VECTORSCAN_BUILT || kind == MpmKind::Ac {
+        return;
+    }
+    let mut keys = Vec::new();
+    for members in member_lists {
+        let (long, _) = split_patterns(members, patterns, kind);
+        let order = canonical_order(&long);
+        if !order.is_empty() && kind.resolve(order.len()) == MpmKind::Hs {
+            keys.push(cache_key(&order, false));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let built: Vec<Vec<(usize, Arc<dyn MultiPatternMatcher>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(keys.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((list, _)) = keys.get(i) else { break };
+                        let order: Vec<(&[u8], bool)> = list
+                            .iter()
+                            .map(|(b, nocase)| (b.as_slice(), *nocase))
+                            .collect();
+                        if let Ok(m) = mpm::build_matcher(kind, &numbered(&order)) {
+                            done.push((i, Arc::from(m)));
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().filter_map(|w| w.join().ok()).collect()
+    });
+    let mut keys: Vec<Option<_>> = keys.into_iter().map(Some).collect();
+    for (i, matcher) in built.into_iter().flatten() {
+        if let Some(key) = keys[i].take() {
+            cache.insert(key, matcher);
+        }
+    }
+}
+
+/// The fast-pattern entries of a group's members: (main matcher, short-pattern DFA). Vectorscan
+/// and `hash` take short literals in the same matcher (one pass per buffer; a separate short
+/// pass measured 3x slower with Vectorscan); aho-corasick gets them in a separate small DFA.
+fn split_patterns<'a>(
+    members: &[u32],
+    patterns: &'a [Option<(Vec<u8>, bool)>],
+    kind: MpmKind,
+) -> (Vec<Entry<'a>>, Vec<Entry<'a>>) {
+    let mut long = Vec::new();
+    let mut short = Vec::new();
+    for &r in members {
+        match &patterns[r as usize] {
+            Some((p, nocase)) if p.len() < MIN_AUTOMATON_PATTERN => {
+                short.push((p.as_slice(), *nocase, r))
+            }
+            Some((p, nocase)) => long.push((p.as_slice(), *nocase, r)),
+            None => {}
+        }
+    }
+    if kind.resolve(long.len() + short.len()) != MpmKind::Ac {
+        long.append(&mut short);
+    }
+    (long, short)
+}
+
 impl PatternSet {
     /// `Ok(None)` for no patterns; `Err(rules)` when no back end can build them (size
     /// limits), so the caller can keep those rules as always-candidates. `short` sets always
@@ -105,35 +217,15 @@ impl PatternSet {
         cache: &mut MatcherCache,
     ) -> Result<Option<PatternSet>, Vec<u32>> {
         let mut by_pattern: HashMap<(&[u8], bool), Vec<u32>> = HashMap::new();
-        let mut order: Vec<(&[u8], bool)> = Vec::new();
         for &(p, nocase, r) in entries {
-            let rules = by_pattern.entry((p, nocase)).or_default();
-            if rules.is_empty() {
-                order.push((p, nocase));
-            }
-            rules.push(r);
+            by_pattern.entry((p, nocase)).or_default().push(r);
         }
+        let order = canonical_order(entries);
         if order.is_empty() {
             return Ok(None);
         }
-        // Canonical order, so that equal pattern lists get equal ids and share a matcher.
-        order.sort_unstable();
-        let key = (
-            order
-                .iter()
-                .map(|&(b, nocase)| (b.to_vec(), nocase))
-                .collect::<Vec<_>>(),
-            short,
-        );
-        let patterns: Vec<MpmPattern<'_>> = order
-            .iter()
-            .enumerate()
-            .map(|(id, &(bytes, nocase))| MpmPattern {
-                bytes,
-                nocase,
-                id: id as u32,
-            })
-            .collect();
+        let key = cache_key(&order, short);
+        let patterns = numbered(&order);
         let built = if let Some(matcher) = cache.get(&key) {
             Ok(Arc::clone(matcher))
         } else {
@@ -318,25 +410,18 @@ impl Group {
         kind: MpmKind,
         cache: &mut MatcherCache,
     ) -> Group {
-        let mut long = Vec::new();
-        let mut short = Vec::new();
+        let (long, short) = split_patterns(members, patterns, kind);
         let mut always = Vec::new();
         let mut keyed = Vec::new();
         for &r in members {
-            match &patterns[r as usize] {
-                Some((p, nocase)) if p.len() < MIN_AUTOMATON_PATTERN => {
-                    short.push((p.as_slice(), *nocase, r))
-                }
-                Some((p, nocase)) => long.push((p.as_slice(), *nocase, r)),
-                None => {
-                    let rule = &rules[r as usize];
-                    let key = [&rule.src, &rule.dst]
-                        .into_iter()
-                        .find(|a| !a.include.is_empty());
-                    match key {
-                        Some(set) => keyed.push((r, set.include.iter().map(net_range).collect())),
-                        None => always.push(r),
-                    }
+            if patterns[r as usize].is_none() {
+                let rule = &rules[r as usize];
+                let key = [&rule.src, &rule.dst]
+                    .into_iter()
+                    .find(|a| !a.include.is_empty());
+                match key {
+                    Some(set) => keyed.push((r, set.include.iter().map(net_range).collect())),
+                    None => always.push(r),
                 }
             }
         }
@@ -357,12 +442,6 @@ impl Group {
                 None
             })
         };
-        // Vectorscan and `hash` take short literals in the same matcher (one pass per buffer;
-        // a separate short pass measured 3x slower with Vectorscan); aho-corasick gets them in
-        // a separate small DFA.
-        if kind.resolve(long.len() + short.len()) != MpmKind::Ac {
-            long.append(&mut short);
-        }
         let long = set(&long, false);
         let short = set(&short, true);
         always.sort_unstable();
@@ -557,10 +636,30 @@ pub(crate) fn build_groups(
         }
     }
 
+    let mut cache = MatcherCache::new();
+    let mut member_lists: Vec<Vec<u32>> = (0..SLOTS)
+        .flat_map(|class| {
+            by_dst[class]
+                .values()
+                .chain(by_src[class].values())
+                .chain(std::iter::once(&generic[class]))
+                .filter(|m| !m.is_empty())
+                .map(|m| {
+                    let mut m = m.clone();
+                    m.sort_unstable();
+                    m.dedup();
+                    m
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    member_lists.sort_unstable();
+    member_lists.dedup();
+    let lists: Vec<&[u32]> = member_lists.iter().map(Vec::as_slice).collect();
+    precompile_vectorscan(&lists, &patterns, kind, &mut cache);
     let mut shared: HashMap<Vec<u32>, Arc<Group>> = HashMap::new();
     let mut stats = GroupStats::default();
     let mut prototype = MpmScratch::new();
-    let mut cache = MatcherCache::new();
     let mut intern = |mut members: Vec<u32>| -> Arc<Group> {
         members.sort_unstable();
         members.dedup();

@@ -98,7 +98,8 @@ pub const VECTORSCAN_BUILT: bool = cfg!(feature = "vectorscan");
 /// the rest. Measured on ET Open (7,928 rules, synthetic web traffic, one core, `etopen_bench`
 /// and `nfips bench`): `ac` 62 MB/s, `hash` ~300 MB/s (2.3 Gbit/s through the engine, rules
 /// built in ~60 ms), `hs` for every set of 48+ patterns ~840 MB/s (5.6 Gbit/s) but ~1.2 s of
-/// Vectorscan compiles and ~160 MB peak RSS. Sets under ~50 patterns gain little from
+/// Vectorscan compiles (~0.7 s spread over 2 cores, as the group build does) and 160-250 MB
+/// peak RSS while compiling. Sets under ~50 patterns gain little from
 /// Vectorscan and cost milliseconds each to compile; raising the bound to 400 halves the build
 /// time and halves the detection speed.
 pub const AUTO_HS_MIN_PATTERNS: usize = 48;
