@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod craft;
 pub mod decode;
+pub mod defrag;
 pub mod detect;
 pub mod flow;
 pub mod output;
@@ -22,5 +23,6 @@ pub mod source;
 pub mod stats;
 pub mod stickydrop;
 pub mod synth;
+pub mod tcp;
 pub mod tuning;
 pub mod worker;
