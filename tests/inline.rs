@@ -838,7 +838,6 @@ fn daemon_without_nfqueue_rule_warns_what_to_do() {
 }
 
 #[test]
-#[ignore = "needs TCP reassembly in the worker (issue 4); run with --ignored once it lands"]
 fn daemon_drops_content_split_over_three_segments_at_the_third() {
     let Some(mut lab) = Lab::new("daemon_drops_content_split_over_three_segments_at_the_third")
     else {
@@ -861,7 +860,6 @@ fn daemon_drops_content_split_over_three_segments_at_the_third() {
 }
 
 #[test]
-#[ignore = "needs stream.depth in the worker (issue 4); run with --ignored once it lands"]
 fn daemon_bypasses_a_flow_past_the_stream_depth() {
     let Some(mut lab) = Lab::new("daemon_bypasses_a_flow_past_the_stream_depth") else {
         return;

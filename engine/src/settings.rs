@@ -88,6 +88,19 @@ pub struct StreamSettings {
     pub prune_sessions: u64,
     pub max_sessions: u64,
     pub urgent_policy: UrgentPolicy,
+    pub bypass: StreamBypass,
+}
+
+/// `stream.bypass`: when a flow whose inspection ended at `stream.depth` stops reaching
+/// userspace (the verdict sets the bypass mark).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamBypass {
+    /// The first direction to reach the depth bypasses the flow (Suricata's `stream.bypass`).
+    First,
+    /// Only when both directions reached it (uploads or downloads alone never bypass).
+    Both,
+    /// Never: packets past the depth keep coming, uninspected.
+    No,
 }
 
 /// `stream.urgent-policy`: a TCP segment whose urgent pointer points into its payload.
@@ -245,6 +258,7 @@ impl Default for Settings {
                 prune_sessions: 5,
                 max_sessions: 262_144,
                 urgent_policy: UrgentPolicy::Drop,
+                bypass: StreamBypass::First,
             },
             defrag: DefragSettings {
                 memcap: 4 << 20,
@@ -450,6 +464,7 @@ enum_setting!(MpmKind { "auto" => Auto, "ac" => Ac, "hs" => Hs, "hash" => Hash }
 enum_setting!(DecodeErrorVerdict { "accept" => Accept, "drop" => Drop });
 enum_setting!(OverlapPolicy { "first" => First, "last" => Last, "drop" => Drop });
 enum_setting!(UrgentPolicy { "drop" => Drop, "inline" => Inline });
+enum_setting!(StreamBypass { "first" => First, "both" => Both, "no" => No });
 enum_setting!(ActionScope { "flow" => Flow, "suricata" => Suricata });
 
 /// The four classes pass, drop, reject, alert, each exactly once, in any order.
@@ -581,6 +596,7 @@ settings_table! {
     "stream.truncate-sessions" => stream.truncate_sessions, "Sessions whose inspected data is freed at once when the memcap is reached.";
     "stream.prune-sessions" => stream.prune_sessions, "Sessions pruned at once (chosen at random) when truncating did not free enough.";
     "stream.max-sessions" => stream.max_sessions, "TCP sessions tracked per worker (counted when reached).";
+    "stream.bypass" => stream.bypass, "When a flow past stream.depth is bypassed (its packets stop reaching nfips): first (the first direction to reach the depth, as Suricata), both, or no.";
     "stream.urgent-policy" => stream.urgent_policy, "A segment whose urgent pointer points into its payload: drop (counted) or inline (the urgent byte stays in the stream).";
     "defrag.memcap" => defrag.memcap, "Bytes of pending IP fragments per worker; the oldest datagrams are evicted to stay under it (counted).";
     "defrag.max-fragments" => defrag.max_fragments, "Fragments per datagram; more are dropped (counted).";

@@ -22,7 +22,7 @@ use nfips_stream::{
 
 use crate::decode::TcpHeader;
 use crate::flow::{Flow, FlowKey, TcpProgress};
-use crate::settings::{OverlapPolicy, Settings, UrgentPolicy};
+use crate::settings::{OverlapPolicy, Settings, StreamBypass, UrgentPolicy};
 
 /// Sessions examined for timeouts per packet (the table stops at the first fresh one).
 const EXPIRE_BUDGET: usize = 8;
@@ -114,6 +114,7 @@ pub struct TcpStreams {
     events: [u64; StreamEvent::ALL.len()],
     drops: u64,
     bypassed: u64,
+    bypass: StreamBypass,
 }
 
 impl TcpStreams {
@@ -126,6 +127,7 @@ impl TcpStreams {
             events: [0; StreamEvent::ALL.len()],
             drops: 0,
             bypassed: 0,
+            bypass: settings.stream.bypass,
         }
     }
 
@@ -191,14 +193,20 @@ impl TcpStreams {
                 Some(drop_reason(reason))
             }
         };
-        if outcome.both_depths_reached && drop.is_none() {
+        let past_depth = match self.bypass {
+            StreamBypass::First => outcome.depth_reached,
+            StreamBypass::Both => outcome.both_depths_reached,
+            StreamBypass::No => false,
+        };
+        let bypass = past_depth && drop.is_none();
+        if bypass {
             self.bypassed += 1;
         }
         TcpStep {
             drop,
             view: outcome.view.filter(|_| drop.is_none()),
             established,
-            bypass: outcome.both_depths_reached && drop.is_none(),
+            bypass,
         }
     }
 
