@@ -14,6 +14,7 @@ pub mod craft;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod http;
 pub mod output;
 pub mod reject;
 pub mod replay;
