@@ -255,6 +255,10 @@ impl Write for Capped {
     }
 }
 
+/// What a flate2 decompressor holds besides its output, estimated from the sources of flate2
+/// 1.1 and miniz_oxide: a 32 KiB window plus the inflate tables, and flate2's 32 KiB output buffer.
+const DECODER_STATE_BYTES: usize = 80 * 1024;
+
 enum Decoder {
     Gzip(GzDecoder<Capped>),
     Zlib(ZlibDecoder<Capped>),
@@ -347,13 +351,22 @@ impl BodySink {
         }
     }
 
-    /// Bytes held (buffer capacity), for memory accounting.
+    /// Bytes held (buffer capacity, plus an estimate of a decompressor's state), for memory
+    /// accounting.
     pub fn capacity(&self) -> usize {
         self.plain.bytes.capacity()
             + self
                 .decoder
                 .as_ref()
-                .map_or(0, |d| d.sink().bytes.capacity())
+                .map_or(0, |d| d.sink().bytes.capacity() + DECODER_STATE_BYTES)
+    }
+
+    /// The body ended: frees the decompressor (its state is large) and keeps the decoded bytes.
+    pub fn end(&mut self) {
+        if let Some(decoder) = self.decoder.take() {
+            self.plain = decoder.into_sink();
+        }
+        self.stopped = true;
     }
 
     /// Forgets the stored body and frees its buffer.
@@ -404,6 +417,10 @@ impl BodySink {
             }
         }
         outcome.grew = self.bytes().len() > before;
+        if self.stopped {
+            // Nothing more will be decoded: free the decompressor now, not at the body's end.
+            self.end();
+        }
         outcome
     }
 }
@@ -570,8 +587,14 @@ mod tests {
             compressed.len() * 500 < 10_000_000,
             "the test body must compress over 500:1"
         );
-        let (bytes, outcome) = sink_with(Encoding::Gzip, 65_535, &[&compressed]);
-        assert_eq!(bytes.len(), 65_535);
+        let mut sink = BodySink::default();
+        sink.start(Encoding::Gzip, 65_535, u64::MAX);
+        let outcome = sink.push(&compressed);
+        assert_eq!(sink.bytes().len(), 65_535);
+        assert!(
+            sink.capacity() < 65_535 + DECODER_STATE_BYTES,
+            "decompressor freed at the limit"
+        );
         assert!(outcome.depth_reached);
     }
 
@@ -591,6 +614,24 @@ mod tests {
         let outcome = sink.push(&compressed);
         assert!(outcome.compressed_limit_reached);
         assert!(sink.bytes().len() < 10);
+    }
+
+    #[test]
+    fn capacity_counts_the_decoder() {
+        let mut sink = BodySink::default();
+        sink.start(Encoding::Gzip, 100, u64::MAX);
+        sink.push(&gzip(b"x"));
+        assert_eq!(sink.bytes(), b"x");
+        assert!(
+            sink.capacity() >= DECODER_STATE_BYTES,
+            "{}",
+            sink.capacity()
+        );
+        sink.end();
+        assert_eq!(sink.bytes(), b"x");
+        assert!(sink.capacity() < DECODER_STATE_BYTES);
+        sink.release();
+        assert_eq!(sink.capacity(), 0);
     }
 
     #[test]

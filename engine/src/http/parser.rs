@@ -15,6 +15,8 @@ use super::normalize::{
 };
 use super::{BufferSet, Direction, HttpBuffer, HttpCounters, HttpEvents, HttpInspector};
 
+const BUFFER_COUNT: usize = HttpBuffer::ALL.len();
+
 /// Why a direction is no longer parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
@@ -81,7 +83,7 @@ struct Half {
     /// The line being collected (start line or one header line), without its `\n`.
     line: Vec<u8>,
     /// Buffers of the current message, indexed by `HttpBuffer as usize` (bodies live in `body`).
-    buffers: Vec<Vec<u8>>,
+    buffers: [Vec<u8>; BUFFER_COUNT],
     present: BufferSet,
     /// The header being collected (it may continue on folded lines).
     pending_name: Vec<u8>,
@@ -100,7 +102,7 @@ impl Half {
             direction,
             phase: Phase::Detect,
             line: Vec::new(),
-            buffers: HttpBuffer::ALL.iter().map(|_| Vec::new()).collect(),
+            buffers: std::array::from_fn(|_| Vec::new()),
             present: BufferSet::EMPTY,
             pending_name: Vec::new(),
             pending_value: Vec::new(),
@@ -224,6 +226,7 @@ impl HttpState {
     pub(super) fn finish(&mut self, direction: Direction, events: &mut HttpEvents) {
         let half = &mut self.halves[direction.index()];
         if half.phase == Phase::Body {
+            half.body.end();
             half.phase = Phase::StartLine;
             events.message_done = true;
         }
@@ -618,6 +621,7 @@ impl HttpState {
         counters.decompress_error += u64::from(outcome.decompress_error);
         counters.compressed_depth_reached += u64::from(outcome.compressed_limit_reached);
         if step.done {
+            half.body.end();
             half.phase = Phase::StartLine;
             events.message_done = true;
         }
