@@ -7,6 +7,7 @@
 //! rule is reported and loading goes on. Not a rule parser, and not the compiler
 //! ([`crate::ruleset`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -188,8 +189,18 @@ fn read_file(path: &Path) -> Result<String, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| LoadError {
         message: format!("{}: cannot read: {e}", path.display()),
     })?;
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(file_text(bytes))
+}
+
+/// A file's text: a UTF-8 byte-order mark dropped, invalid UTF-8 replaced (it can only matter
+/// in `msg`: Snort itself rejects non-ASCII bytes in content strings).
+fn file_text(bytes: Vec<u8>) -> String {
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 /// What a file may contain.
@@ -201,16 +212,16 @@ enum Mode {
 }
 
 /// One logical line: continuations joined, numbered by its first physical line.
-pub fn logical_lines(text: &str) -> Vec<(usize, String)> {
+pub fn logical_lines(text: &str) -> Vec<(usize, Cow<'_, str>)> {
     let mut lines = Vec::new();
-    let mut pending: Option<(usize, String)> = None;
+    let mut pending: Option<(usize, Cow<'_, str>)> = None;
     for (index, raw) in text.lines().enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let trimmed_end = line.trim_end();
         let continues = trimmed_end.ends_with('\\');
         match pending.as_mut() {
             Some((_, joined)) => {
-                joined.push_str(if continues {
+                joined.to_mut().push_str(if continues {
                     &trimmed_end[..trimmed_end.len() - 1]
                 } else {
                     line
@@ -226,7 +237,7 @@ pub fn logical_lines(text: &str) -> Vec<(usize, String)> {
                 } else {
                     line
                 };
-                pending = Some((index + 1, body.to_string()));
+                pending = Some((index + 1, Cow::Borrowed(body)));
             }
         }
         if !continues {
@@ -378,9 +389,7 @@ impl Loader {
         }
         match std::fs::read(&included) {
             Ok(bytes) => {
-                let text = String::from_utf8(bytes)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                self.read_rules_file(&included, &text);
+                self.read_rules_file(&included, &file_text(bytes));
                 Outcome::NotARule
             }
             Err(e) => self.error(
@@ -503,7 +512,10 @@ mod tests {
     #[test]
     fn logical_lines_join_continuations_and_skip_comments() {
         let text = "# comment\n\n  ; also a comment\nalert tcp any any -> \\\n  any any (sid:1;)\r\nlast\\";
-        let lines = logical_lines(text);
+        let lines: Vec<(usize, String)> = logical_lines(text)
+            .into_iter()
+            .map(|(n, l)| (n, l.into_owned()))
+            .collect();
         assert_eq!(
             lines,
             vec![
@@ -511,6 +523,12 @@ mod tests {
                 (6, "last".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        let report = load_text("\u{feff}alert tcp any any -> any any (sid:1;)\n");
+        assert_eq!((report.rules.len(), report.errors.len()), (1, 0));
     }
 
     #[test]

@@ -109,20 +109,18 @@ type RawOption = (String, Option<String>);
 fn split_options(body: &str) -> Result<Vec<RawOption>, String> {
     let mut options = Vec::new();
     let mut start = 0;
-    let mut escaped = false;
-    for (index, byte) in body.bytes().enumerate() {
-        if escaped {
-            escaped = false;
+    // The byte after a backslash is skipped, escaped or not.
+    let mut skip_until = 0;
+    for index in memchr::memchr2_iter(b';', b'\\', body.as_bytes()) {
+        if index < skip_until {
             continue;
         }
-        match byte {
-            b'\\' => escaped = true,
-            b';' => {
-                push_option(&body[start..index], &mut options)?;
-                start = index + 1;
-            }
-            _ => {}
+        if body.as_bytes()[index] == b'\\' {
+            skip_until = index + 2;
+            continue;
         }
+        push_option(&body[start..index], &mut options)?;
+        start = index + 1;
     }
     if !body[start..].trim().is_empty() {
         return Err(format!(
@@ -421,13 +419,17 @@ impl RuleBuilder {
             "ttl" => self
                 .detection
                 .push(DetectOption::Ttl(parse_ttl(&need(arg)?)?)),
-            "tos" => self
-                .detection
-                .push(DetectOption::Tos(parse_cmp(keyword, &need(arg)?, 255)?)),
+            "tos" => self.detection.push(DetectOption::Tos(parse_cmp(
+                keyword,
+                &need(arg)?,
+                255,
+                &TOS_FORMS,
+            )?)),
             "id" => self.detection.push(DetectOption::IpId(parse_cmp(
                 keyword,
                 &need(arg)?,
                 u16::MAX as u64,
+                &ID_FORMS,
             )?)),
             "ipopts" => self
                 .detection
@@ -442,14 +444,18 @@ impl RuleBuilder {
                 none(arg)?;
                 self.detection.push(DetectOption::SameIp)
             }
-            "itype" => {
-                self.detection
-                    .push(DetectOption::Itype(parse_cmp(keyword, &need(arg)?, 255)?))
-            }
-            "icode" => {
-                self.detection
-                    .push(DetectOption::Icode(parse_cmp(keyword, &need(arg)?, 255)?))
-            }
+            "itype" => self.detection.push(DetectOption::Itype(parse_cmp(
+                keyword,
+                &need(arg)?,
+                255,
+                &ICMP_FORMS,
+            )?)),
+            "icode" => self.detection.push(DetectOption::Icode(parse_cmp(
+                keyword,
+                &need(arg)?,
+                255,
+                &ICMP_FORMS,
+            )?)),
             "icmp_id" => self.detection.push(DetectOption::IcmpId(parse_int(
                 keyword,
                 &need(arg)?,
@@ -602,7 +608,7 @@ impl RuleBuilder {
         }
         let kind = match arg.map(str::trim) {
             None | Some("") => FastPattern::Yes,
-            Some("only") => FastPattern::Only,
+            Some(only) if only.eq_ignore_ascii_case("only") => FastPattern::Only,
             Some(text) => {
                 let Some((offset, length)) = text.split_once(',') else {
                     return err(format!(
@@ -658,9 +664,9 @@ impl RuleBuilder {
                 'R' => relative = true,
                 'B' => rawbytes = true,
                 'O' => override_limits = true,
-                'U' | 'I' | 'H' | 'D' | 'C' | 'K' | 'M' | 'S' | 'Y' | 'P' | 'Q' | 'V' | 'W' => {
-                    return unsupported(format!("pcre/{flag}"))
-                }
+                // Snort's HTTP buffer flags, and Suricata's (V W Z Q).
+                'U' | 'I' | 'H' | 'D' | 'C' | 'K' | 'M' | 'S' | 'Y' | 'P' | 'Q' | 'V' | 'W'
+                | 'Z' => return unsupported(format!("pcre/{flag}")),
                 other => return err(format!("pcre: unknown flag `{other}` in `{inner}`")),
             }
         }
@@ -743,7 +749,15 @@ impl RuleBuilder {
                 ))
             }
         };
-        let value = self.value("byte_test value", parts[2])?;
+        // Snort reads the value with strtoul base 0: 0x.. is hex, a leading 0 is octal.
+        let value = if parts[2].starts_with(|c: char| c.is_ascii_digit()) {
+            match parse_c_number(parts[2]) {
+                Some(n) => Value::Literal(n),
+                None => return err(format!("byte_test: bad value `{}`", parts[2])),
+            }
+        } else {
+            self.value("byte_test value", parts[2])?
+        };
         if let Value::Literal(n) = value {
             if !(0..=u32::MAX as i64).contains(&n) {
                 return err(format!("byte_test: value {n} does not fit 32 bits"));
@@ -872,6 +886,12 @@ impl RuleBuilder {
             }
             *slot = Some(value);
         }
+        if flow.stateless && flow.to_server.is_some() {
+            return err("flow: stateless cannot be combined with a direction");
+        }
+        if flow.stateless && flow.established.is_some() {
+            return err("flow: stateless cannot be combined with established/not_established");
+        }
         Ok(())
     }
 
@@ -884,7 +904,8 @@ impl RuleBuilder {
             "isset" => FlowbitsCommand::IsSet,
             "isnotset" => FlowbitsCommand::IsNotSet,
             "noalert" => FlowbitsCommand::NoAlert,
-            "reset" => return unsupported("flowbits:reset"),
+            // Group operations (exclusive set, reset of a group) need group bookkeeping.
+            "reset" | "setx" => return unsupported(format!("flowbits:{}", parts[0])),
             other => return err(format!("flowbits: unknown command `{other}`")),
         };
         if command == FlowbitsCommand::NoAlert {
@@ -907,6 +928,10 @@ impl RuleBuilder {
             ));
         }
         let names_text = parts[1];
+        // `isset,any,group` / `isnotset,all,group` test a whole group.
+        if parts.len() == 3 && matches!(names_text, "any" | "all") {
+            return unsupported(format!("flowbits:{names_text}"));
+        }
         let (join, separator) = match (names_text.contains('&'), names_text.contains('|')) {
             (true, true) => return err("flowbits: `&` and `|` cannot be mixed"),
             (false, true) => (BitsJoin::Any, '|'),
@@ -968,17 +993,29 @@ impl RuleBuilder {
         text: &str,
         classes: &Classifications,
     ) -> Result<Rule, Rejection> {
+        // Snort checks these once the whole rule is read (modifiers may follow fast_pattern).
         for option in &self.detection {
-            if let DetectOption::Content(c) = option {
-                let positioned = c.offset.is_some() || c.depth.is_some() || c.is_relative();
-                if c.fast_pattern == FastPattern::Only && (c.negated || positioned) {
+            let DetectOption::Content(c) = option else {
+                continue;
+            };
+            let nonzero = |v: Option<Value>| v.is_some_and(|v| v != Value::Literal(0));
+            let positioned = c.is_relative() || nonzero(c.offset) || nonzero(c.depth);
+            match c.fast_pattern {
+                FastPattern::No => {}
+                FastPattern::Only if c.negated => {
+                    return err("fast_pattern:only cannot be used on a negated content")
+                }
+                FastPattern::Only if positioned => {
                     return err(
-                        "fast_pattern:only cannot be used on a negated content or with offset/depth/distance/within",
-                    );
+                        "fast_pattern:only content cannot be relative or have a non-zero offset/depth",
+                    )
                 }
-                if c.negated && matches!(c.fast_pattern, FastPattern::Slice { .. }) {
-                    return err("fast_pattern:offset,length cannot be used on a negated content");
+                _ if c.negated && positioned => {
+                    return err(
+                        "fast_pattern cannot be used on a negated content that is relative or has a non-zero offset/depth",
+                    )
                 }
+                _ => {}
             }
         }
         let priority = self
@@ -1052,7 +1089,8 @@ impl ByteArgs {
         let mut base = None;
         for part in parts {
             let mut words = part.split_whitespace();
-            let word = words.next().unwrap_or_default();
+            // Snort compares these names case-insensitively.
+            let word = words.next().unwrap_or_default().to_ascii_lowercase();
             let param = words.next();
             if words.next().is_some() {
                 return err(format!("{keyword}: bad argument `{part}`"));
@@ -1065,7 +1103,7 @@ impl ByteArgs {
                 args.endian = Some(e);
                 Ok(())
             };
-            match (word, param) {
+            match (word.as_str(), param) {
                 ("relative", None) => args.relative = true,
                 ("big", None) => set_endian(&mut args, Endian::Big)?,
                 ("little", None) => set_endian(&mut args, Endian::Little)?,
@@ -1112,9 +1150,6 @@ impl ByteArgs {
             (false, None) => None,
             (false, Some(_)) => return err(format!("{keyword}: hex/dec/oct need `string`")),
         };
-        if string.is_some() && args.endian.is_some() {
-            return err(format!("{keyword}: big/little cannot be used with string"));
-        }
         Ok(ParsedByteArgs {
             relative: args.relative,
             endian: args.endian.unwrap_or(Endian::Big),
@@ -1153,6 +1188,18 @@ pub fn parse_number(text: &str) -> Result<i64, String> {
     }
     .map_err(|_| format!("`{text}` is not a number"))?;
     Ok(if negative { -value } else { value })
+}
+
+/// An unsigned number as C's strtoul(.., 0) reads it: `0x` hex, leading `0` octal, else decimal.
+fn parse_c_number(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return i64::from_str_radix(&text[1..], 8).ok();
+    }
+    text.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok())
 }
 
 fn parse_int(keyword: &str, text: &str, min: i64, max: i64) -> Result<i64, Rejection> {
@@ -1202,6 +1249,9 @@ fn split_pcre(inner: &str) -> Result<(&str, &str), Rejection> {
     let Some(end) = rest.rfind(delimiter) else {
         return err(format!("pcre: `{inner}` has no closing `{delimiter}`"));
     };
+    if end == 0 {
+        return err(format!("pcre: `{inner}` has an empty regex"));
+    }
     Ok((&rest[..end], &rest[end + delimiter.len_utf8()..]))
 }
 
@@ -1237,6 +1287,7 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
         .ok_or_else(|| Rejection::Error(format!("content: `{quoted}` must be in double quotes")))?;
     let mut out = Vec::with_capacity(inner.len());
     let mut hex_mode = false;
+    let mut hex_digits = 0usize;
     let mut high_nibble: Option<u8> = None;
     let mut bytes = inner.bytes().enumerate();
     while let Some((index, byte)) = bytes.next() {
@@ -1244,21 +1295,17 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
         if hex_mode {
             match byte {
                 b'|' => {
-                    if high_nibble.is_some() {
+                    if hex_digits == 0 || high_nibble.is_some() {
                         return err(format!(
-                            "content: odd number of hex digits before column {column} of `{inner}`"
+                            "content: |hex| section ending at column {column} needs an even, non-zero number of hex digits"
                         ));
                     }
                     hex_mode = false;
                 }
-                b' ' | b'\t' => {
-                    if high_nibble.is_some() {
-                        return err(format!(
-                            "content: hex byte split by a space at column {column} of `{inner}`"
-                        ));
-                    }
-                }
+                // Snort skips spaces between hex digits, even inside a byte.
+                b' ' => {}
                 b if b.is_ascii_hexdigit() => {
+                    hex_digits += 1;
                     let nibble = (b as char).to_digit(16).unwrap_or(0) as u8;
                     match high_nibble.take() {
                         Some(high) => out.push(high << 4 | nibble),
@@ -1267,18 +1314,25 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
                 }
                 other => {
                     return err(format!(
-                        "content: `{}` is not a hex digit (column {column} of `{inner}`)",
-                        other as char
+                        "content: byte 0x{other:02X} at column {column} is not a hex digit inside |...|"
                     ))
                 }
             }
             continue;
         }
         match byte {
-            b'|' => hex_mode = true,
-            // Snort copies the character after any backslash (`\x` is `x`).
+            b'|' => {
+                hex_mode = true;
+                hex_digits = 0;
+            }
             b'\\' => match bytes.next() {
-                Some((_, escaped)) => out.push(escaped),
+                Some((_, escaped @ (b'"' | b';' | b'\\' | b':'))) => out.push(escaped),
+                Some((_, other)) => {
+                    return err(format!(
+                        "content: bad escape `\\{}` at column {column} (only \\\" \\; \\\\ \\: are escapes; write other bytes as |hex|)",
+                        other as char
+                    ))
+                }
                 None => return err("content: ends with a lone backslash"),
             },
             b'"' => {
@@ -1286,12 +1340,13 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
                     "content: unescaped `\"` at column {column} (write \\\")"
                 ))
             }
-            b';' => {
+            // Snort's printable range; anything else must be written as |hex|.
+            0x1f..=0x7e => out.push(byte),
+            other => {
                 return err(format!(
-                    "content: unescaped `;` at column {column} (write \\; or |3B|)"
+                    "content: byte 0x{other:02X} at column {column} is not printable ASCII; write it as |{other:02X}|"
                 ))
             }
-            other => out.push(other),
         }
     }
     if hex_mode {
@@ -1306,46 +1361,76 @@ pub fn decode_content(quoted: &str) -> Result<Vec<u8>, Rejection> {
 /// Builds a comparison from its number.
 type MakeCmp = fn(u64) -> IntCmp;
 
-/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), `N<=>M` (inclusive).
-fn parse_cmp(keyword: &str, text: &str, max: u64) -> Result<IntCmp, Rejection> {
+/// Which comparison forms a keyword accepts (Snort's parsers differ per keyword), and how to
+/// say so in an error.
+struct CmpForms {
+    accepts: fn(IntCmp) -> bool,
+    described: &'static str,
+}
+
+const TOS_FORMS: CmpForms = CmpForms {
+    accepts: |c| matches!(c, IntCmp::Eq(_) | IntCmp::Ne(_)),
+    described: "N or !N",
+};
+const ID_FORMS: CmpForms = CmpForms {
+    accepts: |c| matches!(c, IntCmp::Eq(_)),
+    described: "N",
+};
+const ICMP_FORMS: CmpForms = CmpForms {
+    accepts: |c| {
+        matches!(
+            c,
+            IntCmp::Eq(_) | IntCmp::Lt(_) | IntCmp::Gt(_) | IntCmp::Between(..)
+        )
+    },
+    described: "N, <N, >N or a<>b",
+};
+const TTL_FORMS: CmpForms = CmpForms {
+    accepts: |c| !matches!(c, IntCmp::Ne(_) | IntCmp::Between(..)),
+    described: "N, <N, >N, <=N, >=N, a-b, -b or a-",
+};
+
+/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive), limited to `forms`.
+fn parse_cmp(keyword: &str, text: &str, max: u64, forms: &CmpForms) -> Result<IntCmp, Rejection> {
     let text = text.trim();
     let number = |t: &str| -> Result<u64, Rejection> {
         Ok(parse_int(keyword, t.trim(), 0, max as i64)? as u64)
     };
-    if let Some((a, b)) = text.split_once("<=>") {
-        let (a, b) = (number(a)?, number(b)?);
-        return if a <= b {
-            Ok(IntCmp::Within(a, b))
-        } else {
-            err(format!("{keyword}: {a}<=>{b} is empty"))
-        };
-    }
-    if let Some((a, b)) = text.split_once("<>") {
-        if !a.trim().is_empty() {
+    let cmp = match text.split_once("<>") {
+        Some((a, b)) if !a.trim().is_empty() => {
             let (a, b) = (number(a)?, number(b)?);
-            return if a < b {
-                Ok(IntCmp::Between(a, b))
-            } else {
-                err(format!(
+            if a >= b {
+                return err(format!(
                     "{keyword}: {a}<>{b}: the low bound must be less than the high"
-                ))
-            };
+                ));
+            }
+            IntCmp::Between(a, b)
         }
-    }
-    let ops: [(&str, MakeCmp); 6] = [
-        ("<=", IntCmp::Le),
-        (">=", IntCmp::Ge),
-        ("<", IntCmp::Lt),
-        (">", IntCmp::Gt),
-        ("!", IntCmp::Ne),
-        ("=", IntCmp::Eq),
-    ];
-    for (prefix, make) in ops {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            return Ok(make(number(rest)?));
+        _ => {
+            let ops: [(&str, MakeCmp); 6] = [
+                ("<=", IntCmp::Le),
+                (">=", IntCmp::Ge),
+                ("<", IntCmp::Lt),
+                (">", IntCmp::Gt),
+                ("!", IntCmp::Ne),
+                ("=", IntCmp::Eq),
+            ];
+            match ops
+                .iter()
+                .find_map(|(prefix, make)| Some((text.strip_prefix(prefix)?, make)))
+            {
+                Some((rest, make)) => make(number(rest)?),
+                None => IntCmp::Eq(number(text)?),
+            }
         }
+    };
+    if !(forms.accepts)(cmp) {
+        return err(format!(
+            "{keyword}: `{text}` is not accepted (expected {})",
+            forms.described
+        ));
     }
-    Ok(IntCmp::Eq(number(text)?))
+    Ok(cmp)
 }
 
 /// dsize as Snort 2.9 reads it: `N`, `<N`, `>N`, or `a<>b` (inclusive on both ends).
@@ -1389,7 +1474,7 @@ fn parse_ttl(text: &str) -> Result<IntCmp, Rejection> {
             (None, None) => err("ttl: `-` needs a bound"),
         };
     }
-    parse_cmp("ttl", text, 255)
+    parse_cmp("ttl", text, 255, &TTL_FORMS)
 }
 
 /// `flags:[+*!]<FSRPAUCE0 12>[,<mask>]`; modifiers may appear anywhere in the first part.
@@ -1855,19 +1940,23 @@ mod tests {
             first_content(r#"content:"x\"y\;z\\w\:v";"#).pattern,
             b"x\"y;z\\w:v"
         );
-        assert_eq!(first_content(r#"content:"a\bc";"#).pattern, b"abc");
+        assert_eq!(first_content(r#"content:"|4 1|";"#).pattern, b"A");
         assert_eq!(first_content(r#"content:"|00|";"#).pattern, [0u8]);
     }
 
     #[test]
     fn content_errors() {
         assert_errors(&[
-            (r#"content:"|4|";"#, "odd number"),
+            (r#"content:"|4|";"#, "even, non-zero"),
             (r#"content:"|4G|";"#, "not a hex digit"),
             (r#"content:"|41";"#, "unterminated"),
             (r#"content:"";"#, "empty"),
             (r#"content:abc;"#, "double quotes"),
             (r#"content:"a"b";"#, "unescaped"),
+            (r#"content:"a\bc";"#, "bad escape"),
+            (r#"content:"||";"#, "non-zero"),
+            ("content:\"caf\u{e9}\";", "|C3|"),
+            ("content:\"a\tb\";", "|09|"),
         ]);
     }
 
@@ -1963,16 +2052,34 @@ mod tests {
 
     #[test]
     fn fast_pattern_errors() {
-        assert!(error(r#"content:"abcd"; fast_pattern:3,2;"#).contains("past"));
-        assert!(
-            error(r#"content:"ab"; fast_pattern; content:"cd"; fast_pattern;"#)
-                .contains("only one")
-        );
-        assert!(error(r#"content:!"abcd"; fast_pattern:only;"#).contains("negated"));
-        assert!(
-            error(r#"content:"abcd"; fast_pattern:only; depth:4;"#).contains("fast_pattern:only")
-        );
-        assert!(error(r#"content:"abcd"; fast_pattern:x;"#).contains("fast_pattern"));
+        assert_errors(&[
+            (r#"content:"abcd"; fast_pattern:3,2;"#, "past"),
+            (
+                r#"content:"ab"; fast_pattern; content:"cd"; fast_pattern;"#,
+                "only one",
+            ),
+            (r#"content:!"abcd"; fast_pattern:only;"#, "negated"),
+            (
+                r#"content:"abcd"; fast_pattern:only; depth:4;"#,
+                "fast_pattern:only",
+            ),
+            (
+                r#"content:"abcd"; fast_pattern:only; distance:0;"#,
+                "relative",
+            ),
+            (r#"content:!"abcd"; fast_pattern; offset:2;"#, "negated"),
+            (r#"content:"abcd"; fast_pattern:x;"#, "fast_pattern"),
+        ]);
+    }
+
+    #[test]
+    fn fast_pattern_allowed_forms_follow_snort() {
+        // offset:0 is not a position; a plain negated fast pattern is allowed; "only" is
+        // case-insensitive.
+        ok(r#"content:"abcd"; fast_pattern:only; offset:0;"#);
+        ok(r#"content:!"abcd"; fast_pattern;"#);
+        ok(r#"content:"abcd"; fast_pattern:ONLY;"#);
+        ok(r#"content:"abcd"; fast_pattern; distance:2;"#);
     }
 
     // ---- byte_extract variables ----
@@ -2075,10 +2182,18 @@ mod tests {
         assert_eq!((t.bytes, t.string), (10, Some(NumberBase::Dec)));
         let t = only!(ByteTest, "byte_test:3,=,7,0,string,oct;");
         assert_eq!(t.string, Some(NumberBase::Oct));
+        let t = only!(ByteTest, "byte_test:1,=,010,0,RELATIVE,Little;");
+        assert_eq!(
+            t.value,
+            Value::Literal(8),
+            "a leading 0 is octal, as strtoul reads it"
+        );
+        assert!(t.relative && t.endian == Endian::Little);
         assert_errors(&[
             ("byte_test:5,=,1,0;", "bytes"),
             ("byte_test:1,=,1,0,hex;", "string"),
             ("byte_test:1,=,1,0,big,little;", "big"),
+            ("byte_test:1,=,09,0;", "09"),
             ("byte_test:1,=,1;", "needs"),
             ("byte_test:1,=,1,0,wat;", "wat"),
         ]);
@@ -2155,6 +2270,7 @@ mod tests {
             (r#"pcre:/x/;"#, "quoted"),
             (r#"pcre:"x";"#, "/regex/"),
             (r#"pcre:"/x";"#, "closing"),
+            (r#"pcre:"//i";"#, "empty"),
         ]);
     }
 
@@ -2250,7 +2366,12 @@ mod tests {
             ("itype:8;", DetectOption::Itype(IntCmp::Eq(8))),
             ("icode:<2;", DetectOption::Icode(IntCmp::Lt(2))),
         ]);
-        assert!(error("itype:300;").contains("range"));
+        assert_errors(&[
+            ("itype:300;", "range"),
+            ("itype:!3;", "not accepted"),
+            ("icode:<=3;", "not accepted"),
+            ("itype:10<>5;", "low bound"),
+        ]);
     }
 
     #[test]
@@ -2264,7 +2385,13 @@ mod tests {
             ("tos:!4;", DetectOption::Tos(IntCmp::Ne(4))),
             ("id:31337;", DetectOption::IpId(IntCmp::Eq(31337))),
         ]);
-        assert!(error("ttl:256;").contains("range"));
+        assert_errors(&[
+            ("ttl:256;", "range"),
+            ("ttl:!5;", "not accepted"),
+            ("tos:<5;", "not accepted"),
+            ("id:>5;", "not accepted"),
+            ("ttl:5-3;", "empty"),
+        ]);
     }
 
     #[test]
@@ -2365,19 +2492,22 @@ mod tests {
                 stream: Some(true)
             }
         );
-        let f = ok("flow:not_established,from_server,no_stream,stateless;").flow;
+        let f = ok("flow:not_established,from_server,no_stream;").flow;
         assert_eq!(
             f,
             FlowOptions {
                 established: Some(false),
-                stateless: true,
+                stateless: false,
                 to_server: Some(false),
                 stream: Some(false)
             }
         );
         assert_eq!(ok("flow:from_client;").flow.to_server, Some(true));
+        assert!(ok("flow:stateless;").flow.stateless);
         assert_eq!(ok("flow:to_client;").flow.to_server, Some(false));
         assert!(error("flow:to_server,to_client;").contains("contradicts"));
+        assert!(error("flow:stateless,to_server;").contains("stateless"));
+        assert!(error("flow:established; flow:stateless;").contains("stateless"));
         assert!(error("flow:sideways;").contains("sideways"));
         assert_eq!(
             unsupported_keyword(&opts("flow:established,only_frag;")),
@@ -2413,6 +2543,18 @@ mod tests {
         );
         assert_eq!(fb[4].command, FlowbitsCommand::Toggle);
         assert!(rule.is_noalert());
+    }
+
+    #[test]
+    fn flowbits_group_operations_are_unsupported() {
+        for (options, keyword) in [
+            ("flowbits:setx,a,g;", "flowbits:setx"),
+            ("flowbits:reset,g;", "flowbits:reset"),
+            ("flowbits:isset,any,g;", "flowbits:any"),
+            ("flowbits:isnotset,all,g;", "flowbits:all"),
+        ] {
+            assert_eq!(unsupported_keyword(&opts(options)), keyword);
+        }
     }
 
     #[test]
@@ -2583,5 +2725,75 @@ mod tests {
         assert_eq!(parse_number("+3"), Ok(3));
         assert!(parse_number("1a").is_err());
         assert!(parse_number("").is_err());
+    }
+
+    // ---- robustness: bad input never panics ----
+
+    const KEYWORDS: &[&str] = &[
+        "msg",
+        "content",
+        "nocase",
+        "depth",
+        "offset",
+        "distance",
+        "within",
+        "fast_pattern",
+        "pcre",
+        "isdataat",
+        "byte_test",
+        "byte_jump",
+        "byte_extract",
+        "dsize",
+        "flags",
+        "flow",
+        "flowbits",
+        "threshold",
+        "detection_filter",
+        "ttl",
+        "tos",
+        "id",
+        "ipopts",
+        "fragbits",
+        "ip_proto",
+        "itype",
+        "icode",
+        "icmp_id",
+        "icmp_seq",
+        "seq",
+        "ack",
+        "window",
+        "sticky-drop",
+        "classtype",
+        "reference",
+        "priority",
+        "gid",
+        "rev",
+        "metadata",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_rule_text_never_panics(text in "[ -~]{0,160}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn arbitrary_option_arguments_never_panic(
+            picks in proptest::collection::vec((0..KEYWORDS.len(), "[a-z0-9_ ,.:!<>=&|^*+\"/\\\\$-]{0,24}"), 1..5)
+        ) {
+            let options: String = picks
+                .iter()
+                .map(|(k, arg)| format!("{}:{arg}; ", KEYWORDS[*k]))
+                .collect();
+            let _ = parse(&opts(&format!("content:\"abcdef\"; {options}")));
+        }
+
+        #[test]
+        fn arbitrary_headers_never_panic(
+            src in "[!\\[\\]$a-zA-Z0-9_.:/, ]{1,30}",
+            port in "[!\\[\\]$a-zA-Z0-9_:, ]{1,20}",
+        ) {
+            let _ = parse(&format!("alert tcp {src} {port} -> any any (sid:1;)"));
+        }
     }
 }

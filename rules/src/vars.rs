@@ -34,6 +34,26 @@ pub enum SetExpr<T> {
     Not(Box<SetExpr<T>>),
 }
 
+impl<T: Clone> SetExpr<T> {
+    /// A definition that names its own variable (`ipvar HOME_NET [$HOME_NET,10.9.0.0/16]`)
+    /// extends the previous value, as Snort (which resolves at definition time) reads it.
+    fn substitute_self(self, name: &str, previous: Option<&SetExpr<T>>) -> Result<Self, String> {
+        Ok(match self {
+            SetExpr::Var(var) if var == name => previous
+                .cloned()
+                .ok_or_else(|| format!("variable {name} refers to itself before it is defined"))?,
+            SetExpr::List(items) => SetExpr::List(
+                items
+                    .into_iter()
+                    .map(|item| item.substitute_self(name, previous))
+                    .collect::<Result<_, _>>()?,
+            ),
+            SetExpr::Not(inner) => SetExpr::Not(Box::new(inner.substitute_self(name, previous)?)),
+            other => other,
+        })
+    }
+}
+
 /// `any`, `10.0.0.0/8`, `$HOME_NET`, `[a,!b]`, `!a`.
 pub type AddrExpr = SetExpr<IpNet>;
 /// `any`, `80`, `1024:`, `:1023`, `$HTTP_PORTS`, `[a,!b]`, `!a`. Ranges are inclusive.
@@ -238,8 +258,11 @@ impl Vars {
         if value.is_empty() {
             return Err(format!("variable {name} has no value"));
         }
-        let addr = parse_addr_expr(value);
-        let port = parse_port_expr(value);
+        let previous = self.defs.get(name);
+        let addr = parse_addr_expr(value)
+            .and_then(|e| e.substitute_self(name, previous.and_then(|d| d.addr.as_ref())));
+        let port = parse_port_expr(value)
+            .and_then(|e| e.substitute_self(name, previous.and_then(|d| d.port.as_ref())));
         let def = match kind {
             VarKind::Ip => VarDef {
                 raw: value.to_string(),
@@ -631,6 +654,20 @@ mod tests {
         assert!(ports(&mut vars, "$HOME_NET")
             .unwrap_err()
             .contains("not a port"));
+    }
+
+    #[test]
+    fn redefinition_may_extend_the_previous_value() {
+        let mut vars = Vars::empty();
+        vars.define(VarKind::Ip, "HOME_NET", "10.0.0.0/8").unwrap();
+        vars.define(VarKind::Ip, "HOME_NET", "[$HOME_NET,192.168.0.0/16]")
+            .unwrap();
+        let set = addr(&mut vars, "$HOME_NET").unwrap();
+        assert!(set.contains(ip("10.1.1.1")) && set.contains(ip("192.168.1.1")));
+        assert!(vars
+            .define(VarKind::Ip, "NEW", "[$NEW,1.1.1.1]")
+            .unwrap_err()
+            .contains("itself"));
     }
 
     #[test]
