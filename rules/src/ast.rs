@@ -142,12 +142,24 @@ pub struct Rule {
     pub threshold: Option<Threshold>,
     pub detection_filter: Option<DetectionFilter>,
     pub sticky_drop: Option<StickyDrop>,
+    /// Header protocol `http` (Suricata): a TCP rule that applies only where HTTP was found.
+    pub requires_http: bool,
 }
 
 impl Rule {
+    /// The first detection option that inspects an HTTP buffer, if any.
+    pub fn first_http_buffer(&self) -> Option<Buffer> {
+        self.detection
+            .iter()
+            .map(DetectOption::buffer)
+            .find(|b| b.is_http())
+    }
+
     /// `flowbits:noalert` anywhere in the rule.
     pub fn is_noalert(&self) -> bool {
-        self.flowbits.iter().any(|fb| fb.command == FlowbitsCommand::NoAlert)
+        self.flowbits
+            .iter()
+            .any(|fb| fb.command == FlowbitsCommand::NoAlert)
     }
 }
 
@@ -186,7 +198,26 @@ pub enum DetectOption {
     TcpSeq(u32),
     TcpAck(u32),
     /// `window:[!]N`.
-    Window { value: u16, negated: bool },
+    Window {
+        value: u16,
+        negated: bool,
+    },
+    /// `urilen`: a test of the HTTP URI buffer's length.
+    UriLen(UriLen),
+}
+
+impl DetectOption {
+    /// The buffer this option inspects ([`Buffer::Packet`] for header tests).
+    pub fn buffer(&self) -> Buffer {
+        match self {
+            DetectOption::Content(c) => c.buffer,
+            DetectOption::Pcre(p) => p.buffer,
+            DetectOption::IsDataAt(d) => d.buffer,
+            DetectOption::UriLen(u) if u.raw => Buffer::HttpRawUri,
+            DetectOption::UriLen(_) => Buffer::HttpUri,
+            _ => Buffer::Packet,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +228,10 @@ pub enum FastPattern {
     /// `fast_pattern:only`: the automaton hit is the whole test.
     Only,
     /// `fast_pattern:offset,length`: this slice of the pattern goes into the automaton.
-    Slice { offset: usize, length: usize },
+    Slice {
+        offset: usize,
+        length: usize,
+    },
 }
 
 /// `content` with its modifiers.
@@ -213,6 +247,8 @@ pub struct Content {
     pub distance: Option<Value>,
     pub within: Option<Value>,
     pub fast_pattern: FastPattern,
+    /// The buffer searched (`http_uri`, a sticky buffer ...); [`Buffer::Packet`] by default.
+    pub buffer: Buffer,
 }
 
 impl Content {
@@ -220,6 +256,143 @@ impl Content {
     pub fn is_relative(&self) -> bool {
         self.distance.is_some() || self.within.is_some()
     }
+}
+
+/// The buffer a content, pcre or isdataat inspects: the packet (or stream) payload, or one of the
+/// HTTP buffers the engine's HTTP parser fills. Request buffers exist on the to-server side,
+/// `HttpResponseLine`, `HttpStatCode`, `HttpStatMsg` and `FileData` on the to-client side; the
+/// header, cookie and protocol buffers on both (for responses the cookie is `Set-Cookie`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Buffer {
+    #[default]
+    Packet,
+    HttpMethod,
+    HttpUri,
+    HttpRawUri,
+    HttpRequestLine,
+    HttpProtocol,
+    HttpHeader,
+    HttpRawHeader,
+    HttpHeaderNames,
+    HttpHost,
+    HttpRawHost,
+    HttpUserAgent,
+    HttpCookie,
+    HttpRawCookie,
+    HttpClientBody,
+    HttpResponseLine,
+    HttpStatCode,
+    HttpStatMsg,
+    /// The response body after dechunking and decompression (`file_data`, `file.data`).
+    FileData,
+}
+
+/// `(buffer, Suricata sticky-buffer name, Snort/Suricata content modifier, pcre flag)`.
+#[rustfmt::skip]
+const BUFFER_NAMES: &[(Buffer, &str, &str, char)] = &[
+    (Buffer::HttpMethod, "http.method", "http_method", 'M'),
+    (Buffer::HttpUri, "http.uri", "http_uri", 'U'),
+    (Buffer::HttpRawUri, "http.uri.raw", "http_raw_uri", 'I'),
+    (Buffer::HttpRequestLine, "http.request_line", "http_request_line", '\0'),
+    (Buffer::HttpProtocol, "http.protocol", "http_protocol", '\0'),
+    (Buffer::HttpHeader, "http.header", "http_header", 'H'),
+    (Buffer::HttpRawHeader, "http.header.raw", "http_raw_header", 'D'),
+    (Buffer::HttpHeaderNames, "http.header_names", "http_header_names", '\0'),
+    (Buffer::HttpHost, "http.host", "http_host", 'W'),
+    (Buffer::HttpRawHost, "http.host.raw", "http_raw_host", 'Z'),
+    (Buffer::HttpUserAgent, "http.user_agent", "http_user_agent", 'V'),
+    (Buffer::HttpCookie, "http.cookie", "http_cookie", 'C'),
+    (Buffer::HttpRawCookie, "http.cookie.raw", "http_raw_cookie", 'K'),
+    (Buffer::HttpClientBody, "http.request_body", "http_client_body", 'P'),
+    (Buffer::HttpResponseLine, "http.response_line", "http_response_line", '\0'),
+    (Buffer::HttpStatCode, "http.stat_code", "http_stat_code", 'S'),
+    (Buffer::HttpStatMsg, "http.stat_msg", "http_stat_msg", 'Y'),
+    (Buffer::FileData, "file.data", "http_server_body", '\0'),
+];
+
+impl Buffer {
+    /// Every HTTP buffer, in declaration order.
+    pub const HTTP: [Buffer; 18] = [
+        Buffer::HttpMethod,
+        Buffer::HttpUri,
+        Buffer::HttpRawUri,
+        Buffer::HttpRequestLine,
+        Buffer::HttpProtocol,
+        Buffer::HttpHeader,
+        Buffer::HttpRawHeader,
+        Buffer::HttpHeaderNames,
+        Buffer::HttpHost,
+        Buffer::HttpRawHost,
+        Buffer::HttpUserAgent,
+        Buffer::HttpCookie,
+        Buffer::HttpRawCookie,
+        Buffer::HttpClientBody,
+        Buffer::HttpResponseLine,
+        Buffer::HttpStatCode,
+        Buffer::HttpStatMsg,
+        Buffer::FileData,
+    ];
+
+    pub fn is_http(self) -> bool {
+        self != Buffer::Packet
+    }
+
+    /// Suricata's sticky-buffer name (`http.uri`, `file.data`); `pkt_data` for the packet.
+    pub fn sticky_name(self) -> &'static str {
+        BUFFER_NAMES
+            .iter()
+            .find(|(buffer, ..)| *buffer == self)
+            .map_or("pkt_data", |(_, name, ..)| name)
+    }
+
+    /// The content modifier naming this buffer (`http_uri`); `pkt_data` for the packet.
+    pub fn modifier_name(self) -> &'static str {
+        BUFFER_NAMES
+            .iter()
+            .find(|(buffer, ..)| *buffer == self)
+            .map_or("pkt_data", |(_, _, name, _)| name)
+    }
+
+    /// The buffer of a Suricata sticky-buffer keyword (`http.uri`, `http.response_body` ...).
+    pub fn from_sticky(keyword: &str) -> Option<Buffer> {
+        match keyword {
+            "file.data" | "file_data" | "http.response_body" => Some(Buffer::FileData),
+            _ => BUFFER_NAMES
+                .iter()
+                .find(|(_, name, ..)| *name == keyword)
+                .map(|(b, ..)| *b),
+        }
+    }
+
+    /// The buffer of a content modifier (`http_uri`, `http_client_body` ...).
+    pub fn from_modifier(keyword: &str) -> Option<Buffer> {
+        BUFFER_NAMES
+            .iter()
+            .find(|(_, _, name, _)| *name == keyword)
+            .map(|(b, ..)| *b)
+    }
+
+    /// The buffer of a pcre flag (Snort's `U I H D C K M S Y P`, Suricata's `V W Z`).
+    pub fn from_pcre_flag(flag: char) -> Option<Buffer> {
+        BUFFER_NAMES
+            .iter()
+            .find(|(.., f)| *f == flag && flag != '\0')
+            .map(|(b, ..)| *b)
+    }
+}
+
+impl fmt::Display for Buffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sticky_name())
+    }
+}
+
+/// `urilen`: the URI's length compared with a number or range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UriLen {
+    pub cmp: IntCmp,
+    /// `,raw`: the raw URI's length; the normalised URI's otherwise.
+    pub raw: bool,
 }
 
 /// A compiled `pcre` option.
@@ -236,6 +409,8 @@ pub struct Pcre {
     pub rawbytes: bool,
     /// `O`: ignore configured match limits.
     pub override_limits: bool,
+    /// The buffer searched (flags `U I H D C K M S Y P V W Z`, or a sticky buffer).
+    pub buffer: Buffer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,6 +419,8 @@ pub struct IsDataAt {
     pub relative: bool,
     pub rawbytes: bool,
     pub negated: bool,
+    /// The buffer tested (a sticky buffer, or the previous match's buffer when relative).
+    pub buffer: Buffer,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
