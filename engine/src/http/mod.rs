@@ -31,6 +31,11 @@ pub use parser::HttpState;
 
 use normalize::UriScratch;
 
+/// The HTTP buffers are the rule language's: a rule's `http_uri` content reads `Buffer::HttpUri`.
+/// Request buffers are filled on the to-server side, response buffers on the to-client side;
+/// header, cookie and protocol buffers on both (for responses the cookie is `Set-Cookie`).
+pub use nfips_rules::ast::Buffer;
+
 /// Which way bytes travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -55,89 +60,18 @@ impl fmt::Display for Direction {
     }
 }
 
-macro_rules! http_buffers {
-    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
-        /// One inspection buffer of an HTTP transaction. Request buffers are filled on the
-        /// to-server direction, response buffers on the to-client direction; `Header`,
-        /// `RawHeader`, `HeaderNames`, `Protocol`, `Cookie` and `RawCookie` exist on both (for
-        /// responses the cookie buffers hold `Set-Cookie`).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum HttpBuffer {
-            $($(#[$doc])* $variant,)*
-        }
-
-        impl HttpBuffer {
-            /// Every buffer, in declaration order.
-            pub const ALL: &'static [HttpBuffer] = &[$(HttpBuffer::$variant,)*];
-
-            /// Suricata's sticky-buffer name (`http.uri`, `file.data` ...).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(HttpBuffer::$variant => $name,)*
-                }
-            }
-        }
-    };
-}
-
-http_buffers! {
-    /// The request method (`GET`).
-    Method => "http.method",
-    /// The normalised URI (see [`normalize::normalize_uri`]).
-    Uri => "http.uri",
-    /// The URI as sent.
-    RawUri => "http.uri.raw",
-    /// The request line without its line ending.
-    RequestLine => "http.request_line",
-    /// The protocol of the start line (`HTTP/1.1`).
-    Protocol => "http.protocol",
-    /// Headers as `Name: value\r\n` with folded lines joined and cookies left out.
-    Header => "http.header",
-    /// The header block as sent, line endings included, without the final blank line.
-    RawHeader => "http.header.raw",
-    /// `\r\n` then each header name followed by `\r\n`, then `\r\n` (Suricata's layout).
-    HeaderNames => "http.header_names",
-    /// The Host value, lowercased, without port or trailing dot.
-    Host => "http.host",
-    /// The Host value as sent.
-    RawHost => "http.host.raw",
-    /// The User-Agent value.
-    UserAgent => "http.user_agent",
-    /// The cookie values (Cookie / Set-Cookie), percent-decoded.
-    Cookie => "http.cookie",
-    /// The cookie values as sent.
-    RawCookie => "http.cookie.raw",
-    /// The request body, dechunked, up to `request-body-depth`.
-    ClientBody => "http.request_body",
-    /// The status line without its line ending.
-    ResponseLine => "http.response_line",
-    /// The three-digit status code.
-    StatCode => "http.stat_code",
-    /// The reason phrase.
-    StatMsg => "http.stat_msg",
-    /// The response body (Snort's file_data), dechunked and decompressed, up to
-    /// `response-body-depth`.
-    ServerBody => "file.data",
-}
-
-impl fmt::Display for HttpBuffer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A set of [`HttpBuffer`]s as a bit mask.
+/// A set of [`Buffer`]s as a bit mask.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct BufferSet(u32);
 
 impl BufferSet {
     pub const EMPTY: BufferSet = BufferSet(0);
 
-    pub fn insert(&mut self, buffer: HttpBuffer) {
+    pub fn insert(&mut self, buffer: Buffer) {
         self.0 |= 1 << buffer as u32;
     }
 
-    pub fn contains(self, buffer: HttpBuffer) -> bool {
+    pub fn contains(self, buffer: Buffer) -> bool {
         self.0 & (1 << buffer as u32) != 0
     }
 
@@ -145,11 +79,8 @@ impl BufferSet {
         self.0 == 0
     }
 
-    pub fn iter(self) -> impl Iterator<Item = HttpBuffer> {
-        HttpBuffer::ALL
-            .iter()
-            .copied()
-            .filter(move |b| self.contains(*b))
+    pub fn iter(self) -> impl Iterator<Item = Buffer> {
+        Buffer::HTTP.into_iter().filter(move |b| self.contains(*b))
     }
 }
 

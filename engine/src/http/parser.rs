@@ -13,9 +13,10 @@ use super::body::{BodyFramer, BodySink, Encoding, Framing, FramingError};
 use super::normalize::{
     normalize_host, normalize_uri, percent_decode_append, UriFlags, UriScratch,
 };
-use super::{BufferSet, Direction, HttpBuffer, HttpCounters, HttpEvents, HttpInspector};
+use super::{Buffer, BufferSet, Direction, HttpCounters, HttpEvents, HttpInspector};
 
-const BUFFER_COUNT: usize = HttpBuffer::ALL.len();
+/// Buffers are indexed by `Buffer as usize`; `Buffer::Packet` (0) is never stored here.
+const BUFFER_COUNT: usize = Buffer::HTTP.len() + 1;
 
 /// Why a direction is no longer parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,7 @@ struct Half {
     phase: Phase,
     /// The line being collected (start line or one header line), without its `\n`.
     line: Vec<u8>,
-    /// Buffers of the current message, indexed by `HttpBuffer as usize` (bodies live in `body`).
+    /// Buffers of the current message, indexed by `Buffer as usize` (bodies live in `body`).
     buffers: [Vec<u8>; BUFFER_COUNT],
     present: BufferSet,
     /// The header being collected (it may continue on folded lines).
@@ -114,14 +115,14 @@ impl Half {
         }
     }
 
-    fn body_buffer(&self) -> HttpBuffer {
+    fn body_buffer(&self) -> Buffer {
         match self.direction {
-            Direction::ToServer => HttpBuffer::ClientBody,
-            Direction::ToClient => HttpBuffer::ServerBody,
+            Direction::ToServer => Buffer::HttpClientBody,
+            Direction::ToClient => Buffer::FileData,
         }
     }
 
-    fn buffer(&self, buffer: HttpBuffer) -> Option<&[u8]> {
+    fn buffer(&self, buffer: Buffer) -> Option<&[u8]> {
         if !self.present.contains(buffer) {
             None
         } else if buffer == self.body_buffer() {
@@ -131,7 +132,7 @@ impl Half {
         }
     }
 
-    fn set(&mut self, buffer: HttpBuffer, value: &[u8], events: &mut HttpEvents) {
+    fn set(&mut self, buffer: Buffer, value: &[u8], events: &mut HttpEvents) {
         let stored = &mut self.buffers[buffer as usize];
         stored.clear();
         stored.extend_from_slice(value);
@@ -139,7 +140,7 @@ impl Half {
         events.updated.insert(buffer);
     }
 
-    fn buffer_mut(&mut self, buffer: HttpBuffer) -> &mut Vec<u8> {
+    fn buffer_mut(&mut self, buffer: Buffer) -> &mut Vec<u8> {
         self.present.insert(buffer);
         &mut self.buffers[buffer as usize]
     }
@@ -193,7 +194,7 @@ impl Default for HttpState {
 
 impl HttpState {
     /// The current message's buffer in `direction`, if the message has it.
-    pub fn buffer(&self, direction: Direction, buffer: HttpBuffer) -> Option<&[u8]> {
+    pub fn buffer(&self, direction: Direction, buffer: Buffer) -> Option<&[u8]> {
         self.halves[direction.index()].buffer(buffer)
     }
 
@@ -366,22 +367,22 @@ impl HttpState {
         self.pending.push_back(kind);
 
         let half = &mut self.halves[Direction::ToServer.index()];
-        half.set(HttpBuffer::RequestLine, line, events);
-        half.set(HttpBuffer::Method, method, events);
-        half.set(HttpBuffer::RawUri, uri, events);
+        half.set(Buffer::HttpRequestLine, line, events);
+        half.set(Buffer::HttpMethod, method, events);
+        half.set(Buffer::HttpRawUri, uri, events);
         let flags = normalize_uri(
             uri,
-            half.buffer_mut(HttpBuffer::Uri),
+            half.buffer_mut(Buffer::HttpUri),
             &mut inspector.scratch,
         );
-        events.updated.insert(HttpBuffer::Uri);
+        events.updated.insert(Buffer::HttpUri);
         count_uri_flags(counters, flags);
         match protocol {
             Some(protocol) => {
                 if !is_http_version(protocol) {
                     counters.unknown_protocol += 1;
                 }
-                half.set(HttpBuffer::Protocol, protocol, events);
+                half.set(Buffer::HttpProtocol, protocol, events);
                 half.phase = Phase::Headers;
             }
             // HTTP/0.9: a simple request has no headers and no body.
@@ -429,10 +430,10 @@ impl HttpState {
         };
         let half = &mut self.halves[Direction::ToClient.index()];
         half.status = status;
-        half.set(HttpBuffer::ResponseLine, line, events);
-        half.set(HttpBuffer::Protocol, protocol, events);
-        half.set(HttpBuffer::StatCode, code, events);
-        half.set(HttpBuffer::StatMsg, message, events);
+        half.set(Buffer::HttpResponseLine, line, events);
+        half.set(Buffer::HttpProtocol, protocol, events);
+        half.set(Buffer::HttpStatCode, code, events);
+        half.set(Buffer::HttpStatMsg, message, events);
         half.phase = Phase::Headers;
         true
     }
@@ -454,7 +455,7 @@ impl HttpState {
                 None => (rest, false),
             };
             at += piece.len() + usize::from(complete);
-            let raw_len = half.buffers[HttpBuffer::RawHeader as usize].len();
+            let raw_len = half.buffers[Buffer::HttpRawHeader as usize].len();
             if raw_len + half.line.len() + piece.len() > inspector.settings.max_header_bytes {
                 inspector.counters.headers_too_long += 1;
                 half.stop(StopReason::Limit);
@@ -472,7 +473,7 @@ impl HttpState {
                 self.end_of_headers(inspector, direction, events);
                 return at;
             }
-            let raw = half.buffer_mut(HttpBuffer::RawHeader);
+            let raw = half.buffer_mut(Buffer::HttpRawHeader);
             raw.extend_from_slice(&line);
             raw.push(b'\n');
             header_line(
@@ -499,24 +500,24 @@ impl HttpState {
         if half.has_pending {
             finish_pending(half, counters, &mut inspector.scratch);
         }
-        let names = half.buffer_mut(HttpBuffer::HeaderNames);
+        let names = half.buffer_mut(Buffer::HttpHeaderNames);
         if names.is_empty() {
             names.extend_from_slice(b"\r\n");
         }
         names.extend_from_slice(b"\r\n");
-        half.present.insert(HttpBuffer::Header);
-        half.present.insert(HttpBuffer::RawHeader);
+        half.present.insert(Buffer::HttpHeader);
+        half.present.insert(Buffer::HttpRawHeader);
         for buffer in half.present.iter() {
             if !matches!(
                 buffer,
-                HttpBuffer::Method
-                    | HttpBuffer::Uri
-                    | HttpBuffer::RawUri
-                    | HttpBuffer::RequestLine
-                    | HttpBuffer::Protocol
-                    | HttpBuffer::ResponseLine
-                    | HttpBuffer::StatCode
-                    | HttpBuffer::StatMsg
+                Buffer::HttpMethod
+                    | Buffer::HttpUri
+                    | Buffer::HttpRawUri
+                    | Buffer::HttpRequestLine
+                    | Buffer::HttpProtocol
+                    | Buffer::HttpResponseLine
+                    | Buffer::HttpStatCode
+                    | Buffer::HttpStatMsg
             ) {
                 events.updated.insert(buffer);
             }
@@ -666,7 +667,7 @@ fn finish_pending(half: &mut Half, counters: &mut HttpCounters, scratch: &mut Ur
     half.has_pending = false;
     let name = std::mem::take(&mut half.pending_name);
     let value = std::mem::take(&mut half.pending_value);
-    let names = half.buffer_mut(HttpBuffer::HeaderNames);
+    let names = half.buffer_mut(Buffer::HttpHeaderNames);
     if names.is_empty() {
         names.extend_from_slice(b"\r\n");
     }
@@ -678,34 +679,34 @@ fn finish_pending(half: &mut Half, counters: &mut HttpCounters, scratch: &mut Ur
         Direction::ToClient => b"set-cookie",
     };
     if name.eq_ignore_ascii_case(cookie_name) {
-        let raw = half.buffer_mut(HttpBuffer::RawCookie);
+        let raw = half.buffer_mut(Buffer::HttpRawCookie);
         if !raw.is_empty() {
             raw.extend_from_slice(b"; ");
         }
         raw.extend_from_slice(&value);
-        let decoded = half.buffer_mut(HttpBuffer::Cookie);
+        let decoded = half.buffer_mut(Buffer::HttpCookie);
         if !decoded.is_empty() {
             decoded.extend_from_slice(b"; ");
         }
         percent_decode_append(&value, decoded, scratch);
     } else {
-        let header = half.buffer_mut(HttpBuffer::Header);
+        let header = half.buffer_mut(Buffer::HttpHeader);
         header.extend_from_slice(&name);
         header.extend_from_slice(b": ");
         header.extend_from_slice(&value);
         header.extend_from_slice(b"\r\n");
     }
 
-    if name.eq_ignore_ascii_case(b"host") && !half.present.contains(HttpBuffer::RawHost) {
-        half.buffer_mut(HttpBuffer::RawHost)
+    if name.eq_ignore_ascii_case(b"host") && !half.present.contains(Buffer::HttpRawHost) {
+        half.buffer_mut(Buffer::HttpRawHost)
             .extend_from_slice(&value);
-        let mut host = std::mem::take(half.buffer_mut(HttpBuffer::Host));
+        let mut host = std::mem::take(half.buffer_mut(Buffer::HttpHost));
         normalize_host(&value, &mut host);
-        *half.buffer_mut(HttpBuffer::Host) = host;
+        *half.buffer_mut(Buffer::HttpHost) = host;
     } else if name.eq_ignore_ascii_case(b"user-agent")
-        && !half.present.contains(HttpBuffer::UserAgent)
+        && !half.present.contains(Buffer::HttpUserAgent)
     {
-        half.buffer_mut(HttpBuffer::UserAgent)
+        half.buffer_mut(Buffer::HttpUserAgent)
             .extend_from_slice(&value);
     } else if name.eq_ignore_ascii_case(b"content-length") {
         match parse_decimal(&value) {

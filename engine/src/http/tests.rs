@@ -16,8 +16,8 @@ use Direction::{ToClient, ToServer};
 /// body in full instead.
 fn describe(state: &HttpState, direction: Direction, events: &HttpEvents) -> Option<String> {
     let body = match direction {
-        ToServer => HttpBuffer::ClientBody,
-        ToClient => HttpBuffer::ServerBody,
+        ToServer => Buffer::HttpClientBody,
+        ToClient => Buffer::FileData,
     };
     let mut text = String::new();
     for buffer in events.updated.iter().filter(|b| *b != body) {
@@ -79,18 +79,18 @@ impl Flow {
         self
     }
 
-    fn buffer(&self, direction: Direction, buffer: HttpBuffer) -> String {
+    fn buffer(&self, direction: Direction, buffer: Buffer) -> String {
         match self.state.buffer(direction, buffer) {
             Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
             None => "<absent>".to_string(),
         }
     }
 
-    fn req(&self, buffer: HttpBuffer) -> String {
+    fn req(&self, buffer: Buffer) -> String {
         self.buffer(ToServer, buffer)
     }
 
-    fn resp(&self, buffer: HttpBuffer) -> String {
+    fn resp(&self, buffer: Buffer) -> String {
         self.buffer(ToClient, buffer)
     }
 
@@ -105,12 +105,12 @@ const GET: &[u8] = b"GET /a/./b/../c%20d?q=%41 HTTP/1.1\r\nHost: WWW.Example.com
 fn request_line_buffers() {
     let mut flow = Flow::new();
     flow.feed(ToServer, GET);
-    assert_eq!(flow.req(HttpBuffer::Method), "GET");
-    assert_eq!(flow.req(HttpBuffer::RawUri), "/a/./b/../c%20d?q=%41");
-    assert_eq!(flow.req(HttpBuffer::Uri), "/a/c d?q=A");
-    assert_eq!(flow.req(HttpBuffer::Protocol), "HTTP/1.1");
+    assert_eq!(flow.req(Buffer::HttpMethod), "GET");
+    assert_eq!(flow.req(Buffer::HttpRawUri), "/a/./b/../c%20d?q=%41");
+    assert_eq!(flow.req(Buffer::HttpUri), "/a/c d?q=A");
+    assert_eq!(flow.req(Buffer::HttpProtocol), "HTTP/1.1");
     assert_eq!(
-        flow.req(HttpBuffer::RequestLine),
+        flow.req(Buffer::HttpRequestLine),
         "GET /a/./b/../c%20d?q=%41 HTTP/1.1"
     );
     assert_eq!(flow.counters().requests, 1);
@@ -120,24 +120,24 @@ fn request_line_buffers() {
 fn request_header_buffers() {
     let mut flow = Flow::new();
     flow.feed(ToServer, GET);
-    assert_eq!(flow.req(HttpBuffer::Host), "www.example.com");
-    assert_eq!(flow.req(HttpBuffer::RawHost), "WWW.Example.com:8080");
-    assert_eq!(flow.req(HttpBuffer::UserAgent), "Mozilla/5.0");
-    assert_eq!(flow.req(HttpBuffer::RawCookie), "id=%41b");
-    assert_eq!(flow.req(HttpBuffer::Cookie), "id=Ab");
+    assert_eq!(flow.req(Buffer::HttpHost), "www.example.com");
+    assert_eq!(flow.req(Buffer::HttpRawHost), "WWW.Example.com:8080");
+    assert_eq!(flow.req(Buffer::HttpUserAgent), "Mozilla/5.0");
+    assert_eq!(flow.req(Buffer::HttpRawCookie), "id=%41b");
+    assert_eq!(flow.req(Buffer::HttpCookie), "id=Ab");
     assert_eq!(
-        flow.req(HttpBuffer::Header),
+        flow.req(Buffer::HttpHeader),
         "Host: WWW.Example.com:8080\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n"
     );
     assert_eq!(
-        flow.req(HttpBuffer::RawHeader),
+        flow.req(Buffer::HttpRawHeader),
         "Host: WWW.Example.com:8080\r\nUser-Agent: Mozilla/5.0\r\nCookie: id=%41b\r\nAccept: */*\r\n"
     );
     assert_eq!(
-        flow.req(HttpBuffer::HeaderNames),
+        flow.req(Buffer::HttpHeaderNames),
         "\r\nHost\r\nUser-Agent\r\nCookie\r\nAccept\r\n\r\n"
     );
-    assert_eq!(flow.req(HttpBuffer::ClientBody), "<absent>");
+    assert_eq!(flow.req(Buffer::HttpClientBody), "<absent>");
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn uri_is_ready_when_the_request_line_ends() {
         "{:?}",
         flow.transcript
     );
-    assert_eq!(flow.req(HttpBuffer::Header), "<absent>");
+    assert_eq!(flow.req(Buffer::HttpHeader), "<absent>");
     assert_eq!(flow.state.phase(ToServer), Phase::Headers);
 }
 
@@ -177,11 +177,11 @@ fn folded_header_lines_are_joined() {
         b"GET / HTTP/1.0\r\nX-Long: one\r\n  two\r\n\tthree\r\nB: c\r\n\r\n",
     );
     assert_eq!(
-        flow.req(HttpBuffer::Header),
+        flow.req(Buffer::HttpHeader),
         "X-Long: one two three\r\nB: c\r\n"
     );
     assert_eq!(
-        flow.req(HttpBuffer::RawHeader),
+        flow.req(Buffer::HttpRawHeader),
         "X-Long: one\r\n  two\r\n\tthree\r\nB: c\r\n"
     );
 }
@@ -198,16 +198,16 @@ fn header_without_colon_is_counted_and_kept_raw() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"GET / HTTP/1.0\r\nnocolon\r\nA: b\r\n\r\n");
     assert_eq!(flow.counters().header_without_colon, 1);
-    assert_eq!(flow.req(HttpBuffer::Header), "A: b\r\n");
-    assert_eq!(flow.req(HttpBuffer::RawHeader), "nocolon\r\nA: b\r\n");
+    assert_eq!(flow.req(Buffer::HttpHeader), "A: b\r\n");
+    assert_eq!(flow.req(Buffer::HttpRawHeader), "nocolon\r\nA: b\r\n");
 }
 
 #[test]
 fn bare_lf_line_endings_are_accepted() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"GET /lf HTTP/1.1\nHost: h\n\n");
-    assert_eq!(flow.req(HttpBuffer::Uri), "/lf");
-    assert_eq!(flow.req(HttpBuffer::Host), "h");
+    assert_eq!(flow.req(Buffer::HttpUri), "/lf");
+    assert_eq!(flow.req(Buffer::HttpHost), "h");
     assert_eq!(flow.state.phase(ToServer), Phase::StartLine);
 }
 
@@ -218,8 +218,8 @@ fn multiple_cookie_headers_are_joined() {
         ToServer,
         b"GET / HTTP/1.1\r\nCookie: a=1\r\ncookie: b=%32\r\n\r\n",
     );
-    assert_eq!(flow.req(HttpBuffer::RawCookie), "a=1; b=%32");
-    assert_eq!(flow.req(HttpBuffer::Cookie), "a=1; b=2");
+    assert_eq!(flow.req(Buffer::HttpRawCookie), "a=1; b=%32");
+    assert_eq!(flow.req(Buffer::HttpCookie), "a=1; b=2");
 }
 
 const RESPONSE: &[u8] =
@@ -230,18 +230,18 @@ fn response_buffers() {
     let mut flow = Flow::new();
     flow.feed(ToClient, RESPONSE);
     assert_eq!(
-        flow.resp(HttpBuffer::ResponseLine),
+        flow.resp(Buffer::HttpResponseLine),
         "HTTP/1.1 404 Not Found"
     );
-    assert_eq!(flow.resp(HttpBuffer::StatCode), "404");
-    assert_eq!(flow.resp(HttpBuffer::StatMsg), "Not Found");
-    assert_eq!(flow.resp(HttpBuffer::Protocol), "HTTP/1.1");
-    assert_eq!(flow.resp(HttpBuffer::Cookie), "s=1");
+    assert_eq!(flow.resp(Buffer::HttpStatCode), "404");
+    assert_eq!(flow.resp(Buffer::HttpStatMsg), "Not Found");
+    assert_eq!(flow.resp(Buffer::HttpProtocol), "HTTP/1.1");
+    assert_eq!(flow.resp(Buffer::HttpCookie), "s=1");
     assert_eq!(
-        flow.resp(HttpBuffer::Header),
+        flow.resp(Buffer::HttpHeader),
         "Server: x\r\nContent-Length: 5\r\n"
     );
-    assert_eq!(flow.resp(HttpBuffer::ServerBody), "hello");
+    assert_eq!(flow.resp(Buffer::FileData), "hello");
     assert_eq!(flow.counters().responses, 1);
     assert!(flow
         .transcript
@@ -253,8 +253,8 @@ fn response_buffers() {
 fn status_line_without_reason_phrase() {
     let mut flow = Flow::new();
     flow.feed(ToClient, b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(flow.resp(HttpBuffer::StatCode), "200");
-    assert_eq!(flow.resp(HttpBuffer::StatMsg), "");
+    assert_eq!(flow.resp(Buffer::HttpStatCode), "200");
+    assert_eq!(flow.resp(Buffer::HttpStatMsg), "");
 }
 
 #[test]
@@ -268,10 +268,10 @@ fn bad_status_code_is_counted() {
 fn content_length_request_body() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"POST /f HTTP/1.1\r\nContent-Length: 7\r\n\r\nab");
-    assert_eq!(flow.req(HttpBuffer::ClientBody), "ab");
+    assert_eq!(flow.req(Buffer::HttpClientBody), "ab");
     assert_eq!(flow.state.phase(ToServer), Phase::Body);
     flow.feed(ToServer, b"cdefgGET /next HTTP/1.1\r\n");
-    assert_eq!(flow.req(HttpBuffer::Uri), "/next");
+    assert_eq!(flow.req(Buffer::HttpUri), "/next");
     assert!(flow
         .transcript
         .iter()
@@ -282,7 +282,7 @@ fn content_length_request_body() {
 fn chunked_request_body_is_dechunked() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n");
-    assert_eq!(flow.req(HttpBuffer::ClientBody), "wikipedia");
+    assert_eq!(flow.req(Buffer::HttpClientBody), "wikipedia");
     assert_eq!(flow.state.phase(ToServer), Phase::StartLine);
 }
 
@@ -290,7 +290,7 @@ fn chunked_request_body_is_dechunked() {
 fn chunked_wins_over_content_length_and_is_counted() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"POST / HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n");
-    assert_eq!(flow.req(HttpBuffer::ClientBody), "x");
+    assert_eq!(flow.req(Buffer::HttpClientBody), "x");
     assert_eq!(flow.counters().chunked_and_content_length, 1);
 }
 
@@ -301,7 +301,7 @@ fn conflicting_content_lengths_are_counted_first_wins() {
         ToServer,
         b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 3\r\n\r\nabc",
     );
-    assert_eq!(flow.req(HttpBuffer::ClientBody), "a");
+    assert_eq!(flow.req(Buffer::HttpClientBody), "a");
     assert_eq!(flow.counters().conflicting_content_length, 1);
 }
 
@@ -358,7 +358,7 @@ fn chunked_gzip_response_is_file_data() {
     response.extend_from_slice(&body);
     let mut flow = Flow::new();
     flow.feed(ToClient, &response);
-    assert_eq!(flow.resp(HttpBuffer::ServerBody), "<script>evil()</script>");
+    assert_eq!(flow.resp(Buffer::FileData), "<script>evil()</script>");
     assert_eq!(flow.state.phase(ToClient), Phase::StartLine);
 }
 
@@ -375,7 +375,7 @@ fn deflate_response_is_decompressed() {
     response.extend_from_slice(&compressed);
     let mut flow = Flow::new();
     flow.feed(ToClient, &response);
-    assert_eq!(flow.resp(HttpBuffer::ServerBody), "deflated");
+    assert_eq!(flow.resp(Buffer::FileData), "deflated");
 }
 
 #[test]
@@ -386,7 +386,7 @@ fn unknown_content_encoding_is_counted_and_kept_as_sent() {
         b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nxyz",
     );
     assert_eq!(flow.counters().unknown_content_encoding, 1);
-    assert_eq!(flow.resp(HttpBuffer::ServerBody), "xyz");
+    assert_eq!(flow.resp(Buffer::FileData), "xyz");
 }
 
 #[test]
@@ -406,7 +406,7 @@ fn thousand_to_one_body_stays_under_the_limit_and_is_counted() {
     let mut flow = Flow::new();
     flow.feed(ToClient, &response);
     assert_eq!(
-        flow.resp(HttpBuffer::ServerBody).len(),
+        flow.resp(Buffer::FileData).len(),
         HttpSettings::default().response_body_depth
     );
     assert_eq!(flow.counters().response_body_depth_reached, 1);
@@ -434,7 +434,7 @@ fn request_body_depth_is_enforced_and_counted() {
         b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789GET /after HTTP/1.1\r\n",
     );
     assert_eq!(flow.counters().request_body_depth_reached, 1);
-    assert_eq!(flow.req(HttpBuffer::Uri), "/after");
+    assert_eq!(flow.req(Buffer::HttpUri), "/after");
     assert!(flow
         .transcript
         .iter()
@@ -500,8 +500,8 @@ fn persistent_connection_alternates_requests_and_responses() {
     flow.feed(ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     flow.feed(ToServer, b"GET /2 HTTP/1.1\r\n\r\n");
     flow.feed(ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes");
-    assert_eq!(flow.req(HttpBuffer::Uri), "/2");
-    assert_eq!(flow.resp(HttpBuffer::ServerBody), "yes");
+    assert_eq!(flow.req(Buffer::HttpUri), "/2");
+    assert_eq!(flow.resp(Buffer::FileData), "yes");
     assert_eq!(
         flow.transcript
             .iter()
@@ -517,7 +517,7 @@ fn head_response_has_no_body() {
     flow.feed(ToServer, b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n");
     flow.feed(ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
     assert_eq!(flow.counters().responses, 2);
-    assert_eq!(flow.resp(HttpBuffer::ServerBody), "hi");
+    assert_eq!(flow.resp(Buffer::FileData), "hi");
 }
 
 #[test]
@@ -628,8 +628,8 @@ fn binary_is_rejected_without_waiting_for_a_line_end() {
 fn http_09_simple_request() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"GET /old\r\n");
-    assert_eq!(flow.req(HttpBuffer::Uri), "/old");
-    assert_eq!(flow.req(HttpBuffer::Protocol), "<absent>");
+    assert_eq!(flow.req(Buffer::HttpUri), "/old");
+    assert_eq!(flow.req(Buffer::HttpProtocol), "<absent>");
     assert!(flow.transcript[0].ends_with(" done"));
 }
 
@@ -637,7 +637,7 @@ fn http_09_simple_request() {
 fn unknown_method_with_http_version_is_http() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"PROPFIND /dav HTTP/1.1\r\n\r\n");
-    assert_eq!(flow.req(HttpBuffer::Method), "PROPFIND");
+    assert_eq!(flow.req(Buffer::HttpMethod), "PROPFIND");
 }
 
 #[test]
@@ -727,7 +727,7 @@ fn uri_normalisation_events_are_counted() {
         (1, 1, 1, 1)
     );
     assert_eq!(counters.uri_above_root, 1);
-    assert_eq!(flow.req(HttpBuffer::Uri), "/x%zz");
+    assert_eq!(flow.req(Buffer::HttpUri), "/x%zz");
 }
 
 #[test]
@@ -737,7 +737,7 @@ fn buffers_of_the_previous_message_are_forgotten() {
         ToServer,
         b"GET /1 HTTP/1.1\r\nUser-Agent: first\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
     );
-    assert_eq!(flow.req(HttpBuffer::UserAgent), "<absent>");
+    assert_eq!(flow.req(Buffer::HttpUserAgent), "<absent>");
 }
 
 #[test]
@@ -753,13 +753,14 @@ fn counters_iterate_by_name() {
 }
 
 #[test]
-fn buffer_names_are_suricata_sticky_buffers() {
-    assert_eq!(HttpBuffer::Uri.name(), "http.uri");
-    assert_eq!(HttpBuffer::ServerBody.name(), "file.data");
-    let mut names: Vec<&str> = HttpBuffer::ALL.iter().map(|b| b.name()).collect();
-    names.sort_unstable();
-    names.dedup();
-    assert_eq!(names.len(), HttpBuffer::ALL.len());
+fn buffer_set_holds_every_http_buffer() {
+    let mut set = BufferSet::EMPTY;
+    for buffer in Buffer::HTTP {
+        assert!(!set.contains(buffer));
+        set.insert(buffer);
+    }
+    assert_eq!(set.iter().count(), Buffer::HTTP.len());
+    assert!(!set.contains(Buffer::Packet));
 }
 
 /// Feeds `input` cut at `cuts` (sorted offsets) and returns the transcript and counters.
