@@ -285,34 +285,68 @@ pub enum Buffer {
     HttpStatMsg,
     /// The response body after dechunking and decompression (`file_data`, `file.data`).
     FileData,
+    /// The start line and the raw headers, each line with CRLF, then CRLF (Suricata's).
+    HttpStart,
+    /// Values of single headers (Suricata's header sticky buffers); a repeated header's values
+    /// are joined with `, `.
+    HttpAccept,
+    HttpAcceptEnc,
+    HttpAcceptLang,
+    HttpReferer,
+    HttpConnection,
+    HttpContentType,
+    HttpContentLen,
+    HttpServer,
+    HttpLocation,
 }
 
-/// `(buffer, Suricata sticky-buffer name, Snort/Suricata content modifier, pcre flag)`.
+/// How a rule may name a buffer besides its sticky-buffer name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LegacyForm {
+    /// A content modifier after the content: `content:"x"; http_uri;`.
+    Modifier,
+    /// A Suricata 4 sticky keyword before the contents: `http_header_names; content:"x";`.
+    Sticky,
+}
+
+use LegacyForm::{Modifier, Sticky};
+
+/// `(buffer, sticky-buffer name, legacy name, its form, pcre flag or '\0')`.
 #[rustfmt::skip]
-const BUFFER_NAMES: &[(Buffer, &str, &str, char)] = &[
-    (Buffer::HttpMethod, "http.method", "http_method", 'M'),
-    (Buffer::HttpUri, "http.uri", "http_uri", 'U'),
-    (Buffer::HttpRawUri, "http.uri.raw", "http_raw_uri", 'I'),
-    (Buffer::HttpRequestLine, "http.request_line", "http_request_line", '\0'),
-    (Buffer::HttpProtocol, "http.protocol", "http_protocol", '\0'),
-    (Buffer::HttpHeader, "http.header", "http_header", 'H'),
-    (Buffer::HttpRawHeader, "http.header.raw", "http_raw_header", 'D'),
-    (Buffer::HttpHeaderNames, "http.header_names", "http_header_names", '\0'),
-    (Buffer::HttpHost, "http.host", "http_host", 'W'),
-    (Buffer::HttpRawHost, "http.host.raw", "http_raw_host", 'Z'),
-    (Buffer::HttpUserAgent, "http.user_agent", "http_user_agent", 'V'),
-    (Buffer::HttpCookie, "http.cookie", "http_cookie", 'C'),
-    (Buffer::HttpRawCookie, "http.cookie.raw", "http_raw_cookie", 'K'),
-    (Buffer::HttpClientBody, "http.request_body", "http_client_body", 'P'),
-    (Buffer::HttpResponseLine, "http.response_line", "http_response_line", '\0'),
-    (Buffer::HttpStatCode, "http.stat_code", "http_stat_code", 'S'),
-    (Buffer::HttpStatMsg, "http.stat_msg", "http_stat_msg", 'Y'),
-    (Buffer::FileData, "file.data", "http_server_body", '\0'),
+const BUFFER_NAMES: &[(Buffer, &str, &str, LegacyForm, char)] = &[
+    (Buffer::HttpMethod, "http.method", "http_method", Modifier, 'M'),
+    (Buffer::HttpUri, "http.uri", "http_uri", Modifier, 'U'),
+    (Buffer::HttpRawUri, "http.uri.raw", "http_raw_uri", Modifier, 'I'),
+    (Buffer::HttpRequestLine, "http.request_line", "http_request_line", Sticky, '\0'),
+    (Buffer::HttpProtocol, "http.protocol", "http_protocol", Sticky, '\0'),
+    (Buffer::HttpHeader, "http.header", "http_header", Modifier, 'H'),
+    (Buffer::HttpRawHeader, "http.header.raw", "http_raw_header", Modifier, 'D'),
+    (Buffer::HttpHeaderNames, "http.header_names", "http_header_names", Sticky, '\0'),
+    (Buffer::HttpHost, "http.host", "http_host", Modifier, 'W'),
+    (Buffer::HttpRawHost, "http.host.raw", "http_raw_host", Modifier, 'Z'),
+    (Buffer::HttpUserAgent, "http.user_agent", "http_user_agent", Modifier, 'V'),
+    (Buffer::HttpCookie, "http.cookie", "http_cookie", Modifier, 'C'),
+    (Buffer::HttpRawCookie, "http.cookie.raw", "http_raw_cookie", Modifier, 'K'),
+    (Buffer::HttpClientBody, "http.request_body", "http_client_body", Modifier, 'P'),
+    (Buffer::HttpResponseLine, "http.response_line", "http_response_line", Sticky, '\0'),
+    (Buffer::HttpStatCode, "http.stat_code", "http_stat_code", Modifier, 'S'),
+    (Buffer::HttpStatMsg, "http.stat_msg", "http_stat_msg", Modifier, 'Y'),
+    (Buffer::FileData, "file.data", "http_server_body", Modifier, '\0'),
+    (Buffer::HttpStart, "http.start", "http_start", Sticky, '\0'),
+    (Buffer::HttpAccept, "http.accept", "http_accept", Sticky, '\0'),
+    (Buffer::HttpAcceptEnc, "http.accept_enc", "http_accept_enc", Sticky, '\0'),
+    (Buffer::HttpAcceptLang, "http.accept_lang", "http_accept_lang", Sticky, '\0'),
+    (Buffer::HttpReferer, "http.referer", "http_referer", Sticky, '\0'),
+    (Buffer::HttpConnection, "http.connection", "http_connection", Sticky, '\0'),
+    (Buffer::HttpContentType, "http.content_type", "http_content_type", Sticky, '\0'),
+    (Buffer::HttpContentLen, "http.content_len", "http_content_len", Sticky, '\0'),
+    (Buffer::HttpServer, "http.server", "http_server", Sticky, '\0'),
+    (Buffer::HttpLocation, "http.location", "http_location", Sticky, '\0'),
 ];
 
 impl Buffer {
     /// Every HTTP buffer, in declaration order.
-    pub const HTTP: [Buffer; 18] = [
+    pub const HTTP: [Buffer; 28] = [
         Buffer::HttpMethod,
         Buffer::HttpUri,
         Buffer::HttpRawUri,
@@ -331,35 +365,47 @@ impl Buffer {
         Buffer::HttpStatCode,
         Buffer::HttpStatMsg,
         Buffer::FileData,
+        Buffer::HttpStart,
+        Buffer::HttpAccept,
+        Buffer::HttpAcceptEnc,
+        Buffer::HttpAcceptLang,
+        Buffer::HttpReferer,
+        Buffer::HttpConnection,
+        Buffer::HttpContentType,
+        Buffer::HttpContentLen,
+        Buffer::HttpServer,
+        Buffer::HttpLocation,
     ];
 
     pub fn is_http(self) -> bool {
         self != Buffer::Packet
     }
 
+    fn names(self) -> Option<&'static (Buffer, &'static str, &'static str, LegacyForm, char)> {
+        BUFFER_NAMES.iter().find(|(buffer, ..)| *buffer == self)
+    }
+
     /// Suricata's sticky-buffer name (`http.uri`, `file.data`); `pkt_data` for the packet.
     pub fn sticky_name(self) -> &'static str {
-        BUFFER_NAMES
-            .iter()
-            .find(|(buffer, ..)| *buffer == self)
-            .map_or("pkt_data", |(_, name, ..)| name)
+        self.names().map_or("pkt_data", |(_, name, ..)| name)
     }
 
-    /// The content modifier naming this buffer (`http_uri`); `pkt_data` for the packet.
-    pub fn modifier_name(self) -> &'static str {
-        BUFFER_NAMES
-            .iter()
-            .find(|(buffer, ..)| *buffer == self)
-            .map_or("pkt_data", |(_, _, name, _)| name)
+    /// The older keyword naming this buffer (`http_uri`, `http_header_names`); `pkt_data` for
+    /// the packet.
+    pub fn legacy_name(self) -> &'static str {
+        self.names().map_or("pkt_data", |(_, _, name, ..)| name)
     }
 
-    /// The buffer of a Suricata sticky-buffer keyword (`http.uri`, `http.response_body` ...).
+    /// The buffer of a sticky-buffer keyword: Suricata's `http.uri` ..., Snort's `file_data`,
+    /// and Suricata 4's `http_header_names`, `http_request_line` ... (sticky in that version).
     pub fn from_sticky(keyword: &str) -> Option<Buffer> {
         match keyword {
             "file.data" | "file_data" | "http.response_body" => Some(Buffer::FileData),
             _ => BUFFER_NAMES
                 .iter()
-                .find(|(_, name, ..)| *name == keyword)
+                .find(|(_, sticky, legacy, form, _)| {
+                    *sticky == keyword || (*form == Sticky && *legacy == keyword)
+                })
                 .map(|(b, ..)| *b),
         }
     }
@@ -368,7 +414,7 @@ impl Buffer {
     pub fn from_modifier(keyword: &str) -> Option<Buffer> {
         BUFFER_NAMES
             .iter()
-            .find(|(_, _, name, _)| *name == keyword)
+            .find(|(_, _, legacy, form, _)| *form == Modifier && *legacy == keyword)
             .map(|(b, ..)| *b)
     }
 

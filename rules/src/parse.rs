@@ -598,7 +598,7 @@ impl RuleBuilder {
             same if same == buffer => Ok(()),
             other => err(format!(
                 "{keyword}: the content already searches {} (one buffer per content)",
-                other.modifier_name()
+                other.legacy_name()
             )),
         })
     }

@@ -85,10 +85,6 @@ fn suricata_content_modifiers_set_the_buffer() {
         ("http_user_agent", Buffer::HttpUserAgent),
         ("http_host", Buffer::HttpHost),
         ("http_raw_host", Buffer::HttpRawHost),
-        ("http_header_names", Buffer::HttpHeaderNames),
-        ("http_request_line", Buffer::HttpRequestLine),
-        ("http_response_line", Buffer::HttpResponseLine),
-        ("http_protocol", Buffer::HttpProtocol),
         ("http_server_body", Buffer::FileData),
     ];
     for (modifier, buffer) in cases {
@@ -96,6 +92,28 @@ fn suricata_content_modifiers_set_the_buffer() {
             buffers(&format!(r#"content:"x"; {modifier};"#)),
             [buffer],
             "{modifier}"
+        );
+    }
+}
+
+#[test]
+fn suricata_4_sticky_keywords_apply_to_the_following_contents() {
+    let cases = [
+        ("http_header_names", Buffer::HttpHeaderNames),
+        ("http_request_line", Buffer::HttpRequestLine),
+        ("http_response_line", Buffer::HttpResponseLine),
+        ("http_protocol", Buffer::HttpProtocol),
+        ("http_start", Buffer::HttpStart),
+        ("http_accept", Buffer::HttpAccept),
+        ("http_content_type", Buffer::HttpContentType),
+    ];
+    for (sticky, buffer) in cases {
+        assert_eq!(
+            buffers(&format!(
+                r#"content:"a"; http_uri; {sticky}; content:"x"; content:"y";"#
+            )),
+            [Buffer::HttpUri, buffer, buffer],
+            "{sticky}"
         );
     }
 }
@@ -172,6 +190,16 @@ fn every_sticky_buffer_name_is_read() {
         ("http.protocol", Buffer::HttpProtocol),
         ("file.data", Buffer::FileData),
         ("file_data", Buffer::FileData),
+        ("http.start", Buffer::HttpStart),
+        ("http.accept", Buffer::HttpAccept),
+        ("http.accept_enc", Buffer::HttpAcceptEnc),
+        ("http.accept_lang", Buffer::HttpAcceptLang),
+        ("http.referer", Buffer::HttpReferer),
+        ("http.connection", Buffer::HttpConnection),
+        ("http.content_type", Buffer::HttpContentType),
+        ("http.content_len", Buffer::HttpContentLen),
+        ("http.server", Buffer::HttpServer),
+        ("http.location", Buffer::HttpLocation),
     ];
     for (sticky, buffer) in cases {
         assert_eq!(
@@ -351,7 +379,9 @@ fn errors_win_over_the_switch() {
 fn buffer_names_round_trip() {
     for buffer in Buffer::HTTP {
         assert_eq!(Buffer::from_sticky(buffer.sticky_name()), Some(buffer));
-        assert_eq!(Buffer::from_modifier(buffer.modifier_name()), Some(buffer));
+        let legacy = buffer.legacy_name();
+        let by_legacy = Buffer::from_modifier(legacy).or_else(|| Buffer::from_sticky(legacy));
+        assert_eq!(by_legacy, Some(buffer), "{legacy}");
     }
     assert_eq!(Buffer::Packet.sticky_name(), "pkt_data");
     assert_eq!(Buffer::from_modifier("pkt_data"), None);

@@ -505,6 +505,17 @@ impl HttpState {
             names.extend_from_slice(b"\r\n");
         }
         names.extend_from_slice(b"\r\n");
+        let start_line = match direction {
+            Direction::ToServer => Buffer::HttpRequestLine,
+            Direction::ToClient => Buffer::HttpResponseLine,
+        };
+        let mut start = std::mem::take(half.buffer_mut(Buffer::HttpStart));
+        start.clear();
+        start.extend_from_slice(&half.buffers[start_line as usize]);
+        start.extend_from_slice(b"\r\n");
+        start.extend_from_slice(&half.buffers[Buffer::HttpRawHeader as usize]);
+        start.extend_from_slice(b"\r\n");
+        *half.buffer_mut(Buffer::HttpStart) = start;
         half.present.insert(Buffer::HttpHeader);
         half.present.insert(Buffer::HttpRawHeader);
         for buffer in half.present.iter() {
@@ -630,6 +641,19 @@ impl HttpState {
     }
 }
 
+/// Headers whose value is a buffer of its own (Suricata's header sticky buffers).
+const HEADER_VALUE_BUFFERS: &[(&str, Buffer)] = &[
+    ("accept", Buffer::HttpAccept),
+    ("accept-encoding", Buffer::HttpAcceptEnc),
+    ("accept-language", Buffer::HttpAcceptLang),
+    ("referer", Buffer::HttpReferer),
+    ("connection", Buffer::HttpConnection),
+    ("content-type", Buffer::HttpContentType),
+    ("content-length", Buffer::HttpContentLen),
+    ("server", Buffer::HttpServer),
+    ("location", Buffer::HttpLocation),
+];
+
 /// Handles one complete header line (without line ending) of `half`.
 fn header_line(
     half: &mut Half,
@@ -697,6 +721,16 @@ fn finish_pending(half: &mut Half, counters: &mut HttpCounters, scratch: &mut Ur
         header.extend_from_slice(b"\r\n");
     }
 
+    if let Some((_, buffer)) = HEADER_VALUE_BUFFERS
+        .iter()
+        .find(|(header, _)| name.eq_ignore_ascii_case(header.as_bytes()))
+    {
+        let stored = half.buffer_mut(*buffer);
+        if !stored.is_empty() {
+            stored.extend_from_slice(b", ");
+        }
+        stored.extend_from_slice(&value);
+    }
     if name.eq_ignore_ascii_case(b"host") && !half.present.contains(Buffer::HttpRawHost) {
         half.buffer_mut(Buffer::HttpRawHost)
             .extend_from_slice(&value);

@@ -170,6 +170,43 @@ fn headers_are_ready_on_the_blank_line() {
 }
 
 #[test]
+fn header_value_buffers() {
+    let mut flow = Flow::new();
+    flow.feed(
+        ToServer,
+        b"GET / HTTP/1.1\r\nAccept: a/b\r\naccept: c/d\r\nAccept-Encoding: gzip\r\nAccept-Language: en\r\nReferer: http://r/\r\nConnection: close\r\nContent-Type: text/x\r\n\r\n",
+    );
+    assert_eq!(flow.req(Buffer::HttpAccept), "a/b, c/d");
+    assert_eq!(flow.req(Buffer::HttpAcceptEnc), "gzip");
+    assert_eq!(flow.req(Buffer::HttpAcceptLang), "en");
+    assert_eq!(flow.req(Buffer::HttpReferer), "http://r/");
+    assert_eq!(flow.req(Buffer::HttpConnection), "close");
+    assert_eq!(flow.req(Buffer::HttpContentType), "text/x");
+    flow.feed(
+        ToClient,
+        b"HTTP/1.1 302 Found\r\nServer: nginx\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(flow.resp(Buffer::HttpServer), "nginx");
+    assert_eq!(flow.resp(Buffer::HttpLocation), "/x");
+    assert_eq!(flow.resp(Buffer::HttpContentLen), "0");
+}
+
+#[test]
+fn http_start_is_start_line_and_raw_headers() {
+    let mut flow = Flow::new();
+    flow.feed(ToServer, b"GET /s HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(
+        flow.req(Buffer::HttpStart),
+        "GET /s HTTP/1.1\r\nHost: h\r\n\r\n"
+    );
+    flow.feed(ToClient, b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(
+        flow.resp(Buffer::HttpStart),
+        "HTTP/1.1 204 No Content\r\n\r\n"
+    );
+}
+
+#[test]
 fn folded_header_lines_are_joined() {
     let mut flow = Flow::new();
     flow.feed(
