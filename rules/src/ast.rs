@@ -300,6 +300,16 @@ pub enum Buffer {
     HttpLocation,
 }
 
+/// Which message of an HTTP transaction fills a [`Buffer`]: a rule inspecting a response may
+/// still test the request's URI (the transaction's), as Snort and Suricata allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferSide {
+    Request,
+    Response,
+    /// The message being inspected (headers, cookies ... exist on both); the packet itself.
+    Either,
+}
+
 /// How a rule may name a buffer besides its sticky-buffer name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LegacyForm {
@@ -379,6 +389,41 @@ impl Buffer {
 
     pub fn is_http(self) -> bool {
         self != Buffer::Packet
+    }
+
+    /// Which message of an HTTP transaction fills this buffer.
+    pub fn side(self) -> BufferSide {
+        match self {
+            Buffer::Packet
+            | Buffer::HttpProtocol
+            | Buffer::HttpHeader
+            | Buffer::HttpRawHeader
+            | Buffer::HttpHeaderNames
+            | Buffer::HttpCookie
+            | Buffer::HttpRawCookie
+            | Buffer::HttpStart
+            | Buffer::HttpConnection
+            | Buffer::HttpContentType
+            | Buffer::HttpContentLen => BufferSide::Either,
+            Buffer::HttpMethod
+            | Buffer::HttpUri
+            | Buffer::HttpRawUri
+            | Buffer::HttpRequestLine
+            | Buffer::HttpHost
+            | Buffer::HttpRawHost
+            | Buffer::HttpUserAgent
+            | Buffer::HttpClientBody
+            | Buffer::HttpAccept
+            | Buffer::HttpAcceptEnc
+            | Buffer::HttpAcceptLang
+            | Buffer::HttpReferer => BufferSide::Request,
+            Buffer::HttpResponseLine
+            | Buffer::HttpStatCode
+            | Buffer::HttpStatMsg
+            | Buffer::FileData
+            | Buffer::HttpServer
+            | Buffer::HttpLocation => BufferSide::Response,
+        }
     }
 
     fn names(self) -> Option<&'static (Buffer, &'static str, &'static str, LegacyForm, char)> {

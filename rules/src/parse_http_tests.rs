@@ -386,3 +386,13 @@ fn buffer_names_round_trip() {
     assert_eq!(Buffer::Packet.sticky_name(), "pkt_data");
     assert_eq!(Buffer::from_modifier("pkt_data"), None);
 }
+
+#[test]
+fn buffer_sides() {
+    assert_eq!(Buffer::HttpUri.side(), BufferSide::Request);
+    assert_eq!(Buffer::HttpClientBody.side(), BufferSide::Request);
+    assert_eq!(Buffer::FileData.side(), BufferSide::Response);
+    assert_eq!(Buffer::HttpStatCode.side(), BufferSide::Response);
+    assert_eq!(Buffer::HttpHeader.side(), BufferSide::Either);
+    assert_eq!(Buffer::Packet.side(), BufferSide::Either);
+}

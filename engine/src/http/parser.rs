@@ -14,6 +14,7 @@ use super::normalize::{
     normalize_host, normalize_uri, percent_decode_append, UriFlags, UriScratch,
 };
 use super::{Buffer, BufferSet, Direction, HttpCounters, HttpEvents, HttpInspector};
+use nfips_rules::ast::BufferSide;
 
 /// Buffers are indexed by `Buffer as usize`; `Buffer::Packet` (0) is never stored here.
 const BUFFER_COUNT: usize = Buffer::HTTP.len() + 1;
@@ -196,6 +197,19 @@ impl HttpState {
     /// The current message's buffer in `direction`, if the message has it.
     pub fn buffer(&self, direction: Direction, buffer: Buffer) -> Option<&[u8]> {
         self.halves[direction.index()].buffer(buffer)
+    }
+
+    /// The buffer a rule sees when inspecting traffic in `direction`: request-only buffers
+    /// (URI, method, host ...) come from the transaction's request and response-only ones
+    /// (status, file data ...) from its response, whichever direction is inspected; buffers both
+    /// messages have (headers, cookies ...) come from the message in `direction`.
+    pub fn transaction_buffer(&self, direction: Direction, buffer: Buffer) -> Option<&[u8]> {
+        let source = match buffer.side() {
+            BufferSide::Request => Direction::ToServer,
+            BufferSide::Response => Direction::ToClient,
+            BufferSide::Either => direction,
+        };
+        self.buffer(source, buffer)
     }
 
     /// Which buffers the current message in `direction` has.

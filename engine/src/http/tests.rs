@@ -768,6 +768,41 @@ fn uri_normalisation_events_are_counted() {
 }
 
 #[test]
+fn response_rules_see_the_transactions_request_buffers() {
+    let mut flow = Flow::new();
+    flow.feed(
+        ToServer,
+        b"GET /dl.php HTTP/1.1\r\nHost: h\r\nX-Req: 1\r\n\r\n",
+    );
+    flow.feed(
+        ToClient,
+        b"HTTP/1.1 200 OK\r\nX-Resp: 2\r\nContent-Length: 0\r\n\r\n",
+    );
+    let state = &flow.state;
+    assert_eq!(
+        state.transaction_buffer(ToClient, Buffer::HttpUri),
+        Some(&b"/dl.php"[..])
+    );
+    assert_eq!(
+        state.transaction_buffer(ToClient, Buffer::HttpStatCode),
+        Some(&b"200"[..])
+    );
+    assert_eq!(
+        state.transaction_buffer(ToServer, Buffer::HttpStatCode),
+        Some(&b"200"[..])
+    );
+    assert_eq!(
+        state.transaction_buffer(ToClient, Buffer::HttpHeader),
+        Some(&b"X-Resp: 2\r\nContent-Length: 0\r\n"[..])
+    );
+    assert_eq!(
+        state.transaction_buffer(ToServer, Buffer::HttpHeader),
+        Some(&b"Host: h\r\nX-Req: 1\r\n"[..])
+    );
+    assert_eq!(state.transaction_buffer(ToServer, Buffer::Packet), None);
+}
+
+#[test]
 fn buffers_of_the_previous_message_are_forgotten() {
     let mut flow = Flow::new();
     flow.feed(
