@@ -157,7 +157,16 @@ impl Half {
         self.status = 0;
     }
 
+    /// Stops parsing this direction and frees what it holds. The current message's buffers
+    /// are kept when events about them are being reported (a tunnel's response, headers with a
+    /// bad Content-Length) and freed otherwise.
     fn stop(&mut self, reason: StopReason) {
+        self.stop_keeping_buffers(reason);
+        self.buffers = std::array::from_fn(|_| Vec::new());
+        self.present = BufferSet::EMPTY;
+    }
+
+    fn stop_keeping_buffers(&mut self, reason: StopReason) {
         self.phase = Phase::Stopped(reason);
         self.line = Vec::new();
         self.pending_name = Vec::new();
@@ -550,7 +559,7 @@ impl HttpState {
 
         let facts = half.facts;
         if facts.bad_length {
-            half.stop(StopReason::Desync);
+            half.stop_keeping_buffers(StopReason::Desync);
             return;
         }
         if facts.chunked && facts.content_length.is_some() {
@@ -580,7 +589,7 @@ impl HttpState {
                     counters.tunnels += 1;
                     events.message_done = true;
                     for half in &mut self.halves {
-                        half.stop(StopReason::Tunnel);
+                        half.stop_keeping_buffers(StopReason::Tunnel);
                     }
                     return;
                 }

@@ -354,6 +354,11 @@ fn bad_content_length_stops_the_direction() {
         flow.state.phase(ToServer),
         Phase::Stopped(StopReason::Desync)
     );
+    assert_eq!(
+        flow.req(Buffer::HttpHeader),
+        "Content-Length: 1x\r\n",
+        "headers still inspected"
+    );
 }
 
 #[test]
@@ -732,6 +737,11 @@ fn large_header_block_hits_the_limit() {
     assert_eq!(
         flow.state.phase(ToServer),
         Phase::Stopped(StopReason::Limit)
+    );
+    assert_eq!(
+        flow.state.memory_bytes(),
+        0,
+        "a stopped direction holds nothing"
     );
 }
 
