@@ -738,10 +738,10 @@ fn large_header_block_hits_the_limit() {
         flow.state.phase(ToServer),
         Phase::Stopped(StopReason::Limit)
     );
-    assert_eq!(
-        flow.state.memory_bytes(),
-        0,
-        "a stopped direction holds nothing"
+    let memory = flow.state.memory_bytes();
+    assert!(
+        memory <= 64,
+        "only the pending-request queue stays: {memory}"
     );
 }
 
