@@ -8,24 +8,15 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context};
 use nfips_engine::bench::{peak_rss_kb, run, PacketArena};
 use nfips_engine::replay::{expand_pcaps, load_rules, shared_for_replay};
-use nfips_engine::settings::Settings;
 use nfips_engine::source::pcap::PcapWriter;
 use nfips_engine::synth::{generate, SynthKind, SynthOptions, SYNTH_LINK};
 
+use crate::common::SettingsArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rule files, or directories of *.rules files (repeatable).
-    #[arg(long)]
-    rules: Vec<PathBuf>,
-    /// Variables file (repeatable).
-    #[arg(long)]
-    vars: Vec<PathBuf>,
-    /// A TOML config file of settings.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Override a setting: KEY=VALUE (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
+    #[command(flatten)]
+    common: SettingsArgs,
     /// Worker threads (packets are split by a symmetric flow hash).
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -55,17 +46,7 @@ pub struct Args {
 }
 
 pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::default();
-    if let Some(config) = &args.config {
-        settings.load_toml(config)?;
-    }
-    for assignment in &args.set {
-        settings
-            .set_assignment(assignment)
-            .map_err(|e| anyhow!(e))?;
-    }
-    settings.rules.paths.extend(args.rules.iter().cloned());
-    settings.rules.vars.extend(args.vars.iter().cloned());
+    let settings = args.common.settings()?;
     // Rule load is measured on its own, as `nfips rules check` does.
     let load_started = Instant::now();
     let loaded = load_rules(&settings).map_err(|e| anyhow!(e))?;

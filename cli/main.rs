@@ -5,11 +5,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod common;
+mod firewall;
 mod replay;
 mod rules_check;
+mod run;
 
 #[derive(Parser)]
-#[command(name = "nfips", version, about = "Inline intrusion prevention for Linux gateways")]
+#[command(
+    name = "nfips",
+    version,
+    about = "Inline intrusion prevention for Linux gateways"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The inline daemon: read NFQUEUE, inspect, give verdicts.
+    Run(run::Args),
+    /// Print, apply or remove the iptables/nftables rules that put nfips inline.
+    Firewall(firewall::Args),
     /// Measure the packet path's throughput over captures or synthetic traffic in memory.
     Bench(bench::Args),
     /// Replay pcap files through the packet path (the bundled demo without arguments).
@@ -46,7 +57,11 @@ fn main() -> ExitCode {
         Err(err) => {
             let usage_error = err.use_stderr();
             let _ = err.print();
-            return if usage_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if usage_error {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     tracing_subscriber::fmt()
@@ -57,8 +72,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Rules { command: RulesCommand::Check(args) } => rules_check::run(args),
+        Command::Rules {
+            command: RulesCommand::Check(args),
+        } => rules_check::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Firewall(args) => firewall::run(args),
         Command::Bench(args) => bench::run_command(args),
         Command::Settings { markdown } => {
             use nfips_engine::settings::Settings;

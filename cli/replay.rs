@@ -16,14 +16,12 @@ use nfips_engine::replay::{
 };
 use nfips_engine::settings::Settings;
 
+use crate::common::SettingsArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rule files, or directories of *.rules files (repeatable).
-    #[arg(long)]
-    rules: Vec<PathBuf>,
-    /// Variables file (`var`/`ipvar`/`portvar` lines), read before the rules (repeatable).
-    #[arg(long)]
-    vars: Vec<PathBuf>,
+    #[command(flatten)]
+    common: SettingsArgs,
     /// threshold.config (suppress, event_filter/threshold, rate_filter).
     #[arg(long)]
     threshold: Option<PathBuf>,
@@ -36,12 +34,6 @@ pub struct Args {
     /// IDS mode: drop and reject rules only alert.
     #[arg(long)]
     ids: bool,
-    /// A TOML config file of settings (see `nfips run --print-config`).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Override a setting: KEY=VALUE (repeatable), e.g. `--set stream.midstream=true`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
     /// EVE JSON output file.
     #[arg(long)]
     eve: Option<PathBuf>,
@@ -56,18 +48,8 @@ pub struct Args {
 }
 
 fn settings_from(args: &Args) -> anyhow::Result<Settings> {
-    let mut settings = Settings::default();
-    if let Some(config) = &args.config {
-        settings.load_toml(config)?;
-    }
-    for assignment in &args.set {
-        settings
-            .set_assignment(assignment)
-            .map_err(|e| anyhow!(e))?;
-    }
+    let mut settings = args.common.settings()?;
     settings.ids |= args.ids;
-    settings.rules.paths.extend(args.rules.iter().cloned());
-    settings.rules.vars.extend(args.vars.iter().cloned());
     let pick = |flag: &Option<PathBuf>, current: &mut Option<PathBuf>| {
         if flag.is_some() {
             current.clone_from(flag);

@@ -21,7 +21,8 @@ use crate::settings::Settings;
 use crate::source::pcap::{PcapReader, PcapWriter, Timestamp};
 use crate::stats::WorkerStats;
 use crate::tuning;
-use crate::worker::{MemoryStickyTable, RawPacket, Shared, StickyCheck, Worker};
+use crate::stickydrop::StickyDrop;
+use crate::worker::{RawPacket, Shared, StickyCheck, Worker};
 
 /// Rules loaded and compiled, with what the load reported.
 pub struct LoadedRules {
@@ -175,7 +176,7 @@ pub fn replay(
 /// Shared state for a replay: the plan plus an in-memory stickydrop table.
 pub fn shared_for_replay(settings: Settings, plan: DetectionPlan) -> Arc<Shared> {
     let sticky: Arc<dyn StickyCheck> =
-        Arc::new(MemoryStickyTable::new(settings.stickydrop.max_entries));
+        Arc::new(StickyDrop::new(settings.stickydrop.max_entries as usize));
     Arc::new(Shared::new(settings, plan, sticky))
 }
 

@@ -225,7 +225,8 @@ impl Default for Settings {
                 max_entries: 65_536,
             },
             stickydrop: StickyDropSettings {
-                max_entries: 65_536,
+                // Snort_inline's default.
+                max_entries: 5_000,
                 kernel_set: String::new(),
             },
             reject: RejectSettings {
@@ -544,7 +545,7 @@ settings_table! {
     "tuning.disable-file" => tuning.disable_file, "Rules to disable: sid, gid:sid or re:REGEX on msg, one per line (empty = none).";
     "tuning.modify-file" => tuning.modify_file, "Alert rules to turn into drop or reject: `drop SID|gid:sid|re:REGEX|all` lines (empty = none).";
     "tuning.max-entries" => tuning.max_entries, "Tracking entries (rule x address) for threshold, detection_filter and rate_filter; when full, new ones are not tracked (counted).";
-    "stickydrop.max-entries" => stickydrop.max_entries, "Addresses blocked by stickydrop at once; when full the oldest entry is replaced (counted).";
+    "stickydrop.max-entries" => stickydrop.max_entries, "Addresses blocked by stickydrop at once; when full the entry nearest its expiry is evicted (counted).";
     "stickydrop.kernel-set" => stickydrop.kernel_set, "nftables set (`family table set`) mirrored with blocked addresses so the kernel drops them (empty = none).";
     "reject.max-per-second" => reject.max_per_second, "TCP resets / ICMP unreachables sent per second at most (0 = unlimited; excess counted).";
     "reject.icmp-unreachable" => reject.icmp_unreachable, "Answer rejected non-TCP packets with ICMP port unreachable to the source.";

@@ -8,10 +8,9 @@
 //!
 //! Not here: reading packets or sending verdicts, resets and marks (see [`crate::source`]).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use nfips_rules::ast::RejectTarget;
 use nfips_rules::ruleset::{BufferKind, FlowContext, IcmpFields, IpFields, TcpFields};
@@ -27,60 +26,12 @@ use crate::settings::{DecodeErrorVerdict, Settings};
 use crate::stats::WorkerStats;
 
 /// The stickydrop table as the packet path sees it. The inline daemon provides the real,
-/// kernel-mirrored table; [`MemoryStickyTable`] serves replay and tests.
+/// table, [`crate::stickydrop::StickyDrop`], serves the daemon, replay and tests alike.
 pub trait StickyCheck: Send + Sync {
     /// Is `addr` blocked at `now_secs` (packet time)?
     fn is_blocked(&self, addr: IpAddr, now_secs: u64) -> bool;
     /// Block `addr` until `until_secs`.
     fn block(&self, addr: IpAddr, until_secs: u64);
-}
-
-/// A bounded in-memory stickydrop table (`stickydrop.max-entries`; when full, the entry that
-/// expires first is replaced and `replaced` counts it).
-pub struct MemoryStickyTable {
-    entries: Mutex<HashMap<IpAddr, u64>>,
-    max_entries: usize,
-    pub replaced: AtomicU64,
-    /// Fast path: no lock while the table has never held anything.
-    used: std::sync::atomic::AtomicBool,
-}
-
-impl MemoryStickyTable {
-    pub fn new(max_entries: u64) -> Self {
-        MemoryStickyTable {
-            entries: Mutex::new(HashMap::new()),
-            max_entries: max_entries.max(1) as usize,
-            replaced: AtomicU64::new(0),
-            used: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-}
-
-impl StickyCheck for MemoryStickyTable {
-    fn is_blocked(&self, addr: IpAddr, now_secs: u64) -> bool {
-        if !self.used.load(Ordering::Relaxed) {
-            return false;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(&addr).is_some_and(|&until| until > now_secs)
-    }
-
-    fn block(&self, addr: IpAddr, until_secs: u64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if !entries.contains_key(&addr) && entries.len() >= self.max_entries {
-            if let Some(victim) = entries
-                .iter()
-                .min_by_key(|(_, until)| **until)
-                .map(|(a, _)| *a)
-            {
-                entries.remove(&victim);
-                self.replaced.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let until = entries.entry(addr).or_insert(0);
-        *until = (*until).max(until_secs);
-        self.used.store(true, Ordering::Relaxed);
-    }
 }
 
 /// What all workers share.

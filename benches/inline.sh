@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The inline benchmark: client -> gateway -> server in three network namespaces, iperf3 through
+# the gateway for a fixed time, and a TCP request/response ping-pong for latency, in three setups:
+#
+#   none    no NFQUEUE rule: the kernel's forwarding ceiling
+#   accept  `nfips run --accept-all`: our NFQUEUE layer accepting everything, the floor of any
+#           NFQUEUE IPS
+#   nfips   `nfips run` with the rules given (default: the ET Open corpus)
+#
+# Prints each setup's throughput and latency (p50/p99), and nfips as a ratio to the other two.
+# Needs root, iproute2, iptables, iperf3, python3. Traffic stays inside namespaces it creates
+# (198.18.0.0/15) and everything is deleted on exit.
+#
+# usage: benches/inline.sh [NFIPS_BINARY] [RULES] [SECONDS]
+set -euo pipefail
+BIN=$(realpath "${1:-target/release/nfips}")
+RULES=${2:-../shared/corpus/rulesets/et-open-snort-2.9.0}
+SECONDS_PER_RUN=${3:-10}
+PINGS=2000
+C=nfb-c$$ G=nfb-g$$ S=nfb-s$$
+DAEMON=
+
+cleanup() {
+    if [ -n "$DAEMON" ]; then kill -TERM "$DAEMON" 2>/dev/null || true; wait "$DAEMON" 2>/dev/null || true; fi
+    for n in $C $G $S; do ip netns del "$n" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || { echo "benches/inline.sh: needs root (network namespaces, iptables)" >&2; exit 2; }
+for tool in ip iptables iperf3 python3; do
+    command -v $tool >/dev/null || { echo "benches/inline.sh: $tool not found (apt-get install iproute2 iptables iperf3 python3)" >&2; exit 2; }
+done
+[ -x "$BIN" ] || { echo "benches/inline.sh: $BIN not built (cargo build --release)" >&2; exit 2; }
+
+for n in $C $G $S; do ip netns add "$n"; ip -n "$n" link set lo up; done
+ip -n $G link add gc type veth peer name eth0 netns $C
+ip -n $G link add gs type veth peer name eth0 netns $S
+ip -n $C addr add 198.18.1.2/24 dev eth0 && ip -n $C link set eth0 up
+ip -n $G addr add 198.18.1.1/24 dev gc && ip -n $G link set gc up
+ip -n $G addr add 198.18.2.1/24 dev gs && ip -n $G link set gs up
+ip -n $S addr add 198.18.2.2/24 dev eth0 && ip -n $S link set eth0 up
+ip -n $C route add default via 198.18.1.1
+ip -n $S route add default via 198.18.2.1
+ip netns exec $G sysctl -qw net.ipv4.ip_forward=1
+
+# A TCP echo server in the server namespace, for the ping-pong.
+ip netns exec $S python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.2.2", 7007)); s.listen(8)
+while True:
+    c, _ = s.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while (d := c.recv(64)): c.sendall(d)
+    c.close()
+' &
+ECHO=$!
+trap 'kill $ECHO 2>/dev/null || true; cleanup' EXIT
+
+start_daemon() {
+    ip netns exec $G "$BIN" firewall --apply --fail-closed >/dev/null
+    ip netns exec $G "$BIN" run --queue 0 "$@" 2>/tmp/nfips-inline-bench.log &
+    DAEMON=$!
+    # Wait until the queue is bound (the kernel lists it).
+    for _ in $(seq 100); do
+        ip netns exec $G grep -q "^ *0 " /proc/net/netfilter/nfnetlink_queue 2>/dev/null && break
+        sleep 0.1
+    done
+    sleep 1
+}
+
+stop_daemon() {
+    kill -TERM "$DAEMON"; wait "$DAEMON" || true; DAEMON=
+    ip netns exec $G "$BIN" firewall --remove >/dev/null
+}
+
+measure() {  # prints "gbit p50_us p99_us"
+    ip netns exec $S iperf3 -s -1 -D -p 5201 >/dev/null 2>&1; sleep 0.3
+    local gbit
+    gbit=$(timeout $((SECONDS_PER_RUN + 20)) ip netns exec $C iperf3 -c 198.18.2.2 -p 5201 -t "$SECONDS_PER_RUN" -J |
+        python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
+    local latency
+    latency=$(timeout 60 ip netns exec $C python3 -c '
+import socket, time, sys
+n = int(sys.argv[1]); c = socket.create_connection(("198.18.2.2", 7007), timeout=5)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+rtts = []
+for i in range(n):
+    t = time.perf_counter_ns(); c.sendall(b"x" * 64); got = 0
+    while got < 64: got += len(c.recv(64 - got))
+    rtts.append((time.perf_counter_ns() - t) / 1000)
+rtts.sort(); print("%.0f %.0f" % (rtts[n // 2], rtts[n * 99 // 100]))
+' $PINGS)
+    echo "$gbit $latency"
+}
+
+echo "inline benchmark: ${SECONDS_PER_RUN}s iperf3 per setup, $PINGS ping-pongs; nfips rules: $RULES"
+read -r none_g none_p50 none_p99 <<<"$(measure)"
+start_daemon --accept-all
+read -r acc_g acc_p50 acc_p99 <<<"$(measure)"
+stop_daemon
+start_daemon --rules "$RULES"
+read -r nf_g nf_p50 nf_p99 <<<"$(measure)"
+stop_daemon
+
+printf '%-8s %10s %10s %10s\n' setup Gbit/s p50_us p99_us
+printf '%-8s %10s %10s %10s\n' none "$none_g" "$none_p50" "$none_p99"
+printf '%-8s %10s %10s %10s\n' accept "$acc_g" "$acc_p50" "$acc_p99"
+printf '%-8s %10s %10s %10s\n' nfips "$nf_g" "$nf_p50" "$nf_p99"
+python3 - "$none_g" "$acc_g" "$nf_g" "$none_p50" "$none_p99" "$nf_p50" "$nf_p99" <<'PY'
+import sys
+none, acc, nf, n50, n99, f50, f99 = map(float, sys.argv[1:])
+print(f"nfips / no-queue ceiling: {nf / none:.0%}   nfips / accept-all floor: {nf / acc:.0%}")
+print(f"latency added by nfips: p50 {f50 - n50:+.0f} us, p99 {f99 - n99:+.0f} us")
+PY
