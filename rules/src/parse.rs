@@ -90,14 +90,14 @@ pub(crate) fn parse_rule_with(
         Some(Ok(sid)) => sid,
     };
     let header = parse_header(header, ctx.vars).map_err(reject)?;
-    let mut builder = RuleBuilder::new(header, sid_value);
+    if header.requires_http && !http_inspection {
+        return Err(reject(Rejection::Unsupported("http".to_string())));
+    }
+    let mut builder = RuleBuilder::new(header, sid_value, http_inspection);
     for (keyword, arg) in &options {
         builder
             .option(keyword, arg.as_deref(), ctx)
             .map_err(reject)?;
-    }
-    if let (false, Some(keyword)) = (http_inspection, builder.first_http_keyword.take()) {
-        return Err(reject(Rejection::Unsupported(keyword)));
     }
     builder.finish(origin, text, ctx.classes).map_err(reject)
 }
@@ -316,16 +316,16 @@ struct RuleBuilder {
     sticky_drop: Option<StickyDrop>,
     /// The sticky buffer in force (`file_data`, `http.uri` ...; `pkt_data` resets it).
     sticky: Buffer,
-    /// The first keyword that needs HTTP inspection, for the unsupported report.
-    first_http_keyword: Option<String>,
+    /// [`HTTP_INSPECTION`] as given: when off, the first HTTP keyword makes the rule
+    /// unsupported on the spot (later options are not read, as for any unsupported keyword).
+    http_inspection: bool,
 }
 
 impl RuleBuilder {
-    fn new(header: Header, sid: u32) -> Self {
-        let first_http_keyword = header.requires_http.then(|| "http".to_string());
+    fn new(header: Header, sid: u32, http_inspection: bool) -> Self {
         RuleBuilder {
             sticky: Buffer::Packet,
-            first_http_keyword,
+            http_inspection,
             header,
             sid,
             gid: 1,
@@ -526,24 +526,27 @@ impl RuleBuilder {
                 self.sticky = Buffer::Packet;
             }
             "uricontent" => {
+                self.note_http(keyword)?;
                 self.content(&need(arg)?)?;
                 self.set_content_buffer(keyword, Buffer::HttpUri)?
             }
             "urilen" => {
+                self.note_http(keyword)?;
                 let urilen = parse_urilen(&need(arg)?)?;
-                self.note_http(keyword);
                 self.detection.push(DetectOption::UriLen(urilen))
             }
             // Snort's file_data takes an optional `mime` argument Snort 2.9 ignores for HTTP.
-            "file_data" => self.set_sticky(keyword, Buffer::FileData),
+            "file_data" => self.set_sticky(keyword, Buffer::FileData)?,
             k if Buffer::from_modifier(k).is_some() => {
+                self.note_http(keyword)?;
                 none(arg)?;
                 let buffer = Buffer::from_modifier(k).unwrap_or_default();
                 self.set_content_buffer(keyword, buffer)?
             }
             k if Buffer::from_sticky(k).is_some() => {
+                self.note_http(keyword)?;
                 none(arg)?;
-                self.set_sticky(keyword, Buffer::from_sticky(k).unwrap_or_default())
+                self.set_sticky(keyword, Buffer::from_sticky(k).unwrap_or_default())?
             }
             // Everything else needs a buffer, decoder or state the engine lacks (http_*,
             // uricontent, urilen, file_data, Suricata sticky buffers such as dns.query,
@@ -575,21 +578,24 @@ impl RuleBuilder {
         Ok(())
     }
 
-    /// Records that the rule needs HTTP inspection (the first such keyword names it).
-    fn note_http(&mut self, keyword: &str) {
-        if self.first_http_keyword.is_none() {
-            self.first_http_keyword = Some(keyword.to_string());
+    /// An HTTP keyword: unsupported (named by `keyword`) while HTTP inspection is off.
+    fn note_http(&self, keyword: &str) -> Result<(), Rejection> {
+        if self.http_inspection {
+            Ok(())
+        } else {
+            unsupported(keyword)
         }
     }
 
-    fn set_sticky(&mut self, keyword: &str, buffer: Buffer) {
-        self.note_http(keyword);
+    fn set_sticky(&mut self, keyword: &str, buffer: Buffer) -> Result<(), Rejection> {
+        self.note_http(keyword)?;
         self.sticky = buffer;
+        Ok(())
     }
 
     /// A content modifier naming a buffer (`http_uri` ...): the last content searches it.
     fn set_content_buffer(&mut self, keyword: &str, buffer: Buffer) -> Result<(), Rejection> {
-        self.note_http(keyword);
+        self.note_http(keyword)?;
         self.modify(keyword, |c| match c.buffer {
             Buffer::Packet => {
                 c.buffer = buffer;
@@ -780,6 +786,7 @@ impl RuleBuilder {
                 'O' => override_limits = true,
                 // Snort's HTTP buffer flags, and Suricata's (V W Z Q).
                 flag if Buffer::from_pcre_flag(flag).is_some() => {
+                    self.note_http(&format!("pcre/{flag}"))?;
                     let flagged = Buffer::from_pcre_flag(flag).unwrap_or_default();
                     if buffer.is_some_and(|b| b != flagged) {
                         return err(format!("pcre: flags of two buffers in `{inner}`"));
@@ -811,12 +818,6 @@ impl RuleBuilder {
             override_limits,
             buffer: buffer.unwrap_or(self.sticky),
         }));
-        if let Some(flag) = flag_text
-            .chars()
-            .find(|f| Buffer::from_pcre_flag(*f).is_some())
-        {
-            self.note_http(&format!("pcre/{flag}"));
-        }
         Ok(())
     }
 

@@ -370,9 +370,24 @@ fn switch_off_makes_http_rules_unsupported_by_first_keyword() {
 }
 
 #[test]
-fn errors_win_over_the_switch() {
-    let text = r#"alert tcp any any -> any any (content:"x"; http_uri; depth:0; sid:1;)"#;
-    assert!(matches!(parse_http(text, false), Err(Rejection::Error(_))));
+fn switch_off_stops_at_the_first_http_keyword_as_any_unsupported_keyword() {
+    // An error before the HTTP keyword is reported; options after it are not read.
+    let before = r#"alert tcp any any -> any any (content:"x"; depth:0; http_uri; sid:1;)"#;
+    assert!(matches!(
+        parse_http(before, false),
+        Err(Rejection::Error(_))
+    ));
+    let after = r#"alert tcp any any -> any any (content:"x"; http_uri; depth:0; sid:1;)"#;
+    assert_eq!(
+        parse_http(after, false).err(),
+        Some(Rejection::Unsupported("http_uri".into()))
+    );
+    assert!(matches!(parse_http(after, true), Err(Rejection::Error(_))));
+    let header = r#"alert http any any -> any any (byte_test:0,=,1,0; sid:1;)"#;
+    assert_eq!(
+        parse_http(header, false).err(),
+        Some(Rejection::Unsupported("http".into()))
+    );
 }
 
 #[test]
