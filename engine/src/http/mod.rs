@@ -132,6 +132,10 @@ pub struct HttpSettings {
     /// `http.max-pending-requests`: pipelined requests remembered while their responses are
     /// outstanding (to know a HEAD response has no body). Default 64.
     pub max_pending_requests: usize,
+    /// `http.cookie-in-header`: whether `http_header` also holds the Cookie / Set-Cookie
+    /// headers. Snort 2.9 takes them out (they are in `http_cookie` only); Suricata keeps them.
+    /// Default false (Snort).
+    pub cookie_in_header: bool,
 }
 
 impl Default for HttpSettings {
@@ -143,6 +147,7 @@ impl Default for HttpSettings {
             response_body_depth: 65535,
             compressed_depth: 65535,
             max_pending_requests: 64,
+            cookie_in_header: false,
         }
     }
 }

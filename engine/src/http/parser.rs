@@ -10,9 +10,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use super::body::{BodyFramer, BodySink, Encoding, Framing, FramingError};
-use super::normalize::{
-    normalize_host, normalize_uri, percent_decode_append, UriFlags, UriScratch,
-};
+use super::normalize::{normalize_host, normalize_uri, percent_decode_append, UriFlags};
 use super::{Buffer, BufferSet, Direction, HttpCounters, HttpEvents, HttpInspector};
 use nfips_rules::ast::BufferSide;
 
@@ -499,12 +497,7 @@ impl HttpState {
             let raw = half.buffer_mut(Buffer::HttpRawHeader);
             raw.extend_from_slice(&line);
             raw.push(b'\n');
-            header_line(
-                half,
-                &mut inspector.counters,
-                &mut inspector.scratch,
-                content,
-            );
+            header_line(half, inspector, content);
             line.clear();
             half.line = line;
         }
@@ -517,12 +510,12 @@ impl HttpState {
         direction: Direction,
         events: &mut HttpEvents,
     ) {
-        let settings = &inspector.settings;
-        let counters = &mut inspector.counters;
         let half = &mut self.halves[direction.index()];
         if half.has_pending {
-            finish_pending(half, counters, &mut inspector.scratch);
+            finish_pending(half, inspector);
         }
+        let settings = &inspector.settings;
+        let counters = &mut inspector.counters;
         let names = half.buffer_mut(Buffer::HttpHeaderNames);
         if names.is_empty() {
             names.extend_from_slice(b"\r\n");
@@ -678,26 +671,21 @@ const HEADER_VALUE_BUFFERS: &[(&str, Buffer)] = &[
 ];
 
 /// Handles one complete header line (without line ending) of `half`.
-fn header_line(
-    half: &mut Half,
-    counters: &mut HttpCounters,
-    scratch: &mut UriScratch,
-    content: &[u8],
-) {
+fn header_line(half: &mut Half, inspector: &mut HttpInspector, content: &[u8]) {
     if content.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         if half.has_pending {
             half.pending_value.push(b' ');
             half.pending_value.extend_from_slice(content.trim_ascii());
         } else {
-            counters.fold_without_header += 1;
+            inspector.counters.fold_without_header += 1;
         }
         return;
     }
     if half.has_pending {
-        finish_pending(half, counters, scratch);
+        finish_pending(half, inspector);
     }
     let Some(colon) = content.iter().position(|&b| b == b':') else {
-        counters.header_without_colon += 1;
+        inspector.counters.header_without_colon += 1;
         return;
     };
     half.pending_name.clear();
@@ -710,7 +698,8 @@ fn header_line(
 }
 
 /// Files the pending header into the message's buffers.
-fn finish_pending(half: &mut Half, counters: &mut HttpCounters, scratch: &mut UriScratch) {
+fn finish_pending(half: &mut Half, inspector: &mut HttpInspector) {
+    let counters = &mut inspector.counters;
     half.has_pending = false;
     let name = std::mem::take(&mut half.pending_name);
     let value = std::mem::take(&mut half.pending_value);
@@ -725,7 +714,8 @@ fn finish_pending(half: &mut Half, counters: &mut HttpCounters, scratch: &mut Ur
         Direction::ToServer => b"cookie",
         Direction::ToClient => b"set-cookie",
     };
-    if name.eq_ignore_ascii_case(cookie_name) {
+    let is_cookie = name.eq_ignore_ascii_case(cookie_name);
+    if is_cookie {
         let raw = half.buffer_mut(Buffer::HttpRawCookie);
         if !raw.is_empty() {
             raw.extend_from_slice(b"; ");
@@ -735,8 +725,9 @@ fn finish_pending(half: &mut Half, counters: &mut HttpCounters, scratch: &mut Ur
         if !decoded.is_empty() {
             decoded.extend_from_slice(b"; ");
         }
-        percent_decode_append(&value, decoded, scratch);
-    } else {
+        percent_decode_append(&value, decoded, &mut inspector.scratch);
+    }
+    if !is_cookie || inspector.settings.cookie_in_header {
         let header = half.buffer_mut(Buffer::HttpHeader);
         header.extend_from_slice(&name);
         header.extend_from_slice(b": ");

@@ -249,6 +249,18 @@ fn bare_lf_line_endings_are_accepted() {
 }
 
 #[test]
+fn cookie_in_header_setting_keeps_cookies_in_http_header() {
+    let settings = HttpSettings {
+        cookie_in_header: true,
+        ..HttpSettings::default()
+    };
+    let mut flow = Flow::with(settings);
+    flow.feed(ToServer, b"GET / HTTP/1.1\r\nA: 1\r\nCookie: c=1\r\n\r\n");
+    assert_eq!(flow.req(Buffer::HttpHeader), "A: 1\r\nCookie: c=1\r\n");
+    assert_eq!(flow.req(Buffer::HttpCookie), "c=1");
+}
+
+#[test]
 fn multiple_cookie_headers_are_joined() {
     let mut flow = Flow::new();
     flow.feed(
