@@ -371,6 +371,35 @@ mod tests {
         assert_eq!(n("*"), "*");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn normalised_path_has_no_dot_segments_and_never_grows(
+            raw in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'/'),
+                proptest::strategy::Just(b'.'),
+                proptest::strategy::Just(b'%'),
+                proptest::strategy::Just(b'\\'),
+                proptest::strategy::Just(b'2'),
+                proptest::strategy::Just(b'e'),
+                proptest::strategy::Just(b'f'),
+                proptest::strategy::Just(b'u'),
+                proptest::strategy::Just(b'0'),
+                proptest::prelude::any::<u8>(),
+            ], 0..40)
+        ) {
+            let raw: Vec<u8> = raw.into_iter().filter(|&b| b != b'?').collect();
+            let mut out = Vec::new();
+            normalize_uri(&raw, &mut out, &mut UriScratch::default());
+            proptest::prop_assert!(out.len() <= raw.len(), "{:?} -> {:?}", raw, out);
+            if path_start(&raw) == 0 {
+                let has = |needle: &[u8]| out.windows(needle.len()).any(|w| w == needle);
+                proptest::prop_assert!(!has(b"//") && !has(b"/./") && !has(b"/../"), "{:?} -> {:?}", raw, out);
+                proptest::prop_assert!(!out.ends_with(b"/.") && !out.ends_with(b"/.."), "{:?} -> {:?}", raw, out);
+                proptest::prop_assert!(!out.contains(&b'\\'));
+            }
+        }
+    }
+
     #[test]
     fn host_is_lowercased_without_port_or_trailing_dot() {
         let mut out = Vec::new();
