@@ -1007,3 +1007,13 @@ proptest! {
         prop_assert_eq!(counters, piece_counters);
     }
 }
+
+#[test]
+fn flow_state_is_small_until_http_arrives() {
+    // Inline size of the per-flow state (boxed by the engine only for TCP flows with data), and
+    // nothing allocated before the first byte.
+    let state = HttpState::default();
+    let size = std::mem::size_of::<HttpState>();
+    assert!(size <= 2560, "HttpState grew to {size} bytes");
+    assert_eq!(state.memory_bytes(), 0);
+}
