@@ -60,6 +60,7 @@ pub fn load_rules(settings: &Settings) -> Result<LoadedRules, String> {
         pcre_depth_limit: settings.rules.pcre_depth_limit.min(u64::from(u32::MAX)) as u32,
         retry_limit: settings.rules.retry_limit.min(u64::from(u32::MAX)) as u32,
         pattern_span_cap: settings.rules.pattern_span_cap as usize,
+        mpm: settings.detect.mpm,
     };
     let ruleset = Arc::new(RuleSet::build(rules, &build));
     Ok(LoadedRules {

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use nfips_rules::mpm::MpmKind;
 use nfips_rules::ruleset::ActionClass;
 
 pub use crate::decode::ChecksumMode;
@@ -117,6 +118,13 @@ pub struct RuleFiles {
     pub pattern_span_cap: u64,
 }
 
+/// How detection runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectSettings {
+    /// Multi-pattern matcher back end (`nfips_rules::mpm::MpmKind`).
+    pub mpm: MpmKind,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StickyDropSettings {
     pub max_entries: u64,
@@ -150,6 +158,7 @@ pub struct Settings {
     pub action_scope: ActionScope,
     pub ids: bool,
     pub rules: RuleFiles,
+    pub detect: DetectSettings,
     pub flow: FlowSettings,
     pub stream: StreamSettings,
     pub output: OutputSettings,
@@ -181,6 +190,7 @@ impl Default for Settings {
                 retry_limit: 1024,
                 pattern_span_cap: 4096,
             },
+            detect: DetectSettings { mpm: MpmKind::Auto },
             flow: FlowSettings {
                 max_flows: 65_536,
                 prune_batch: 64,
@@ -405,6 +415,7 @@ macro_rules! enum_setting {
     };
 }
 
+enum_setting!(MpmKind { "auto" => Auto, "ac" => Ac, "hs" => Hs, "hash" => Hash });
 enum_setting!(DecodeErrorVerdict { "accept" => Accept, "drop" => Drop });
 enum_setting!(OverlapPolicy { "first" => First, "last" => Last, "drop" => Drop });
 enum_setting!(ActionScope { "flow" => Flow, "suricata" => Suricata });
@@ -512,6 +523,7 @@ settings_table! {
     "rules.pcre-depth-limit" => rules.pcre_depth_limit, "pcre2 depth limit per pcre evaluation.";
     "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
+    "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";

@@ -3,7 +3,11 @@
 //!
 //! ```text
 //! cargo run --release -p nfips-rules --example etopen_bench -- \
-//!     /work/shared/corpus/rulesets/et-open-snort-2.9.0 [MEGABYTES [SERVER_PORT]]
+//!     /work/shared/corpus/rulesets/et-open-snort-2.9.0 [MEGABYTES [SERVER_PORT [MPM]]]
+//! ```
+//! MPM is the matcher back end: auto (default), ac or hs (`--features vectorscan`):
+//! ```text
+//! cargo run --release -p nfips-rules --features vectorscan --example etopen_bench -- DIR 32 80 hs
 //! ```
 //! The ruleset directory defaults to `$NFIPS_CORPUS/rulesets/et-open-snort-2.9.0`.
 //! Not a test: it prints figures and asserts nothing.
@@ -12,6 +16,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use nfips_rules::mpm::{MpmKind, VECTORSCAN_BUILT};
 use nfips_rules::ruleset::{BufferKind, FlowContext, IpFields, TcpFields};
 use nfips_rules::{load_paths, BuildOptions, FlowBits, LoadOptions, PacketContext, RuleSet};
 
@@ -131,6 +136,14 @@ fn main() {
     let megabytes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
     // The server port (80 by default; another port shows the cost of port groups).
     let server_port: u16 = args.next().and_then(|a| a.parse().ok()).unwrap_or(80);
+    let mpm: MpmKind = match args.next().map(|a| a.parse()) {
+        Some(Ok(kind)) => kind,
+        Some(Err(e)) => {
+            eprintln!("MPM: {e}");
+            std::process::exit(2);
+        }
+        None => MpmKind::Auto,
+    };
 
     let t0 = Instant::now();
     let report = match load_paths(std::slice::from_ref(&dir), &LoadOptions::default()) {
@@ -143,7 +156,11 @@ fn main() {
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     let loaded = report.rules.len();
     let t1 = Instant::now();
-    let set = RuleSet::build(report.rules, &BuildOptions::default());
+    let options = BuildOptions {
+        mpm,
+        ..BuildOptions::default()
+    };
+    let set = RuleSet::build(report.rules, &options);
     let build_ms = t1.elapsed().as_secs_f64() * 1e3;
     let stats = set.group_stats();
     println!(
@@ -151,6 +168,10 @@ fn main() {
         report.unsupported.len(),
         report.errors.len(),
         load_ms + build_ms
+    );
+    println!(
+        "matcher {mpm}: {} aho-corasick, {} hash, {} Vectorscan matchers (vectorscan built: {})",
+        stats.ac_sets, stats.hash_sets, stats.hs_sets, VECTORSCAN_BUILT
     );
     println!(
         "groups {} (distinct), patterns {}, group memory ~{:.1} MiB, peak RSS after build {:.1} MiB, max_pattern_span {}",
@@ -257,7 +278,7 @@ fn fast_pattern_lengths(set: &RuleSet) -> [usize; 6] {
     for rule in set.rules() {
         match nfips_rules::group::fast_pattern(rule) {
             None => h[0] += 1,
-            Some(p) => h[p.len().min(5)] += 1,
+            Some((p, _)) => h[p.len().min(5)] += 1,
         }
     }
     h

@@ -1,4 +1,4 @@
-//! Rule groups: which rules a packet can match, found with a few Aho-Corasick passes.
+//! Rule groups: which rules a packet can match, found with one multi-pattern pass per group.
 //!
 //! Rules are split by protocol class (tcp, udp, icmp, other) and flow direction (a
 //! `flow:to_server` rule joins only the to-server side; a rule without one joins both), then,
@@ -16,27 +16,35 @@
 //! specific list: a packet makes them candidates only when its source or destination falls in
 //! one of those ranges. The rest are candidates in every packet of their group.
 //!
-//! Each group has one automaton over its rules' fast patterns of 4+ bytes and a small DFA over
-//! the shorter ones, matched over the ASCII-lowercased buffer with overlapping search: a hit only makes a rule a *candidate* (every option, the fast
-//! pattern's content included, is then evaluated in full), so the prefilter only needs to be
-//! sound: it must never miss a rule that can match. Not here: evaluation ([`crate::eval`]).
+//! Each group has one matcher ([`crate::mpm`], chosen by `BuildOptions::mpm`) over its rules'
+//! fast patterns, each with its own case sensitivity. With `hash` and `hs` the 1-3 byte
+//! patterns are in the same matcher (one pass per buffer); with `ac` they stay out of the big
+//! automaton (they keep it away from its root state) in a small DFA of their own. Groups whose
+//! pattern lists are equal share one compiled matcher. A hit only makes a rule a *candidate*
+//! (every option, the fast pattern's content included, is then evaluated in full), so the
+//! prefilter only needs to be sound: it must never miss a rule that can match. Hits ending
+//! at or before a caller's `scan_from` are ignored and the bytes before
+//! `scan_from - (longest pattern - 1)` are not scanned (`RuleSet::detect_from`).
+//! Not here: evaluation ([`crate::eval`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::AhoCorasickKind;
 use ipnet::IpNet;
 
 use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule};
+use crate::mpm::{self, AcMatcher, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 
 /// A port set naming more ports than this is treated as "any" for grouping (the header check
 /// still applies it exactly). Keeps the number of groups and automatons small.
 pub const PORT_GROUP_MAX_PORTS: usize = 512;
 
-/// The bytes a rule contributes to its group's automaton, lowercased; None when the rule has
-/// no non-negated content (it is then a candidate in every packet of its group).
-pub fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
+/// The fast pattern of a rule: the bytes it contributes to its group's matcher and whether
+/// they match ASCII case-insensitively; None when the rule has no non-negated content (it is
+/// then a candidate in every packet of its group).
+pub fn fast_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
     let contents = rule.detection.iter().filter_map(|o| match o {
         DetectOption::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
         _ => None,
@@ -62,82 +70,230 @@ pub fn fast_pattern(rule: &Rule) -> Option<Vec<u8>> {
         }
         _ => &c.pattern[..],
     };
-    Some(bytes.to_ascii_lowercase())
+    Some((bytes.to_vec(), c.nocase))
 }
 
-/// One compiled group: its automaton, which rules each pattern stands for, and the rules
-/// without a fast pattern.
-/// Fast patterns shorter than this stay out of the main automaton (short patterns keep it away
-/// from its root state and hit constantly, which made ET Open's scan several times slower);
-/// they get a small automaton of their own, built as a DFA (fast, and small for few patterns).
+/// Fast patterns shorter than this stay out of the main matcher (short patterns keep an
+/// automaton away from its root state and hit constantly, which made ET Open's scan several
+/// times slower); they get a small aho-corasick DFA of their own (fast, and small for few
+/// patterns).
 pub const MIN_AUTOMATON_PATTERN: usize = 4;
 
-/// An automaton over distinct (lowercased) fast patterns and the rules each stands for.
+/// A matcher over distinct fast patterns and the rules each stands for (pattern id = index).
 #[derive(Debug)]
 struct PatternSet {
-    automaton: AhoCorasick,
+    matcher: Arc<dyn MultiPatternMatcher>,
     pattern_rules: Vec<Box<[u32]>>,
 }
 
-impl PatternSet {
-    /// `Ok(None)` for no patterns; `Err(rules)` when aho-corasick refuses (size limits), so the
-    /// caller can keep those rules as always-candidates.
-    fn build(
-        entries: &[(&[u8], u32)],
-        kind: Option<AhoCorasickKind>,
-    ) -> Result<Option<PatternSet>, Vec<u32>> {
-        let mut by_pattern: HashMap<&[u8], Vec<u32>> = HashMap::new();
-        let mut order: Vec<&[u8]> = Vec::new();
-        for &(p, r) in entries {
-            let rules = by_pattern.entry(p).or_default();
-            if rules.is_empty() {
-                order.push(p);
-            }
-            rules.push(r);
+/// Compiled matchers by their (canonically ordered) pattern list: port groups that differ only
+/// in rules without fast patterns, or whose rules share fast patterns, compile once (a
+/// Vectorscan compile costs milliseconds per set).
+type MatcherCache = HashMap<(Vec<(Vec<u8>, bool)>, bool), Arc<dyn MultiPatternMatcher>>;
+
+/// `(pattern bytes, nocase, rule)`.
+type Entry<'a> = (&'a [u8], bool, u32);
+
+/// The distinct `(pattern, nocase)` of `entries` in canonical order, so that equal pattern
+/// lists get equal ids and share a matcher.
+fn canonical_order<'a>(entries: &[Entry<'a>]) -> Vec<(&'a [u8], bool)> {
+    let mut order: Vec<(&[u8], bool)> = entries.iter().map(|&(p, nocase, _)| (p, nocase)).collect();
+    order.sort_unstable();
+    order.dedup();
+    order
+}
+
+fn cache_key(order: &[(&[u8], bool)], short: bool) -> (Vec<(Vec<u8>, bool)>, bool) {
+    let list = order
+        .iter()
+        .map(|&(b, nocase)| (b.to_vec(), nocase))
+        .collect();
+    (list, short)
+}
+
+/// Patterns numbered by their position (the id [`PatternSet::pattern_rules`] is indexed by).
+fn numbered<'a>(order: &[(&'a [u8], bool)]) -> Vec<MpmPattern<'a>> {
+    order
+        .iter()
+        .enumerate()
+        .map(|(id, &(bytes, nocase))| MpmPattern {
+            bytes,
+            nocase,
+            id: id as u32,
+        })
+        .collect()
+}
+
+/// Compile, on several threads, the Vectorscan matchers that the groups of `member_lists`
+/// will ask for (a Vectorscan compile costs milliseconds per set; aho-corasick and `hash`
+/// build in microseconds and are left to the group build). Failures are left out: the group
+/// build tries again and falls back.
+fn precompile_vectorscan(
+    member_lists: &[&[u32]],
+    patterns: &[Option<(Vec<u8>, bool)>],
+    kind: MpmKind,
+    cache: &mut MatcherCache,
+) {
+    if !mpm::VECTORSCAN_BUILT || kind == MpmKind::Ac {
+        return;
+    }
+    let mut keys = Vec::new();
+    for members in member_lists {
+        let (long, _) = split_patterns(members, patterns, kind);
+        let order = canonical_order(&long);
+        if !order.is_empty() && kind.resolve(order.len()) == MpmKind::Hs {
+            keys.push(cache_key(&order, false));
         }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let built: Vec<Vec<(usize, Arc<dyn MultiPatternMatcher>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(keys.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((list, _)) = keys.get(i) else { break };
+                        let order: Vec<(&[u8], bool)> = list
+                            .iter()
+                            .map(|(b, nocase)| (b.as_slice(), *nocase))
+                            .collect();
+                        if let Ok(m) = mpm::build_matcher(kind, &numbered(&order)) {
+                            done.push((i, Arc::from(m)));
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().filter_map(|w| w.join().ok()).collect()
+    });
+    let mut keys: Vec<Option<_>> = keys.into_iter().map(Some).collect();
+    for (i, matcher) in built.into_iter().flatten() {
+        if let Some(key) = keys[i].take() {
+            cache.insert(key, matcher);
+        }
+    }
+}
+
+/// The fast-pattern entries of a group's members: (main matcher, short-pattern DFA). Vectorscan
+/// and `hash` take short literals in the same matcher (one pass per buffer; a separate short
+/// pass measured 3x slower with Vectorscan); aho-corasick gets them in a separate small DFA.
+fn split_patterns<'a>(
+    members: &[u32],
+    patterns: &'a [Option<(Vec<u8>, bool)>],
+    kind: MpmKind,
+) -> (Vec<Entry<'a>>, Vec<Entry<'a>>) {
+    let mut long = Vec::new();
+    let mut short = Vec::new();
+    for &r in members {
+        match &patterns[r as usize] {
+            Some((p, nocase)) if p.len() < MIN_AUTOMATON_PATTERN => {
+                short.push((p.as_slice(), *nocase, r))
+            }
+            Some((p, nocase)) => long.push((p.as_slice(), *nocase, r)),
+            None => {}
+        }
+    }
+    if kind.resolve(long.len() + short.len()) != MpmKind::Ac {
+        long.append(&mut short);
+    }
+    (long, short)
+}
+
+impl PatternSet {
+    /// `Ok(None)` for no patterns; `Err(rules)` when no back end can build them (size
+    /// limits), so the caller can keep those rules as always-candidates. `short` sets always
+    /// use an aho-corasick DFA.
+    fn build(
+        entries: &[Entry<'_>],
+        kind: MpmKind,
+        short: bool,
+        cache: &mut MatcherCache,
+    ) -> Result<Option<PatternSet>, Vec<u32>> {
+        let mut by_pattern: HashMap<(&[u8], bool), Vec<u32>> = HashMap::new();
+        for &(p, nocase, r) in entries {
+            by_pattern.entry((p, nocase)).or_default().push(r);
+        }
+        let order = canonical_order(entries);
         if order.is_empty() {
             return Ok(None);
         }
-        let built = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .kind(kind)
-            .build(&order);
+        let key = cache_key(&order, short);
+        let patterns = numbered(&order);
+        let built = if let Some(matcher) = cache.get(&key) {
+            Ok(Arc::clone(matcher))
+        } else {
+            let built = if short {
+                AcMatcher::build(&patterns, Some(AhoCorasickKind::DFA))
+                    .map(|m| Arc::new(m) as Arc<dyn MultiPatternMatcher>)
+            } else {
+                mpm::build_matcher(kind, &patterns).map(Arc::from)
+            };
+            if let Ok(matcher) = &built {
+                cache.insert(key, Arc::clone(matcher));
+            }
+            built
+        };
         match built {
-            Ok(automaton) => {
+            Ok(matcher) => {
                 let pattern_rules = order
                     .iter()
                     .map(|p| by_pattern[p].clone().into_boxed_slice())
                     .collect();
                 Ok(Some(PatternSet {
-                    automaton,
+                    matcher,
                     pattern_rules,
                 }))
             }
             Err(err) => {
                 tracing::warn!(
-                    "rule group automaton not built ({err}); its rules are checked on every packet"
+                    "rule group matcher not built ({err}); its rules are checked on every packet"
                 );
-                Err(entries.iter().map(|&(_, r)| r).collect())
+                Err(entries.iter().map(|&(_, _, r)| r).collect())
             }
         }
     }
 
-    /// Mark the rules of every pattern occurring in `lowered` (overlapping occurrences
-    /// included); returns the number of hits.
-    fn scan(&self, lowered: &[u8], mark: &mut impl FnMut(u32)) -> u64 {
+    /// Mark the rules of every pattern occurring in `input` and ending after `scan_from`
+    /// (overlapping occurrences included); returns the number of hits. Only the bytes from
+    /// `scan_from - (longest pattern - 1)` on are scanned.
+    fn scan(
+        &self,
+        input: MpmInput<'_>,
+        scan_from: usize,
+        scratch: &mut MpmScratch,
+        mark: &mut impl FnMut(u32),
+    ) -> u64 {
+        let start = scan_from
+            .saturating_sub(self.matcher.max_pattern_len().saturating_sub(1))
+            .min(input.raw.len());
+        let input = MpmInput {
+            raw: &input.raw[start..],
+            lowered: input.lowered.get(start..).unwrap_or_default(),
+        };
         let mut hits = 0;
-        for hit in self.automaton.find_overlapping_iter(lowered) {
-            hits += 1;
-            for &r in self.pattern_rules[hit.pattern().as_usize()].iter() {
-                mark(r);
+        let rules = &self.pattern_rules;
+        self.matcher.scan_input(input, scratch, &mut |id, end| {
+            if start + end > scan_from {
+                hits += 1;
+                if let Some(list) = rules.get(id as usize) {
+                    for &r in list.iter() {
+                        mark(r);
+                    }
+                }
             }
-        }
+        });
         hits
     }
 
     fn memory_usage(&self) -> usize {
-        self.automaton.memory_usage()
+        self.matcher.memory_usage()
             + self
                 .pattern_rules
                 .iter()
@@ -247,24 +403,25 @@ impl AddressIndex {
 }
 
 impl Group {
-    fn build(members: &[u32], patterns: &[Option<Vec<u8>>], rules: &[Rule]) -> Group {
-        let mut long = Vec::new();
-        let mut short = Vec::new();
+    fn build(
+        members: &[u32],
+        patterns: &[Option<(Vec<u8>, bool)>],
+        rules: &[Rule],
+        kind: MpmKind,
+        cache: &mut MatcherCache,
+    ) -> Group {
+        let (long, short) = split_patterns(members, patterns, kind);
         let mut always = Vec::new();
         let mut keyed = Vec::new();
         for &r in members {
-            match &patterns[r as usize] {
-                Some(p) if p.len() < MIN_AUTOMATON_PATTERN => short.push((p.as_slice(), r)),
-                Some(p) => long.push((p.as_slice(), r)),
-                None => {
-                    let rule = &rules[r as usize];
-                    let key = [&rule.src, &rule.dst]
-                        .into_iter()
-                        .find(|a| !a.include.is_empty());
-                    match key {
-                        Some(set) => keyed.push((r, set.include.iter().map(net_range).collect())),
-                        None => always.push(r),
-                    }
+            if patterns[r as usize].is_none() {
+                let rule = &rules[r as usize];
+                let key = [&rule.src, &rule.dst]
+                    .into_iter()
+                    .find(|a| !a.include.is_empty());
+                match key {
+                    Some(set) => keyed.push((r, set.include.iter().map(net_range).collect())),
+                    None => always.push(r),
                 }
             }
         }
@@ -279,14 +436,14 @@ impl Group {
                 AddressIndex::default()
             }
         };
-        let mut set = |entries: &[(&[u8], u32)], kind| {
-            PatternSet::build(entries, kind).unwrap_or_else(|rules| {
+        let mut set = |entries: &[Entry<'_>], short| {
+            PatternSet::build(entries, kind, short, cache).unwrap_or_else(|rules| {
                 always.extend(rules);
                 None
             })
         };
-        let long = set(&long, None);
-        let short = set(&short, Some(AhoCorasickKind::DFA));
+        let long = set(&long, false);
+        let short = set(&short, true);
         always.sort_unstable();
         always.dedup();
         Group {
@@ -297,12 +454,14 @@ impl Group {
         }
     }
 
-    /// Mark every candidate rule of this group for a buffer (given ASCII-lowercased: patterns
-    /// are lowercased too, which is faster than a case-insensitive automaton) between `addrs`;
-    /// `mark` dedupes. Returns the number of automaton hits.
+    /// Mark every candidate rule of this group for a buffer between `addrs`: rules whose fast
+    /// pattern occurs ending after byte `scan_from`, rules indexed by an address in `addrs`,
+    /// and rules without a fast pattern. `mark` dedupes. Returns the number of pattern hits.
     pub(crate) fn collect(
         &self,
-        lowered: &[u8],
+        input: MpmInput<'_>,
+        scan_from: usize,
+        scratch: &mut MpmScratch,
         addrs: [IpAddr; 2],
         mut mark: impl FnMut(u32),
     ) -> u64 {
@@ -312,8 +471,8 @@ impl Group {
             }
         }
         let mut hits = 0;
-        for set in [&self.long, &self.short].into_iter().flatten() {
-            hits += set.scan(lowered, &mut mark);
+        for set in self.sets() {
+            hits += set.scan(input, scan_from, scratch, &mut mark);
         }
         for &r in self.always.iter() {
             mark(r);
@@ -321,22 +480,31 @@ impl Group {
         hits
     }
 
+    fn sets(&self) -> impl Iterator<Item = &PatternSet> {
+        [&self.long, &self.short].into_iter().flatten()
+    }
+
+    /// Whether a scan of this group reads the lowercased buffer.
+    pub(crate) fn wants_lowered(&self) -> bool {
+        self.sets().any(|s| s.matcher.wants_lowered())
+    }
+
+    /// Length of the longest fast pattern in this group's matchers (0 for none).
+    pub(crate) fn max_pattern_len(&self) -> usize {
+        self.sets()
+            .map(|s| s.matcher.max_pattern_len())
+            .max()
+            .unwrap_or(0)
+    }
+
     pub(crate) fn memory_usage(&self) -> usize {
-        [&self.long, &self.short]
-            .into_iter()
-            .flatten()
-            .map(PatternSet::memory_usage)
-            .sum::<usize>()
+        self.sets().map(PatternSet::memory_usage).sum::<usize>()
             + self.always.len() * 4
             + self.by_address.memory_usage()
     }
 
     fn pattern_count(&self) -> usize {
-        [&self.long, &self.short]
-            .into_iter()
-            .flatten()
-            .map(|p| p.pattern_rules.len())
-            .sum()
+        self.sets().map(|p| p.pattern_rules.len()).sum()
     }
 }
 
@@ -425,11 +593,21 @@ pub struct GroupStats {
     pub patterns: usize,
     /// Approximate heap bytes of automatons and rule lists.
     pub memory_bytes: usize,
+    /// Distinct matchers built with aho-corasick (short-pattern DFAs included).
+    pub ac_sets: usize,
+    /// Distinct matchers built with Vectorscan.
+    pub hs_sets: usize,
+    /// Distinct matchers built with the pure-Rust `hash` matcher.
+    pub hash_sets: usize,
 }
 
-/// Build the groups of every slot.
-pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; SLOTS], GroupStats) {
-    let patterns: Vec<Option<Vec<u8>>> = rules.iter().map(fast_pattern).collect();
+/// Build the groups of every slot with the `kind` matcher back end. Also returns a scratch
+/// prototype prepared for every matcher, for [`MpmScratch::try_clone`].
+pub(crate) fn build_groups(
+    rules: &[Rule],
+    kind: MpmKind,
+) -> ([ClassGroups; SLOTS], GroupStats, MpmScratch) {
+    let patterns: Vec<Option<(Vec<u8>, bool)>> = rules.iter().map(fast_pattern).collect();
     let mut generic: [Vec<u32>; SLOTS] = Default::default();
     let mut by_dst: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
     let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
@@ -458,16 +636,43 @@ pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; SLOTS], GroupStats)
         }
     }
 
+    let mut cache = MatcherCache::new();
+    let mut member_lists: Vec<Vec<u32>> = (0..SLOTS)
+        .flat_map(|class| {
+            by_dst[class]
+                .values()
+                .chain(by_src[class].values())
+                .chain(std::iter::once(&generic[class]))
+                .filter(|m| !m.is_empty())
+                .map(|m| {
+                    let mut m = m.clone();
+                    m.sort_unstable();
+                    m.dedup();
+                    m
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    member_lists.sort_unstable();
+    member_lists.dedup();
+    let lists: Vec<&[u32]> = member_lists.iter().map(Vec::as_slice).collect();
+    precompile_vectorscan(&lists, &patterns, kind, &mut cache);
     let mut shared: HashMap<Vec<u32>, Arc<Group>> = HashMap::new();
     let mut stats = GroupStats::default();
+    let mut prototype = MpmScratch::new();
     let mut intern = |mut members: Vec<u32>| -> Arc<Group> {
         members.sort_unstable();
         members.dedup();
         Arc::clone(shared.entry(members).or_insert_with_key(|m| {
-            let group = Group::build(m, &patterns, rules);
+            let group = Group::build(m, &patterns, rules, kind, &mut cache);
             stats.groups += 1;
             stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();
+            for set in group.sets() {
+                if let Err(err) = set.matcher.prepare_scratch(&mut prototype) {
+                    tracing::warn!("matcher scratch not prepared ({err}); scans of that group report every pattern");
+                }
+            }
             Arc::new(group)
         }))
     };
@@ -485,5 +690,12 @@ pub(crate) fn build_groups(rules: &[Rule]) -> ([ClassGroups; SLOTS], GroupStats)
             out[class].generic = Some(intern(generic[class].clone()));
         }
     }
-    (out, stats)
+    for matcher in cache.values() {
+        match matcher.kind() {
+            MpmKind::Hs => stats.hs_sets += 1,
+            MpmKind::Hash => stats.hash_sets += 1,
+            _ => stats.ac_sets += 1,
+        }
+    }
+    (out, stats, prototype)
 }

@@ -4,7 +4,8 @@
 //! `var`/`ipvar`/`portvar`, built-in variable defaults) and resolves each rule into an
 //! [`ast::Rule`], reporting syntax errors as `file:line: message` and rules that use keywords the
 //! engine cannot honour yet as *unsupported*. The compiler ([`ruleset`]) groups rules by protocol
-//! and port, builds one Aho-Corasick automaton per group over the fast patterns, and matches a
+//! and port, builds one multi-pattern matcher per group over the fast patterns ([`mpm`]: aho-corasick, or
+//! Vectorscan with the `vectorscan` feature), and matches a
 //! byte buffer plus its packet context with a per-thread [`ruleset::Scratch`].
 //!
 //! This crate knows nothing of packets, sockets or streams: callers describe a buffer with a
@@ -17,6 +18,7 @@ pub mod classification;
 mod eval;
 pub mod group;
 pub mod load;
+pub mod mpm;
 pub mod parse;
 pub mod pcre;
 pub mod reference;

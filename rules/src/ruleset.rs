@@ -1,7 +1,7 @@
 //! The compiled, immutable RuleSet and its matcher.
 //!
-//! [`RuleSet::build`] turns loaded [`Rule`]s into port/protocol groups with one Aho-Corasick
-//! automaton each ([`crate::group`]) and per-rule compiled options ([`crate::eval`]);
+//! [`RuleSet::build`] turns loaded [`Rule`]s into port/protocol groups with one multi-pattern
+//! matcher each ([`crate::group`], [`crate::mpm`]) and per-rule compiled options ([`crate::eval`]);
 //! [`RuleSet::detect`] matches one buffer with a per-thread [`Scratch`] and allocates nothing
 //! after warm-up. Not here: parsing ([`crate::load`]), thresholds, verdicts, outputs (the
 //! engine's business), and the slow oracle ([`crate::reference`]).
@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
 use crate::eval::{self, PayloadEval, PayloadOp};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
+use crate::mpm::{MpmInput, MpmKind, MpmScratch};
 use crate::pcre::PcreScratch;
 
 /// Index of a rule in [`RuleSet::rules`].
@@ -55,6 +56,9 @@ pub struct BuildOptions {
     /// Upper bound of [`RuleSet::max_pattern_span`], so one rule with a huge offset cannot make
     /// every stream keep that much data. Default 4096.
     pub pattern_span_cap: usize,
+    /// Multi-pattern matcher back end for the groups' fast patterns (the `detect.mpm` setting).
+    /// Default [`MpmKind::Auto`].
+    pub mpm: MpmKind,
 }
 
 impl Default for BuildOptions {
@@ -70,6 +74,7 @@ impl Default for BuildOptions {
             pcre_depth_limit: 1500,
             retry_limit: 1024,
             pattern_span_cap: 4096,
+            mpm: MpmKind::Auto,
         }
     }
 }
@@ -206,7 +211,13 @@ pub struct RuleSet {
     max_vars: usize,
     max_pattern_span: usize,
     group_stats: GroupStats,
+    /// Matcher scratch prepared for every group; each [`Scratch`] clones it.
+    mpm_prototype: MpmScratch,
+    /// Tells this set's scratches from another's.
+    id: u64,
 }
+
+static NEXT_RULESET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Counters of one scratch (one worker thread), cumulative.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -223,6 +234,9 @@ pub struct DetectStats {
     pub pcre_limit_hits: u64,
     /// Rule evaluations stopped by [`BuildOptions::retry_limit`] (counted as no match).
     pub retry_limit_hits: u64,
+    /// Matcher scans that could not run and reported every pattern instead (no rule is missed,
+    /// only time is lost); nonzero means a Vectorscan scratch could not be allocated.
+    pub mpm_failed_scans: u64,
 }
 
 /// Per-thread mutable state for matching. Create with [`RuleSet::new_scratch`].
@@ -233,8 +247,11 @@ pub struct Scratch {
     candidates: Vec<u32>,
     vars: Vec<i64>,
     pcre: PcreScratch,
-    /// The buffer ASCII-lowercased, for the automatons.
+    /// The buffer ASCII-lowercased, for matchers that want it.
     lowered: Vec<u8>,
+    mpm: MpmScratch,
+    /// The [`RuleSet`] this scratch was made for.
+    set_id: u64,
     stats: DetectStats,
 }
 
@@ -243,6 +260,7 @@ impl Scratch {
     pub fn stats(&self) -> DetectStats {
         DetectStats {
             pcre_limit_hits: self.pcre.limit_hits,
+            mpm_failed_scans: self.mpm.failed_scans(),
             ..self.stats
         }
     }
@@ -322,7 +340,7 @@ impl RuleSet {
                 bit_actions,
             });
         }
-        let (classes, group_stats) = group::build_groups(&rules);
+        let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let max_pattern_span = rules
             .iter()
@@ -341,6 +359,8 @@ impl RuleSet {
             max_vars,
             max_pattern_span,
             group_stats,
+            mpm_prototype,
+            id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -382,6 +402,11 @@ impl RuleSet {
             vars: vec![0; self.max_vars],
             pcre: PcreScratch::new(self.options.pcre_match_limit, self.options.pcre_depth_limit),
             lowered: Vec::with_capacity(2048),
+            mpm: self.mpm_prototype.try_clone().unwrap_or_else(|err| {
+                tracing::warn!("matcher scratch not cloned ({err}); scans report every pattern");
+                MpmScratch::new()
+            }),
+            set_id: self.id,
             stats: DetectStats::default(),
         }
     }
@@ -398,7 +423,52 @@ impl RuleSet {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
-        if scratch.seen.len() != self.rules.len() {
+        self.detect_from(ctx, buf, 0, bits, scratch, out)
+    }
+
+    /// [`RuleSet::detect`] for a buffer whose first `scan_from` bytes were already inspected
+    /// (a reassembled stream view that repeats older data before the new bytes): a rule with a
+    /// fast pattern is a candidate only when an occurrence of that pattern ends after byte
+    /// `scan_from`, and the matchers scan only from `scan_from - (longest pattern - 1)`, so
+    /// the repeated bytes cost (almost) nothing. Candidates are evaluated over the whole `buf`
+    /// (offsets, distances and pcre see the old bytes too). Rules without a fast pattern are
+    /// evaluated as in `detect`.
+    ///
+    /// What it does not do: a rule whose fast pattern occurs only in the old bytes is not
+    /// re-evaluated, even if its other options are satisfied only by the new bytes; a caller
+    /// that needs those keeps, per stream, the rules that were candidates of the earlier view
+    /// and did not match (see [`RuleSet::detect_candidates`]), and evaluates them again.
+    /// `scan_from = 0` is exactly `detect`.
+    pub fn detect_from(
+        &self,
+        ctx: &PacketContext,
+        buf: &[u8],
+        scan_from: usize,
+        bits: &mut FlowBits,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        self.collect_candidates(ctx, buf, scan_from, scratch);
+        let candidates = std::mem::take(&mut scratch.candidates);
+        self.evaluate(&candidates, ctx, buf, bits, scratch, out);
+        scratch.candidates = candidates;
+    }
+
+    /// The candidate rules of the last [`RuleSet::detect`] / [`RuleSet::detect_from`] call on
+    /// this scratch, in evaluation order (matched or not).
+    pub fn detect_candidates<'s>(&self, scratch: &'s Scratch) -> impl Iterator<Item = RuleId> + 's {
+        scratch.candidates.iter().map(|&r| RuleId(r))
+    }
+
+    /// Fill `scratch.candidates` (deduplicated, in evaluation order).
+    fn collect_candidates(
+        &self,
+        ctx: &PacketContext,
+        buf: &[u8],
+        scan_from: usize,
+        scratch: &mut Scratch,
+    ) {
+        if scratch.seen.len() != self.rules.len() || scratch.set_id != self.id {
             // A scratch from another RuleSet: make it fit rather than index out of bounds.
             *scratch = self.new_scratch();
         }
@@ -411,28 +481,54 @@ impl RuleSet {
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let class = &self.classes[group::slot_of(ctx.ip_proto, ctx.flow.to_server)];
+        let groups = class.for_ports(ctx.src_port, ctx.dst_port);
         let mut lowered = std::mem::take(&mut scratch.lowered);
         lowered.clear();
-        lowered.extend(buf.iter().map(u8::to_ascii_lowercase));
-        for group in class
-            .for_ports(ctx.src_port, ctx.dst_port)
-            .into_iter()
-            .flatten()
-        {
+        if groups.iter().flatten().any(|g| g.wants_lowered()) {
+            // Only the bytes some matcher will scan.
+            let longest = groups.iter().flatten().map(|g| g.max_pattern_len()).max();
+            let from = scan_from.saturating_sub(longest.unwrap_or(1).saturating_sub(1));
+            lowered.resize(from.min(buf.len()), 0);
+            lowered.extend(buf.iter().skip(from).map(u8::to_ascii_lowercase));
+        }
+        let input = MpmInput {
+            raw: buf,
+            lowered: &lowered,
+        };
+        for group in groups.into_iter().flatten() {
             let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-            scratch.stats.pattern_hits += group.collect(&lowered, [ctx.src, ctx.dst], |r| {
-                let slot = &mut seen[r as usize];
-                if *slot != epoch {
-                    *slot = epoch;
-                    candidates.push(r);
-                }
-            });
+            scratch.stats.pattern_hits += group.collect(
+                input,
+                scan_from,
+                &mut scratch.mpm,
+                [ctx.src, ctx.dst],
+                |r| {
+                    let slot = &mut seen[r as usize];
+                    if *slot != epoch {
+                        *slot = epoch;
+                        candidates.push(r);
+                    }
+                },
+            );
         }
         scratch.lowered = lowered;
         candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
         scratch.stats.candidates += candidates.len() as u64;
+        scratch.candidates = candidates;
+    }
+
+    /// Evaluate `candidates` in order, appending matches to `out` in action order.
+    fn evaluate(
+        &self,
+        candidates: &[u32],
+        ctx: &PacketContext,
+        buf: &[u8],
+        bits: &mut FlowBits,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
         let first_out = out.len();
-        for &r in &candidates {
+        for &r in candidates {
             if self.rule_matches(r as usize, ctx, buf, bits, scratch) {
                 for (command, ids) in &self.compiled[r as usize].bit_actions {
                     eval::apply_bits_action(*command, ids, bits);
@@ -440,7 +536,6 @@ impl RuleSet {
                 out.push(RuleId(r));
             }
         }
-        scratch.candidates = candidates;
         scratch.stats.matches += (out.len() - first_out) as u64;
         out[first_out..].sort_unstable_by_key(|id| self.out_key[id.0 as usize]);
     }

@@ -20,7 +20,7 @@ fn detect_ids(set: &RuleSet, ctx: &PacketContext, buf: &[u8], bits: &mut FlowBit
 
 /// Whether a one-rule set matches `buf` in `ctx`; asserts the reference agrees.
 fn matches_in(options: Vec<DetectOption>, ctx: &PacketContext, buf: &[u8]) -> bool {
-    let set = RuleSet::build(vec![rule(1, options)], &BuildOptions::default());
+    let set = RuleSet::build(vec![rule(1, options)], &build_options());
     let ctx = PacketContext {
         dsize: buf.len(),
         ..*ctx
@@ -28,7 +28,7 @@ fn matches_in(options: Vec<DetectOption>, ctx: &PacketContext, buf: &[u8]) -> bo
     let compiled = !detect_ids(&set, &ctx, buf, &mut FlowBits::default()).is_empty();
     let mut pcre = PcreScratch::new(3500, 1500);
     let limits = ReferenceLimits {
-        retry_limit: BuildOptions::default().retry_limit,
+        retry_limit: build_options().retry_limit,
     };
     let oracle = reference::rule_matches(
         &set.rules()[0],
@@ -233,7 +233,7 @@ fn retry_limit_stops_backtracking_and_is_counted() {
     };
     let options = BuildOptions {
         retry_limit: 2,
-        ..BuildOptions::default()
+        ..build_options()
     };
     let set = RuleSet::build(vec![rule(1, vec![c(content(b"a")), c(b)])], &options);
     let mut scratch = set.new_scratch();
@@ -776,7 +776,7 @@ fn icmp_rules_match_icmp_and_icmpv6() {
         vec![DetectOption::Itype(IntCmp::Eq(8)), DetectOption::IcmpId(7)],
     );
     r.protocol = Protocol::Icmp;
-    let set = RuleSet::build(vec![r], &BuildOptions::default());
+    let set = RuleSet::build(vec![r], &build_options());
     assert_eq!(
         detect_ids(&set, &icmp_ctx(1), b"", &mut FlowBits::default()),
         vec![0]
@@ -799,7 +799,7 @@ fn flow_options_check_state_direction_and_buffer() {
         to_server: Some(true),
         stream: Some(true),
     };
-    let set = RuleSet::build(vec![r], &BuildOptions::default());
+    let set = RuleSet::build(vec![r], &build_options());
     let stream = PacketContext {
         buffer: BufferKind::Stream,
         ..tcp_ctx()
@@ -839,7 +839,7 @@ fn port_groups_route_by_destination_then_source() {
     let mut from_dns = rule(2, vec![c(content(b"GET"))]);
     from_dns.src_ports = ports(&[(53, 53)]);
     let any = rule(3, vec![c(content(b"GET"))]);
-    let set = RuleSet::build(vec![web, from_dns, any], &BuildOptions::default());
+    let set = RuleSet::build(vec![web, from_dns, any], &build_options());
     assert_eq!(
         detect_ids(&set, &tcp_ctx(), b"GET /", &mut FlowBits::default()),
         vec![0, 2]
@@ -878,7 +878,7 @@ fn bidirectional_rule_matches_reversed_packet() {
     let mut r = rule(1, vec![c(content(b"hi"))]);
     r.dst_ports = ports(&[(80, 80)]);
     r.direction = Direction::Both;
-    let set = RuleSet::build(vec![r], &BuildOptions::default());
+    let set = RuleSet::build(vec![r], &build_options());
     let reply = PacketContext {
         src_port: 80,
         dst_port: 40000,
@@ -904,7 +904,7 @@ fn ip_rules_match_every_protocol_and_addresses_filter() {
         include: vec!["10.0.0.0/24".parse().unwrap()],
         exclude: vec!["10.0.0.9/32".parse().unwrap()],
     };
-    let set = RuleSet::build(vec![r], &BuildOptions::default());
+    let set = RuleSet::build(vec![r], &build_options());
     assert_eq!(
         detect_ids(&set, &udp_ctx(), b"zz", &mut FlowBits::default()),
         vec![0]
@@ -924,7 +924,7 @@ fn ip_rules_match_every_protocol_and_addresses_filter() {
 fn udp_rule_ignores_tcp_packets() {
     let mut r = rule(1, vec![c(content(b"q"))]);
     r.protocol = Protocol::Udp;
-    let set = RuleSet::build(vec![r], &BuildOptions::default());
+    let set = RuleSet::build(vec![r], &build_options());
     assert!(detect_ids(&set, &tcp_ctx(), b"q", &mut FlowBits::default()).is_empty());
     assert_eq!(
         detect_ids(&set, &udp_ctx(), b"q", &mut FlowBits::default()),
@@ -951,7 +951,7 @@ fn results_follow_action_order_then_rule_order() {
     })
     .collect();
     rules.push(rule(9, vec![c(content(b"nomatch"))]));
-    let set = RuleSet::build(rules.clone(), &BuildOptions::default());
+    let set = RuleSet::build(rules.clone(), &build_options());
     assert_eq!(
         detect_ids(&set, &tcp_ctx(), b"x", &mut FlowBits::default()),
         vec![2, 1, 4, 0, 3]
@@ -963,7 +963,7 @@ fn results_follow_action_order_then_rule_order() {
             ActionClass::Drop,
             ActionClass::Reject,
         ],
-        ..BuildOptions::default()
+        ..build_options()
     };
     let set = RuleSet::build(rules, &alert_first);
     assert_eq!(
@@ -981,7 +981,7 @@ fn flowbit_setter_is_evaluated_before_checker_in_same_buffer() {
         flowbits(FlowbitsCommand::Set, &["seen"], BitsJoin::All),
         flowbits(FlowbitsCommand::NoAlert, &[], BitsJoin::All),
     ];
-    let set = RuleSet::build(vec![checker, setter], &BuildOptions::default());
+    let set = RuleSet::build(vec![checker, setter], &build_options());
     let mut bits = FlowBits::default();
     assert!(detect_ids(&set, &tcp_ctx(), b"B", &mut bits).is_empty());
     assert_eq!(detect_ids(&set, &tcp_ctx(), b"AB", &mut bits), vec![0, 1]);
@@ -1011,7 +1011,7 @@ fn flowbits_and_or_groups_unset_and_toggle() {
         flowbits(FlowbitsCommand::Toggle, &["a"], BitsJoin::All),
         flowbits(FlowbitsCommand::Unset, &["b"], BitsJoin::All),
     ];
-    let set = RuleSet::build(vec![all, any, none, flip], &BuildOptions::default());
+    let set = RuleSet::build(vec![all, any, none, flip], &build_options());
     let (a, b) = (set.flowbit_id("a").unwrap(), set.flowbit_id("b").unwrap());
     let mut bits = FlowBits::default();
     assert_eq!(detect_ids(&set, &tcp_ctx(), b"", &mut bits), vec![2]);
@@ -1043,12 +1043,12 @@ fn max_pattern_span_covers_offsets_and_windows_and_is_capped() {
             rule(1, vec![c(a.clone()), c(b)]),
             rule(2, vec![c(content(b"xyz"))]),
         ],
-        &BuildOptions::default(),
+        &build_options(),
     );
     assert_eq!(set.max_pattern_span(), 30 + 13);
     let capped = BuildOptions {
         pattern_span_cap: 16,
-        ..BuildOptions::default()
+        ..build_options()
     };
     assert_eq!(
         RuleSet::build(vec![rule(1, vec![c(a)])], &capped).max_pattern_span(),
@@ -1066,17 +1066,14 @@ fn identical_port_groups_share_one_automaton() {
         rules.push(r);
     }
     rules.push(rule(9, vec![c(content(b"generic"))]));
-    let set = RuleSet::build(rules, &BuildOptions::default());
+    let set = RuleSet::build(rules, &build_options());
     // One group for ports 80-82 (shared), one generic.
     assert_eq!(set.group_stats().groups, 2);
 }
 
 #[test]
 fn detect_appends_after_existing_results() {
-    let set = RuleSet::build(
-        vec![rule(1, vec![c(content(b"x"))])],
-        &BuildOptions::default(),
-    );
+    let set = RuleSet::build(vec![rule(1, vec![c(content(b"x"))])], &build_options());
     let mut scratch = set.new_scratch();
     let mut out = vec![RuleId(77)];
     set.detect(
@@ -1098,7 +1095,7 @@ fn overlapping_fast_patterns_all_make_candidates() {
         rule(3, vec![c(content(b"cdef"))]),
         rule(4, vec![c(content(b"abcdefg"))]),
     ];
-    let set = RuleSet::build(rules, &BuildOptions::default());
+    let set = RuleSet::build(rules, &build_options());
     assert_eq!(
         detect_ids(&set, &tcp_ctx(), b"xabcdefgx", &mut FlowBits::default()),
         vec![0, 1, 2, 3]
@@ -1118,7 +1115,7 @@ fn short_fast_patterns_are_found_by_their_own_automaton() {
         ),
         rule(3, vec![c(content(b"mn!"))]),
     ];
-    let set = RuleSet::build(rules, &BuildOptions::default());
+    let set = RuleSet::build(rules, &build_options());
     // One scratch for all buffers: nothing may leak from one buffer to the next.
     let mut scratch = set.new_scratch();
     let mut run = |buf: &[u8]| {
@@ -1171,7 +1168,7 @@ fn ruleset_is_shareable_and_scratch_movable() {
 fn pcre_limit_hit_counts_as_no_match_and_is_counted() {
     let options = BuildOptions {
         pcre_match_limit: 1000,
-        ..BuildOptions::default()
+        ..build_options()
     };
     let catastrophic = pcre("(a+)+$", PcreFlags::default(), false, false);
     let set = RuleSet::build(vec![rule(1, vec![catastrophic])], &options);
@@ -1193,7 +1190,7 @@ fn pcre_limit_hit_counts_as_no_match_and_is_counted() {
 fn pcre_override_flag_ignores_the_limit() {
     let options = BuildOptions {
         pcre_match_limit: 1000,
-        ..BuildOptions::default()
+        ..build_options()
     };
     let DetectOption::Pcre(mut p) = pcre("(a+)+b", PcreFlags::default(), false, false) else {
         unreachable!()
@@ -1226,7 +1223,7 @@ fn rules_without_fast_pattern_are_indexed_by_address() {
         exclude: vec![],
     };
     bad_host.direction = Direction::Both;
-    let set = RuleSet::build(vec![bad_host], &BuildOptions::default());
+    let set = RuleSet::build(vec![bad_host], &build_options());
     assert_eq!(
         detect_ids(&set, &tcp_ctx(), b"", &mut FlowBits::default()),
         vec![0]

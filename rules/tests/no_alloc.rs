@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nfips_rules::ast::*;
 use nfips_rules::pcre::PcreFlags;
-use nfips_rules::{BuildOptions, FlowBits, PacketContext, RuleSet};
+use nfips_rules::{FlowBits, PacketContext, RuleSet};
 use support::*;
 
 struct Counting;
@@ -102,7 +102,7 @@ fn rules() -> Vec<Rule> {
 
 #[test]
 fn detect_does_not_allocate_after_warm_up() {
-    let set = RuleSet::build(rules(), &BuildOptions::default());
+    let set = RuleSet::build(rules(), &build_options());
     let mut scratch = set.new_scratch();
     let mut out = Vec::with_capacity(16);
     let mut bits = FlowBits::default();

@@ -1,13 +1,15 @@
 //! Property test: the compiled RuleSet (groups, automaton prefilter, compiled options,
 //! ordering, flowbits) agrees with the slow reference evaluator on random rules, buffers and
 //! packet contexts. Small alphabets make matches, retries and near-misses common.
-//! Cases: 2,000 by default; set PROPTEST_CASES to change.
+//! Runs once per matcher back end (aho-corasick, hash; Vectorscan with `--features vectorscan`).
+//! Cases: 2,000 per back end by default; set PROPTEST_CASES to change.
 
 mod support;
 
 use std::sync::{Arc, LazyLock};
 
 use nfips_rules::ast::*;
+use nfips_rules::mpm::{MpmKind, VECTORSCAN_BUILT};
 use nfips_rules::pcre::{PcreFlags, PcreScratch, Regex};
 use nfips_rules::reference::{self, ReferenceLimits};
 use nfips_rules::ruleset::{eval_tier, ActionClass, BufferKind, FlowContext, TcpFields};
@@ -430,38 +432,98 @@ fn cases() -> u32 {
         .unwrap_or(2000)
 }
 
+/// One case: build with back end `mpm`, match every packet, compare with the oracle.
+fn check_case(
+    mpm: MpmKind,
+    rules: Vec<Rule>,
+    packets: &[(Vec<u8>, PacketContext)],
+    initial_bits: &[bool],
+    retry_limit: u32,
+) -> Result<(), TestCaseError> {
+    let rules: Vec<Rule> = rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Rule {
+            sid: i as u32 + 1,
+            ..r
+        })
+        .collect();
+    let options = BuildOptions {
+        retry_limit,
+        mpm,
+        ..BuildOptions::default()
+    };
+    let set = RuleSet::build(rules, &options);
+    let mut scratch = set.new_scratch();
+    let mut pcre = PcreScratch::new(options.pcre_match_limit, options.pcre_depth_limit);
+    let mut bits = FlowBits::default();
+    let mut expected_bits = FlowBits::default();
+    for (name, on) in BITS.iter().zip(initial_bits) {
+        if let (Some(id), true) = (set.flowbit_id(name), on) {
+            bits.set(id);
+            expected_bits.set(id);
+        }
+    }
+    let mut out = Vec::new();
+    for (buf, ctx) in packets {
+        let ctx = PacketContext {
+            dsize: buf.len(),
+            ..*ctx
+        };
+        out.clear();
+        set.detect(&ctx, buf, &mut bits, &mut scratch, &mut out);
+        let got: Vec<u32> = out.iter().map(|&RuleId(r)| r).collect();
+        let want = oracle(&set, &ctx, buf, &mut expected_bits, &mut pcre);
+        prop_assert_eq!(&got, &want, "buffer {:?} ctx {:?} mpm {}", buf, ctx, mpm);
+        prop_assert_eq!(&bits, &expected_bits);
+    }
+    prop_assert_eq!(scratch.stats().mpm_failed_scans, 0);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
-    fn compiled_matcher_agrees_with_reference(
+    fn compiled_matcher_agrees_with_reference_ac(
         rules in prop::collection::vec(random_rule(), 1..6),
         packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
         initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
         retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
     ) {
-        let rules: Vec<Rule> = rules.into_iter().enumerate().map(|(i, r)| Rule { sid: i as u32 + 1, ..r }).collect();
-        let options = BuildOptions { retry_limit, ..BuildOptions::default() };
-        let set = RuleSet::build(rules, &options);
-        let mut scratch = set.new_scratch();
-        let mut pcre = PcreScratch::new(options.pcre_match_limit, options.pcre_depth_limit);
-        let mut bits = FlowBits::default();
-        let mut expected_bits = FlowBits::default();
-        for (name, on) in BITS.iter().zip(&initial_bits) {
-            if let (Some(id), true) = (set.flowbit_id(name), on) {
-                bits.set(id);
-                expected_bits.set(id);
-            }
+        check_case(MpmKind::Ac, rules, &packets, &initial_bits, retry_limit)?;
+    }
+
+    #[test]
+    fn compiled_matcher_agrees_with_reference_hash(
+        rules in prop::collection::vec(random_rule(), 1..6),
+        packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
+        initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
+        retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
+    ) {
+        check_case(MpmKind::Hash, rules, &packets, &initial_bits, retry_limit)?;
+    }
+
+    /// The same with Vectorscan (skipped, loudly, without the `vectorscan` feature).
+    #[test]
+    fn compiled_matcher_agrees_with_reference_hs(
+        rules in prop::collection::vec(random_rule(), 1..6),
+        packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
+        initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
+        retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
+    ) {
+        if !VECTORSCAN_BUILT {
+            return Ok(());
         }
-        let mut out = Vec::new();
-        for (buf, ctx) in &packets {
-            let ctx = PacketContext { dsize: buf.len(), ..*ctx };
-            out.clear();
-            set.detect(&ctx, buf, &mut bits, &mut scratch, &mut out);
-            let got: Vec<u32> = out.iter().map(|&RuleId(r)| r).collect();
-            let want = oracle(&set, &ctx, buf, &mut expected_bits, &mut pcre);
-            prop_assert_eq!(&got, &want, "buffer {:?} ctx {:?}", buf, ctx);
-            prop_assert_eq!(&bits, &expected_bits);
-        }
+        check_case(MpmKind::Hs, rules, &packets, &initial_bits, retry_limit)?;
+    }
+}
+
+#[test]
+fn vectorscan_backend_is_covered() {
+    if !VECTORSCAN_BUILT {
+        eprintln!(
+            "SKIPPED: the hs back end is not built; run with --features vectorscan to test it"
+        );
     }
 }

@@ -202,3 +202,25 @@ pub fn icmp_ctx(ip_proto: u8) -> PacketContext {
         ..tcp_ctx()
     }
 }
+
+/// The matcher back end these tests use: `NFIPS_TEST_MPM=ac|hs|hash|auto` picks one; by default
+/// `hs` when the `vectorscan` feature is built (so `--features vectorscan` tests Vectorscan even
+/// for small sets, which `auto` would not give it), else `hash`.
+#[allow(dead_code)]
+pub fn test_mpm() -> nfips_rules::mpm::MpmKind {
+    use nfips_rules::mpm::{MpmKind, VECTORSCAN_BUILT};
+    match std::env::var("NFIPS_TEST_MPM") {
+        Ok(v) => v.parse().unwrap_or_else(|e| panic!("NFIPS_TEST_MPM: {e}")),
+        Err(_) if VECTORSCAN_BUILT => MpmKind::Hs,
+        Err(_) => MpmKind::Hash,
+    }
+}
+
+/// Default build options with the matcher back end under test ([`test_mpm`]).
+#[allow(dead_code)]
+pub fn build_options() -> nfips_rules::BuildOptions {
+    nfips_rules::BuildOptions {
+        mpm: test_mpm(),
+        ..nfips_rules::BuildOptions::default()
+    }
+}

@@ -1,0 +1,142 @@
+//! `RuleSet::detect_from`: a stream view whose first `scan_from` bytes were already inspected
+//! makes candidates only of fast patterns ending in the new bytes, for every matcher back end,
+//! while candidates are still evaluated over the whole buffer.
+
+mod support;
+
+use nfips_rules::ast::*;
+use nfips_rules::mpm::{MpmKind, VECTORSCAN_BUILT};
+use nfips_rules::{BuildOptions, FlowBits, RuleId, RuleSet};
+use support::*;
+
+fn kinds() -> Vec<MpmKind> {
+    let mut kinds = vec![MpmKind::Ac, MpmKind::Hash];
+    if VECTORSCAN_BUILT {
+        kinds.push(MpmKind::Hs);
+    }
+    kinds
+}
+
+fn build(kind: MpmKind, rules: Vec<Rule>) -> RuleSet {
+    let options = BuildOptions {
+        mpm: kind,
+        ..BuildOptions::default()
+    };
+    RuleSet::build(rules, &options)
+}
+
+/// Sids matched by `detect_from(buf, scan_from)`.
+fn sids(set: &RuleSet, buf: &[u8], scan_from: usize) -> Vec<u32> {
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let ctx = nfips_rules::PacketContext {
+        dsize: buf.len(),
+        ..tcp_ctx()
+    };
+    set.detect_from(
+        &ctx,
+        buf,
+        scan_from,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut out,
+    );
+    out.iter().map(|&id| set.rule(id).sid).collect()
+}
+
+#[test]
+fn pattern_only_in_old_bytes_is_not_a_candidate() {
+    for kind in kinds() {
+        let set = build(kind, vec![rule(1, vec![c(content(b"attack"))])]);
+        let buf = b"xxattackxxxxxxxx";
+        assert_eq!(sids(&set, buf, 0), vec![1], "{kind}");
+        assert_eq!(sids(&set, buf, 8), Vec::<u32>::new(), "{kind}");
+    }
+}
+
+#[test]
+fn pattern_straddling_scan_from_is_found() {
+    for kind in kinds() {
+        let set = build(kind, vec![rule(1, vec![c(content(b"attack"))])]);
+        // "attack" spans bytes 2..8; the new data starts at 7 (its last byte).
+        assert_eq!(sids(&set, b"xxattackxx", 7), vec![1], "{kind}");
+        // ... and at 8 it lies wholly in the old bytes.
+        assert_eq!(sids(&set, b"xxattackxx", 8), Vec::<u32>::new(), "{kind}");
+    }
+}
+
+#[test]
+fn short_patterns_follow_the_same_rule() {
+    for kind in kinds() {
+        let set = build(kind, vec![rule(1, vec![c(content(b"ab"))])]);
+        assert_eq!(sids(&set, b"ab--", 1), vec![1], "{kind}");
+        assert_eq!(sids(&set, b"ab--", 2), Vec::<u32>::new(), "{kind}");
+        assert_eq!(sids(&set, b"--ab", 3), vec![1], "{kind}");
+    }
+}
+
+#[test]
+fn candidates_are_evaluated_over_the_old_bytes_too() {
+    for kind in kinds() {
+        // The longest content is the fast pattern; the other must be at offset 0 (old data).
+        let mut head = content(b"GET");
+        head.depth = lit(3);
+        let set = build(
+            kind,
+            vec![rule(1, vec![c(head), c(content(b"/etc/passwd"))])],
+        );
+        let buf = b"GET /index?f=../../etc/passwd";
+        assert_eq!(sids(&set, buf, 10), vec![1], "{kind}");
+    }
+}
+
+#[test]
+fn rules_without_fast_pattern_are_still_evaluated() {
+    for kind in kinds() {
+        let set = build(
+            kind,
+            vec![
+                rule(1, vec![isdataat(3, false, false)]),
+                rule(2, vec![c(content(b"zzzz"))]),
+            ],
+        );
+        assert_eq!(sids(&set, b"0123456789", 9), vec![1], "{kind}");
+    }
+}
+
+#[test]
+fn scan_from_past_the_end_scans_nothing_and_does_not_panic() {
+    for kind in kinds() {
+        let set = build(kind, vec![rule(1, vec![c(content(b"abcd"))])]);
+        assert_eq!(sids(&set, b"abcd", 100), Vec::<u32>::new(), "{kind}");
+    }
+}
+
+#[test]
+fn detect_candidates_lists_the_last_candidates() {
+    for kind in kinds() {
+        let mut never = content(b"ZZ");
+        never.offset = lit(0);
+        never.depth = lit(2);
+        // Rule 1's fast pattern is present but its other content fails: a candidate that did
+        // not match, which a stream caller would keep for the next view.
+        let set = build(
+            kind,
+            vec![
+                rule(1, vec![c(content(b"needle")), c(never)]),
+                rule(2, vec![c(content(b"absent"))]),
+            ],
+        );
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        let buf = b"a needle here";
+        let ctx = nfips_rules::PacketContext {
+            dsize: buf.len(),
+            ..tcp_ctx()
+        };
+        set.detect(&ctx, buf, &mut FlowBits::default(), &mut scratch, &mut out);
+        assert!(out.is_empty());
+        let candidates: Vec<RuleId> = set.detect_candidates(&scratch).collect();
+        assert_eq!(candidates, vec![RuleId(0)], "{kind}");
+    }
+}
