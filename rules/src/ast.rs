@@ -147,6 +147,12 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the rule is matched by HTTP detection ([`crate::ruleset::RuleSet::detect_http`])
+    /// rather than on packets: it reads an HTTP buffer or says `alert http`.
+    pub fn is_http(&self) -> bool {
+        self.requires_http || self.first_http_buffer().is_some()
+    }
+
     /// The first detection option that inspects an HTTP buffer, if any.
     pub fn first_http_buffer(&self) -> Option<Buffer> {
         self.detection

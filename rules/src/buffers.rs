@@ -10,11 +10,137 @@
 //! length. byte_extract variables are shared by all runs in their order of first appearance
 //! (the parser keeps byte_* options out of HTTP buffers, so they live in the packet run).
 //!
-//! Not here: finding candidate rules (groups and fast patterns) or HTTP parsing.
+//! Rules that read HTTP buffers (or say `alert http`) are kept out of the packet groups and
+//! indexed here instead ([`HttpIndex`]): per buffer, one automaton over the fast patterns rules
+//! take from that buffer. [`crate::ruleset::RuleSet::detect_http`] scans the buffers an HTTP
+//! event ([`HttpBuffers`]) offers, keeps the rules whose buffers are all present and one of them
+//! updated, and evaluates them with their [`BufferRuns`].
+//!
+//! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
 
-use crate::ast::{Buffer, DetectOption, UriLen};
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::ast::{Buffer, DetectOption, Rule, UriLen};
 use crate::eval::{PayloadEval, PayloadOp};
+use crate::group::{fast_pattern, fast_pattern_content};
 use crate::pcre::PcreScratch;
+
+/// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
+/// stream) data, the others the transaction's HTTP buffers.
+pub trait HttpBuffers {
+    /// The buffer's bytes, or None when the transaction does not have it (yet).
+    fn get(&self, buffer: Buffer) -> Option<&[u8]>;
+    /// Whether the buffer became ready or grew with this event: only rules reading at least one
+    /// updated buffer are evaluated, so a rule is not re-evaluated on events that change nothing
+    /// it reads.
+    fn updated(&self, buffer: Buffer) -> bool;
+}
+
+/// Which HTTP rules can match an event: per buffer, an automaton over the fast patterns that
+/// rules take from that buffer (matched ASCII case-insensitively: a superset, the prefilter only
+/// has to be sound), and the rules with no fast pattern.
+#[derive(Debug, Default)]
+pub(crate) struct HttpIndex {
+    by_buffer: Vec<BufferPatterns>,
+    unindexed: Vec<u32>,
+    /// The runs of each HTTP rule, by rule index (None for packet rules).
+    runs: Vec<Option<BufferRuns>>,
+}
+
+/// Lowercased fast patterns with the rule each comes from.
+type PatternList = Vec<(Vec<u8>, u32)>;
+
+#[derive(Debug)]
+struct BufferPatterns {
+    buffer: Buffer,
+    automaton: AhoCorasick,
+    /// Rules of each pattern id.
+    rules: Vec<Vec<u32>>,
+}
+
+impl HttpIndex {
+    pub fn build(rules: &[Rule]) -> HttpIndex {
+        let mut index = HttpIndex::default();
+        // Per buffer: (lowercased fast pattern, rule) pairs.
+        let mut patterns: Vec<(Buffer, PatternList)> = Vec::new();
+        for (r, rule) in rules.iter().enumerate() {
+            if !rule.is_http() {
+                index.runs.push(None);
+                continue;
+            }
+            index.runs.push(Some(BufferRuns::compile(&rule.detection)));
+            let (Some(content), Some((bytes, _))) =
+                (fast_pattern_content(rule), fast_pattern(rule))
+            else {
+                index.unindexed.push(r as u32);
+                continue;
+            };
+            let bytes = bytes.to_ascii_lowercase();
+            match patterns.iter_mut().find(|(b, _)| *b == content.buffer) {
+                Some((_, list)) => list.push((bytes, r as u32)),
+                None => patterns.push((content.buffer, vec![(bytes, r as u32)])),
+            }
+        }
+        for (buffer, mut list) in patterns {
+            list.sort_unstable();
+            let mut distinct: Vec<Vec<u8>> = Vec::new();
+            let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+            for (lower, r) in list {
+                if distinct.last() != Some(&lower) {
+                    distinct.push(lower);
+                    pattern_rules.push(Vec::new());
+                }
+                if let Some(rules) = pattern_rules.last_mut() {
+                    rules.push(r);
+                }
+            }
+            let built = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&distinct);
+            match built {
+                Ok(automaton) => index.by_buffer.push(BufferPatterns {
+                    buffer,
+                    automaton,
+                    rules: pattern_rules,
+                }),
+                // Too big an automaton: its rules are evaluated on every event instead (sound).
+                Err(error) => {
+                    tracing::warn!("HTTP {buffer} fast patterns not indexed ({error}); their rules are evaluated on every event");
+                    index.unindexed.extend(pattern_rules.into_iter().flatten());
+                }
+            }
+        }
+        index.unindexed.sort_unstable();
+        index
+    }
+
+    /// The runs of rule `r` when it is an HTTP rule.
+    pub fn runs(&self, r: usize) -> Option<&BufferRuns> {
+        self.runs.get(r).and_then(Option::as_ref)
+    }
+
+    /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
+    /// without one (duplicates possible); the caller filters by buffers present and updated.
+    pub fn collect(&self, buffers: &dyn HttpBuffers, mut candidate: impl FnMut(u32)) -> u64 {
+        let mut hits = 0;
+        for patterns in &self.by_buffer {
+            let Some(bytes) = buffers.get(patterns.buffer) else {
+                continue;
+            };
+            for found in patterns.automaton.find_overlapping_iter(bytes) {
+                hits += 1;
+                for &r in &patterns.rules[found.pattern().as_usize()] {
+                    candidate(r);
+                }
+            }
+        }
+        for &r in &self.unindexed {
+            candidate(r);
+        }
+        hits
+    }
+}
 
 /// One buffer's payload options, compiled.
 #[derive(Debug)]
@@ -78,6 +204,14 @@ impl BufferRuns {
     /// byte_extract variables the rule needs (the length of `vars` for [`Self::matches`]).
     pub fn vars(&self) -> usize {
         self.vars
+    }
+
+    /// Whether every buffer the rule reads is present and at least one was updated.
+    pub fn ready(&self, buffers: &dyn HttpBuffers) -> bool {
+        self.runs
+            .iter()
+            .all(|run| buffers.get(run.buffer).is_some())
+            && self.runs.iter().any(|run| buffers.updated(run.buffer))
     }
 
     /// The buffers the rule reads.
@@ -288,5 +422,245 @@ mod tests {
             r#"content:"x"; pcre:"/y/R";"#,
             &[(Buffer::Packet, b"xy")]
         ));
+    }
+}
+
+#[cfg(test)]
+mod detect_tests {
+    //! [`crate::ruleset::RuleSet::detect_http`]: candidates per buffer, evaluation per buffer.
+
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ast::Origin;
+    use crate::classification::Classifications;
+    use crate::parse::{parse_rule_with, ParseContext, PcreCache};
+    use crate::ruleset::{
+        BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
+        TcpFields,
+    };
+    use crate::vars::Vars;
+
+    fn rules(texts: &[&str]) -> RuleSet {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut ctx = ParseContext {
+            vars: &mut vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let parsed = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let origin = Origin {
+                    file: Arc::from("t.rules"),
+                    line: i + 1,
+                };
+                parse_rule_with(text, origin, &mut ctx, true)
+                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+            })
+            .collect();
+        RuleSet::build(parsed, &BuildOptions::default())
+    }
+
+    fn ctx() -> PacketContext {
+        PacketContext {
+            ip_proto: 6,
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            src_port: 40000,
+            dst_port: 8080,
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 1,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: Some(TcpFields {
+                flags: 0x18,
+                seq: 1,
+                ack: 1,
+                window: 512,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server: true,
+            },
+            buffer: BufferKind::Stream,
+            dsize: 0,
+        }
+    }
+
+    /// An HTTP event: buffers present, and which of them the event updated.
+    struct Event<'a> {
+        buffers: &'a [(Buffer, &'a [u8])],
+        updated: &'a [Buffer],
+    }
+
+    impl HttpBuffers for Event<'_> {
+        fn get(&self, buffer: Buffer) -> Option<&[u8]> {
+            self.buffers
+                .iter()
+                .find(|(b, _)| *b == buffer)
+                .map(|(_, v)| *v)
+        }
+        fn updated(&self, buffer: Buffer) -> bool {
+            self.updated.contains(&buffer)
+        }
+    }
+
+    /// sids matching the event.
+    fn sids(set: &RuleSet, event: &Event) -> Vec<u32> {
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect_http(
+            &ctx(),
+            event,
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        out.iter().map(|id| set.rule(*id).sid).collect()
+    }
+
+    const URI_RULE: &str =
+        r#"alert tcp any any -> any any (content:"/admin"; http_uri; nocase; sid:1;)"#;
+    const HEADER_RULE: &str = r#"alert tcp any any -> any any (content:"evil"; http_user_agent; content:"POST"; http_method; sid:2;)"#;
+    const BODY_RULE: &str =
+        r#"alert tcp any any -> any any (file_data; content:"MZ"; depth:2; sid:3;)"#;
+    const URILEN_RULE: &str = r#"alert tcp any any -> any any (urilen:>100; sid:4;)"#;
+
+    #[test]
+    fn uri_rule_matches_its_buffer_only() {
+        let set = rules(&[URI_RULE]);
+        let uri = Event {
+            buffers: &[(Buffer::HttpUri, b"/ADMIN/x")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert_eq!(sids(&set, &uri), [1]);
+        let packet_only = Event {
+            buffers: &[(Buffer::Packet, b"GET /admin")],
+            updated: &[Buffer::Packet],
+        };
+        assert!(sids(&set, &packet_only).is_empty());
+    }
+
+    #[test]
+    fn http_rules_never_match_packets() {
+        let set = rules(&[URI_RULE]);
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect(
+            &ctx(),
+            b"GET /admin HTTP/1.1",
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn rule_waits_until_all_its_buffers_are_present() {
+        let set = rules(&[HEADER_RULE]);
+        let method_only = Event {
+            buffers: &[(Buffer::HttpMethod, b"POST")],
+            updated: &[Buffer::HttpMethod],
+        };
+        assert!(sids(&set, &method_only).is_empty());
+        let both = Event {
+            buffers: &[
+                (Buffer::HttpMethod, b"POST"),
+                (Buffer::HttpUserAgent, b"evil-bot"),
+            ],
+            updated: &[Buffer::HttpUserAgent],
+        };
+        assert_eq!(sids(&set, &both), [2]);
+    }
+
+    #[test]
+    fn rule_is_not_evaluated_when_none_of_its_buffers_changed() {
+        let set = rules(&[URI_RULE]);
+        let later = Event {
+            buffers: &[(Buffer::HttpUri, b"/admin")],
+            updated: &[Buffer::HttpHeader],
+        };
+        assert!(sids(&set, &later).is_empty());
+    }
+
+    #[test]
+    fn sticky_file_data_rule_with_depth() {
+        let set = rules(&[BODY_RULE]);
+        let body = Event {
+            buffers: &[(Buffer::FileData, b"MZ\x90\x00")],
+            updated: &[Buffer::FileData],
+        };
+        assert_eq!(sids(&set, &body), [3]);
+        let late = Event {
+            buffers: &[(Buffer::FileData, b"xxMZ")],
+            updated: &[Buffer::FileData],
+        };
+        assert!(sids(&set, &late).is_empty());
+    }
+
+    #[test]
+    fn rule_without_fast_pattern_is_a_candidate_when_its_buffer_is_ready() {
+        let set = rules(&[URILEN_RULE]);
+        let long = vec![b'a'; 150];
+        let event = Event {
+            buffers: &[(Buffer::HttpUri, &long)],
+            updated: &[Buffer::HttpUri],
+        };
+        assert_eq!(sids(&set, &event), [4]);
+        let short = Event {
+            buffers: &[(Buffer::HttpUri, b"/a")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert!(sids(&set, &short).is_empty());
+    }
+
+    #[test]
+    fn header_checks_still_apply() {
+        let set = rules(&[r#"alert tcp any any -> any 80 (content:"/admin"; http_uri; sid:5;)"#]);
+        let uri = Event {
+            buffers: &[(Buffer::HttpUri, b"/admin")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert!(
+            sids(&set, &uri).is_empty(),
+            "destination port 8080 is not 80"
+        );
+    }
+
+    #[test]
+    fn packet_rules_and_http_rules_live_side_by_side() {
+        let set = rules(&[
+            URI_RULE,
+            r#"alert tcp any any -> any any (content:"admin"; sid:6;)"#,
+            BODY_RULE,
+        ]);
+        let uri = Event {
+            buffers: &[(Buffer::HttpUri, b"/admin")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert_eq!(sids(&set, &uri), [1]);
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect(
+            &ctx(),
+            b"GET /admin",
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        assert_eq!(
+            out.iter().map(|id| set.rule(*id).sid).collect::<Vec<_>>(),
+            [6]
+        );
     }
 }
