@@ -33,7 +33,7 @@ fn run_file(path: &Path, totals: &mut Totals) -> Result<(), String> {
             Ok(Some(record)) => {
                 totals.packets += 1;
                 let time = record.timestamp.as_micros();
-                capture.packet(record.link, record.data, time, |_, _, _| totals.events += 1);
+                capture.packet(record.link, record.data, time, |_| totals.events += 1);
             }
             Ok(None) => break,
             // A cut-off capture: keep what was read, say so.

@@ -62,8 +62,9 @@ pub fn parse_rule(text: &str, origin: Origin, ctx: &mut ParseContext) -> Result<
     parse_rule_with(text, origin, ctx, HTTP_INSPECTION)
 }
 
-/// [`parse_rule`] with HTTP inspection switched on or off.
-pub(crate) fn parse_rule_with(
+/// [`parse_rule`] with HTTP inspection switched on or off (tests of HTTP detection use it
+/// while [`HTTP_INSPECTION`] is off).
+pub fn parse_rule_with(
     text: &str,
     origin: Origin,
     ctx: &mut ParseContext,

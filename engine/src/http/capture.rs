@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use nfips_stream::{Segment, Side, StreamConfig, StreamTable, TcpFlags};
 
-use super::{Direction, HttpEvents, HttpInspector, HttpSettings, HttpState};
+use super::{Direction, HttpEventView, HttpEvents, HttpInspector, HttpSettings, HttpState};
 use crate::decode::{decode, DecodeStats, LinkType, Transport};
 
 /// Both ends of a flow in canonical (sorted) order.
@@ -59,14 +59,15 @@ impl HttpCapture {
         )
     }
 
-    /// Feeds one captured frame; `on_event` sees every HTTP event it caused, in order, with the
-    /// flow's HTTP state (whose buffers hold what the event announces).
+    /// Feeds one captured frame; `on_event` sees every HTTP event it caused, in order, as the
+    /// view detection reads (the flow's HTTP state, whose buffers hold what the event announces,
+    /// and the packet's payload).
     pub fn packet(
         &mut self,
         link: LinkType,
         frame: &[u8],
         time_us: u64,
-        mut on_event: impl FnMut(&HttpState, Direction, &HttpEvents),
+        mut on_event: impl FnMut(&HttpEventView),
     ) {
         let Ok(packet) = decode(link, frame, false, &mut self.decode_stats) else {
             return;
@@ -112,7 +113,12 @@ impl HttpCapture {
                     .inspector
                     .feed(&mut flow.http, direction, fresh, events);
                 if !events.is_empty() {
-                    on_event(&flow.http, direction, events);
+                    on_event(&HttpEventView {
+                        state: &flow.http,
+                        direction,
+                        events,
+                        packet: packet.payload,
+                    });
                 }
                 fresh = fresh.get(used..).unwrap_or_default();
             }
@@ -120,7 +126,12 @@ impl HttpCapture {
         if tcp.flags & (TcpFlags::FIN | TcpFlags::RST) != 0 {
             self.inspector.finish(&mut flow.http, direction, events);
             if !events.is_empty() {
-                on_event(&flow.http, direction, events);
+                on_event(&HttpEventView {
+                    state: &flow.http,
+                    direction,
+                    events,
+                    packet: packet.payload,
+                });
             }
         }
     }
@@ -166,12 +177,15 @@ mod tests {
                 record.link,
                 record.data,
                 record.timestamp.as_micros(),
-                |state, direction, events| {
-                    for buffer in events.updated.iter() {
-                        let value = state.buffer(direction, buffer).unwrap_or_default();
+                |view| {
+                    for buffer in view.events.updated.iter() {
+                        let value = view
+                            .state
+                            .buffer(view.direction, buffer)
+                            .unwrap_or_default();
                         seen.push(Seen {
                             packet: number,
-                            direction,
+                            direction: view.direction,
                             buffer,
                             value: String::from_utf8_lossy(value).into_owned(),
                         });
@@ -357,5 +371,223 @@ mod tests {
         assert!(seen.is_empty());
         assert_eq!(capture.inspector.counters.not_http, 1);
         assert_eq!(capture.flow_counts(), (1, 0));
+    }
+}
+
+#[cfg(test)]
+mod detection_tests {
+    //! Crafted HTTP pcaps through the parser and [`RuleSet::detect_http`]: which rule alerts on
+    //! which packet.
+
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use nfips_rules::ast::Origin;
+    use nfips_rules::classification::Classifications;
+    use nfips_rules::parse::{parse_rule_with, ParseContext, PcreCache};
+    use nfips_rules::ruleset::{
+        BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
+        TcpFields,
+    };
+    use nfips_rules::vars::Vars;
+
+    use super::*;
+    use crate::craft::TcpConversation;
+    use crate::source::pcap::PcapReader;
+
+    const CLIENT: &str = "10.0.0.1:40000";
+    const SERVER: &str = "10.0.0.2:8080";
+
+    fn ruleset(texts: &[&str]) -> RuleSet {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut ctx = ParseContext {
+            vars: &mut vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let rules = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let origin = Origin {
+                    file: Arc::from("http.rules"),
+                    line: i + 1,
+                };
+                parse_rule_with(text, origin, &mut ctx, true)
+                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+            })
+            .collect();
+        RuleSet::build(rules, &BuildOptions::default())
+    }
+
+    /// The context of a packet of the crafted flow in `direction`.
+    fn context(direction: Direction) -> PacketContext {
+        let client: std::net::SocketAddr = CLIENT.parse().expect("client address");
+        let server: std::net::SocketAddr = SERVER.parse().expect("server address");
+        let (src, dst) = match direction {
+            Direction::ToServer => (client, server),
+            Direction::ToClient => (server, client),
+        };
+        PacketContext {
+            ip_proto: 6,
+            src: src.ip(),
+            dst: dst.ip(),
+            src_port: src.port(),
+            dst_port: dst.port(),
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 0,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: Some(TcpFields {
+                flags: 0x18,
+                seq: 0,
+                ack: 0,
+                window: 65535,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server: direction == Direction::ToServer,
+            },
+            buffer: BufferKind::Stream,
+            dsize: 0,
+        }
+    }
+
+    /// (packet number, sid) of every alert, in order.
+    fn alerts(conversation: &TcpConversation, rules: &[&str]) -> Vec<(u64, u32)> {
+        let set = ruleset(rules);
+        let mut scratch = set.new_scratch();
+        let mut bits = FlowBits::default();
+        let mut pcap = Vec::new();
+        conversation
+            .write_pcap(&mut pcap)
+            .expect("pcap written to memory");
+        let mut reader =
+            PcapReader::from_reader("http.pcap", std::io::Cursor::new(pcap)).expect("pcap reads");
+        let mut capture = HttpCapture::new(HttpSettings::default());
+        let mut found = Vec::new();
+        let mut out = Vec::new();
+        while let Some(record) = reader.next_record().expect("record reads") {
+            let number = record.number;
+            capture.packet(
+                record.link,
+                record.data,
+                record.timestamp.as_micros(),
+                |view| {
+                    out.clear();
+                    let ctx = context(view.direction);
+                    set.detect_http(&ctx, view, &mut bits, &mut scratch, &mut out);
+                    found.extend(out.iter().map(|id| (number, set.rule(*id).sid)));
+                },
+            );
+        }
+        found
+    }
+
+    fn conversation() -> TcpConversation {
+        let mut conversation = TcpConversation::new(CLIENT, SERVER);
+        conversation.handshake();
+        conversation
+    }
+
+    fn rule(options: &str) -> String {
+        format!("drop tcp any any -> any any ({options})")
+    }
+
+    #[test]
+    fn uri_rule_fires_on_the_packet_completing_the_request_line() {
+        let mut conversation = conversation();
+        // 4 "GET /", 5 "evil.php H", 6 "TTP/1.1\r\nH", 7 the rest of the headers.
+        conversation.client_sends(b"GET /evil.php HTTP/1.1\r\nHost: x\r\n\r\n", &[5, 10, 10]);
+        let uri = rule(r#"content:"/evil.php"; http_uri; sid:1;"#);
+        let host = rule(r#"content:"x"; http_host; sid:2;"#);
+        assert_eq!(alerts(&conversation, &[&uri, &host]), [(6, 1), (7, 2)]);
+    }
+
+    #[test]
+    fn normalised_uri_matches_and_raw_uri_keeps_the_encoding() {
+        let mut conversation = conversation();
+        conversation.client_sends(b"GET /a/..//%65tc\\passwd HTTP/1.1\r\n\r\n", &[]);
+        let normalised = rule(r#"content:"/etc/passwd"; http_uri; sid:1;"#);
+        let raw_decoded = rule(r#"content:"/etc/passwd"; http_raw_uri; sid:2;"#);
+        let raw = rule(r#"content:"%65tc"; http_raw_uri; sid:3;"#);
+        assert_eq!(
+            alerts(&conversation, &[&normalised, &raw_decoded, &raw]),
+            [(4, 1), (4, 3)]
+        );
+    }
+
+    #[test]
+    fn file_data_rule_sees_the_decompressed_chunked_body() {
+        let mut conversation = conversation();
+        conversation.client_sends(b"GET / HTTP/1.1\r\n\r\n", &[]);
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder
+            .write_all(b"<html><script>var shellcode=1;</script>")
+            .expect("gzip");
+        let body = encoder.finish().expect("gzip");
+        let mut response =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
+                .to_vec();
+        response.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        response.extend_from_slice(&body);
+        response.extend_from_slice(b"\r\n0\r\n\r\n");
+        conversation.server_sends(&response, &[]);
+        let file_data = rule(r#"file_data; content:"shellcode"; sid:1;"#);
+        let packet = rule(r#"content:"shellcode"; sid:2;"#);
+        let found = alerts(&conversation, &[&file_data, &packet]);
+        assert!(found.iter().any(|&(_, sid)| sid == 1), "{found:?}");
+        assert!(
+            found.iter().all(|&(_, sid)| sid != 2),
+            "the packet bytes are compressed: {found:?}"
+        );
+    }
+
+    #[test]
+    fn pipelined_requests_alert_on_the_second_only() {
+        let mut conversation = conversation();
+        conversation.client_sends(b"GET /ok HTTP/1.1\r\n\r\nGET /bad HTTP/1.1\r\n\r\n", &[]);
+        let bad = rule(r#"content:"/bad"; http_uri; sid:7;"#);
+        assert_eq!(alerts(&conversation, &[&bad]), [(4, 7)]);
+    }
+
+    #[test]
+    fn response_rules_see_status_cookie_and_the_requests_uri() {
+        let mut conversation = conversation();
+        conversation.client_sends(b"GET /dl.php HTTP/1.1\r\n\r\n", &[]);
+        conversation.server_sends(
+            b"HTTP/1.1 404 Not Found\r\nSet-Cookie: sess=%41%42\r\nContent-Length: 0\r\n\r\n",
+            &[],
+        );
+        let status = rule(
+            r#"flow:to_client; content:"404"; http_stat_code; content:"/dl.php"; http_uri; sid:1;"#,
+        );
+        let cookie = rule(r#"content:"sess=AB"; http_cookie; sid:2;"#);
+        let message = rule(r#"pcre:"/^Not\s+Found$/Y"; sid:3;"#);
+        let found = alerts(&conversation, &[&status, &cookie, &message]);
+        let sids: Vec<u32> = found.iter().map(|&(_, sid)| sid).collect();
+        // The status line completes first (sids 1 and 3), the headers then (sid 2).
+        assert_eq!(sids, [1, 3, 2]);
+        assert!(found.iter().all(|&(packet, _)| packet == 6), "{found:?}");
+    }
+
+    #[test]
+    fn uri_content_in_the_body_does_not_alert() {
+        let mut conversation = conversation();
+        conversation.client_sends(
+            b"POST /form HTTP/1.1\r\nContent-Length: 8\r\n\r\n/evil.js",
+            &[],
+        );
+        let uri = rule(r#"content:"/evil.js"; http_uri; sid:1;"#);
+        let body = rule(r#"content:"/evil.js"; http_client_body; sid:2;"#);
+        assert_eq!(alerts(&conversation, &[&uri, &body]), [(4, 2)]);
     }
 }

@@ -36,6 +36,7 @@ use normalize::UriScratch;
 /// Request buffers are filled on the to-server side, response buffers on the to-client side;
 /// header, cookie and protocol buffers on both (for responses the cookie is `Set-Cookie`).
 pub use nfips_rules::ast::Buffer;
+use nfips_rules::ruleset::HttpBuffers;
 
 /// Which way bytes travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -230,6 +231,29 @@ http_counters! {
     pending_requests_overflow,
     /// CONNECT or protocol upgrades after which inspection stopped.
     tunnels,
+}
+
+/// One HTTP event as rule detection reads it ([`nfips_rules::ruleset::RuleSet::detect_http`]):
+/// the transaction's buffers as seen from `direction`, which of them the event updated, and the
+/// packet's payload as [`Buffer::Packet`] (new data with every event).
+pub struct HttpEventView<'a> {
+    pub state: &'a HttpState,
+    pub direction: Direction,
+    pub events: &'a HttpEvents,
+    pub packet: &'a [u8],
+}
+
+impl HttpBuffers for HttpEventView<'_> {
+    fn get(&self, buffer: Buffer) -> Option<&[u8]> {
+        match buffer {
+            Buffer::Packet => Some(self.packet),
+            _ => self.state.transaction_buffer(self.direction, buffer),
+        }
+    }
+
+    fn updated(&self, buffer: Buffer) -> bool {
+        buffer == Buffer::Packet || self.events.updated.contains(buffer)
+    }
 }
 
 /// The per-worker side of HTTP inspection: settings, counters and scratch space.
