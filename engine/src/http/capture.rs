@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use nfips_stream::{Segment, Side, StreamConfig, StreamTable, TcpFlags};
 
 use super::{Direction, HttpEventView, HttpEvents, HttpInspector, HttpSettings, HttpState};
-use crate::decode::{decode, DecodeStats, LinkType, Transport};
+use crate::decode::{decode, DecodeStats, LinkType, Packet, Transport};
 
 /// Both ends of a flow in canonical (sorted) order.
 type FlowKey = (IpAddr, u16, IpAddr, u16);
@@ -61,13 +61,13 @@ impl HttpCapture {
 
     /// Feeds one captured frame; `on_event` sees every HTTP event it caused, in order, as the
     /// view detection reads (the flow's HTTP state, whose buffers hold what the event announces,
-    /// and the packet's payload).
+    /// and the packet's payload), with the decoded packet.
     pub fn packet(
         &mut self,
         link: LinkType,
         frame: &[u8],
         time_us: u64,
-        mut on_event: impl FnMut(&HttpEventView),
+        mut on_event: impl FnMut(&HttpEventView, &Packet),
     ) {
         let Ok(packet) = decode(link, frame, false, &mut self.decode_stats) else {
             return;
@@ -113,12 +113,15 @@ impl HttpCapture {
                     .inspector
                     .feed(&mut flow.http, direction, fresh, events);
                 if !events.is_empty() {
-                    on_event(&HttpEventView {
-                        state: &flow.http,
-                        direction,
-                        events,
-                        packet: packet.payload,
-                    });
+                    on_event(
+                        &HttpEventView {
+                            state: &flow.http,
+                            direction,
+                            events,
+                            packet: packet.payload,
+                        },
+                        &packet,
+                    );
                 }
                 fresh = fresh.get(used..).unwrap_or_default();
             }
@@ -126,12 +129,15 @@ impl HttpCapture {
         if tcp.flags & (TcpFlags::FIN | TcpFlags::RST) != 0 {
             self.inspector.finish(&mut flow.http, direction, events);
             if !events.is_empty() {
-                on_event(&HttpEventView {
-                    state: &flow.http,
-                    direction,
-                    events,
-                    packet: packet.payload,
-                });
+                on_event(
+                    &HttpEventView {
+                        state: &flow.http,
+                        direction,
+                        events,
+                        packet: packet.payload,
+                    },
+                    &packet,
+                );
             }
         }
     }
@@ -177,7 +183,7 @@ mod tests {
                 record.link,
                 record.data,
                 record.timestamp.as_micros(),
-                |view| {
+                |view, _| {
                     for buffer in view.events.updated.iter() {
                         let value = view
                             .state
@@ -481,7 +487,7 @@ mod detection_tests {
                 record.link,
                 record.data,
                 record.timestamp.as_micros(),
-                |view| {
+                |view, _| {
                     out.clear();
                     let ctx = context(view.direction);
                     set.detect_http(&ctx, view, &mut bits, &mut scratch, &mut out);
