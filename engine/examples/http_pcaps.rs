@@ -125,17 +125,23 @@ fn run_file(path: &Path, rules: Option<&RuleSet>, totals: &mut Totals) -> Result
             Ok(Some(record)) => {
                 totals.packets += 1;
                 let time = record.timestamp.as_micros();
-                capture.packet(record.link, record.data, time, |view, packet| {
+                capture.packet(record.link, record.data, time, |view, packet, matched| {
                     totals.events += 1;
                     if let (Some(set), Some(scratch)) = (rules, scratch.as_mut()) {
                         out.clear();
                         let ctx = context(view, packet);
                         set.detect_http(&ctx, view, &mut bits, scratch, &mut out);
-                        for id in &out {
-                            *totals.alerts.entry(set.rule(*id).sid).or_default() += 1;
-                        }
+                        matched.extend(out.iter().map(|id| id.0));
                     }
                 });
+                if let Some(set) = rules {
+                    for &rule in capture.alerts() {
+                        *totals
+                            .alerts
+                            .entry(set.rules()[rule as usize].sid)
+                            .or_default() += 1;
+                    }
+                }
             }
             Ok(None) => break,
             // A cut-off capture: keep what was read, say so.

@@ -32,6 +32,9 @@ pub struct HttpCapture {
     streams: StreamTable<FlowKey>,
     flows: HashMap<FlowKey, CaptureFlow>,
     events: HttpEvents,
+    /// Rules the last packet's events reported, each once per HTTP message.
+    alerts: Vec<u32>,
+    matched: Vec<u32>,
 }
 
 impl HttpCapture {
@@ -48,6 +51,8 @@ impl HttpCapture {
             streams: StreamTable::new(config),
             flows: HashMap::new(),
             events: HttpEvents::default(),
+            alerts: Vec::new(),
+            matched: Vec::new(),
         }
     }
 
@@ -59,16 +64,24 @@ impl HttpCapture {
         )
     }
 
+    /// Rule ids reported by the last [`Self::packet`]'s events, each at most once per HTTP
+    /// message ([`HttpState::first_alert`]), in order.
+    pub fn alerts(&self) -> &[u32] {
+        &self.alerts
+    }
+
     /// Feeds one captured frame; `on_event` sees every HTTP event it caused, in order, as the
     /// view detection reads (the flow's HTTP state, whose buffers hold what the event announces,
-    /// and the packet's payload), with the decoded packet.
+    /// and the packet's payload), with the decoded packet, and pushes the ids of the rules that
+    /// matched; those that did not already alert on the message land in [`Self::alerts`].
     pub fn packet(
         &mut self,
         link: LinkType,
         frame: &[u8],
         time_us: u64,
-        mut on_event: impl FnMut(&HttpEventView, &Packet),
+        mut on_event: impl FnMut(&HttpEventView, &Packet, &mut Vec<u32>),
     ) {
+        self.alerts.clear();
         let Ok(packet) = decode(link, frame, false, &mut self.decode_stats) else {
             return;
         };
@@ -113,6 +126,7 @@ impl HttpCapture {
                     .inspector
                     .feed(&mut flow.http, direction, fresh, events);
                 if !events.is_empty() {
+                    self.matched.clear();
                     on_event(
                         &HttpEventView {
                             state: &flow.http,
@@ -121,7 +135,13 @@ impl HttpCapture {
                             packet: packet.payload,
                         },
                         &packet,
+                        &mut self.matched,
                     );
+                    for &rule in &self.matched {
+                        if flow.http.first_alert(direction, rule) {
+                            self.alerts.push(rule);
+                        }
+                    }
                 }
                 fresh = fresh.get(used..).unwrap_or_default();
             }
@@ -129,6 +149,7 @@ impl HttpCapture {
         if tcp.flags & (TcpFlags::FIN | TcpFlags::RST) != 0 {
             self.inspector.finish(&mut flow.http, direction, events);
             if !events.is_empty() {
+                self.matched.clear();
                 on_event(
                     &HttpEventView {
                         state: &flow.http,
@@ -137,7 +158,13 @@ impl HttpCapture {
                         packet: packet.payload,
                     },
                     &packet,
+                    &mut self.matched,
                 );
+                for &rule in &self.matched {
+                    if flow.http.first_alert(direction, rule) {
+                        self.alerts.push(rule);
+                    }
+                }
             }
         }
     }
@@ -183,7 +210,7 @@ mod tests {
                 record.link,
                 record.data,
                 record.timestamp.as_micros(),
-                |view, _| {
+                |view, _, _| {
                     for buffer in view.events.updated.iter() {
                         let value = view
                             .state
@@ -487,12 +514,19 @@ mod detection_tests {
                 record.link,
                 record.data,
                 record.timestamp.as_micros(),
-                |view, _| {
+                |view, _, matched| {
                     out.clear();
                     let ctx = context(view.direction);
                     set.detect_http(&ctx, view, &mut bits, &mut scratch, &mut out);
-                    found.extend(out.iter().map(|id| (number, set.rule(*id).sid)));
+                    matched.extend(out.iter().map(|id| id.0));
                 },
+            );
+            let rules = set.rules();
+            found.extend(
+                capture
+                    .alerts()
+                    .iter()
+                    .map(|&r| (number, rules[r as usize].sid)),
             );
         }
         found
@@ -583,6 +617,23 @@ mod detection_tests {
         // The status line completes first (sids 1 and 3), the headers then (sid 2).
         assert_eq!(sids, [1, 3, 2]);
         assert!(found.iter().all(|&(packet, _)| packet == 6), "{found:?}");
+    }
+
+    #[test]
+    fn body_rule_alerts_once_per_message_as_the_body_grows() {
+        let mut conversation = conversation();
+        conversation.client_sends(
+            b"GET /a.exe HTTP/1.1\r\n\r\nGET /b.exe HTTP/1.1\r\n\r\n",
+            &[],
+        );
+        // Packet 6: the 39 header bytes and "M"; 7: "Z\x90\x00a" (the match), 8 and 9 more
+        // body; 9 also starts the second response, whose body "MZ" arrives in packet 10.
+        conversation.server_sends(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nMZ\x90\x00abcdefghHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nMZ",
+            &[40, 4, 4, 4],
+        );
+        let exe = rule(r#"file_data; content:"MZ"; depth:2; sid:9;"#);
+        assert_eq!(alerts(&conversation, &[&exe]), [(7, 9), (10, 9)]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod tests;
 
 use std::fmt;
 
-pub use parser::HttpState;
+pub use parser::{HttpState, MAX_ALERTED_RULES};
 
 use normalize::UriScratch;
 

@@ -14,6 +14,9 @@ use super::normalize::{normalize_host, normalize_uri, percent_decode_append, Uri
 use super::{Buffer, BufferSet, Direction, HttpCounters, HttpEvents, HttpInspector};
 use nfips_rules::ast::BufferSide;
 
+/// Rules remembered per message by [`HttpState::first_alert`].
+pub const MAX_ALERTED_RULES: usize = 64;
+
 /// Buffers are indexed by `Buffer as usize`; `Buffer::Packet` (0) is never stored here.
 const BUFFER_COUNT: usize = Buffer::HTTP.len() + 1;
 
@@ -94,6 +97,8 @@ struct Half {
     status: u16,
     framer: BodyFramer,
     body: BodySink,
+    /// Rules (by the caller's id) that already alerted on the current message.
+    alerted: Vec<u32>,
 }
 
 impl Half {
@@ -111,6 +116,7 @@ impl Half {
             status: 0,
             framer: BodyFramer::new(Framing::None),
             body: BodySink::default(),
+            alerted: Vec::new(),
         }
     }
 
@@ -150,6 +156,7 @@ impl Half {
             self.buffers[buffer as usize].clear();
         }
         self.present = BufferSet::EMPTY;
+        self.alerted.clear();
         self.has_pending = false;
         self.facts = BodyFacts::default();
         self.status = 0;
@@ -178,6 +185,7 @@ impl Half {
             + self.pending_name.capacity()
             + self.pending_value.capacity()
             + self.body.capacity()
+            + self.alerted.capacity() * std::mem::size_of::<u32>()
     }
 }
 
@@ -217,6 +225,20 @@ impl HttpState {
             BufferSide::Either => direction,
         };
         self.buffer(source, buffer)
+    }
+
+    /// Records that `rule` matched the current message in `direction`; true the first time, so
+    /// a rule alerts once per message although its buffers grow over several events (a body).
+    /// At most [`MAX_ALERTED_RULES`] rules are remembered per message; beyond, repeats pass.
+    pub fn first_alert(&mut self, direction: Direction, rule: u32) -> bool {
+        let alerted = &mut self.halves[direction.index()].alerted;
+        if alerted.contains(&rule) {
+            return false;
+        }
+        if alerted.len() < MAX_ALERTED_RULES {
+            alerted.push(rule);
+        }
+        true
     }
 
     /// Which buffers the current message in `direction` has.

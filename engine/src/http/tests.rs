@@ -825,6 +825,17 @@ fn response_rules_see_the_transactions_request_buffers() {
 }
 
 #[test]
+fn a_rule_alerts_once_per_message() {
+    let mut flow = Flow::new();
+    flow.feed(ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab");
+    assert!(flow.state.first_alert(ToClient, 7));
+    assert!(!flow.state.first_alert(ToClient, 7), "the same message");
+    assert!(flow.state.first_alert(ToServer, 7), "the other direction");
+    flow.feed(ToClient, b"cdHTTP/1.1 200 OK\r\n");
+    assert!(flow.state.first_alert(ToClient, 7), "a new message");
+}
+
+#[test]
 fn buffers_of_the_previous_message_are_forgotten() {
     let mut flow = Flow::new();
     flow.feed(
