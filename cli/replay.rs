@@ -156,9 +156,19 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
         s.flows_created, s.flows_timed_out, s.flows_evicted, s.flow_emergency_prunes
     );
     eprintln!(
-        "verdicts:   accepted {}  dropped {} (rules {}, flow drop {}, stickydrop {}, decode error {})  rejected {}  passed {}",
-        s.accepted, s.dropped, s.drop_rules, s.drop_flow, s.drop_stickydrop, s.drop_decode, s.rejected, s.passed
+        "verdicts:   accepted {}  dropped {} (rules {}, flow drop {}, stickydrop {}, decode error {}, stream {}, defrag {})  rejected {}  passed {}",
+        s.accepted, s.dropped, s.drop_rules, s.drop_flow, s.drop_stickydrop, s.drop_decode, s.drop_stream, s.drop_defrag, s.rejected, s.passed
     );
+    // Stream and defrag counters that moved (`stream.*`, `defrag.*`, `event.*`).
+    let layer: Vec<String> = s
+        .layer_counters
+        .iter()
+        .filter(|(_, name, value)| *value > 0 && *name != "memuse" && *name != "sessions")
+        .map(|(prefix, name, value)| format!("{prefix}.{name}={value}"))
+        .collect();
+    if !layer.is_empty() {
+        eprintln!("stream:     {}", layer.join(" "));
+    }
     eprintln!("alerts:     {}", s.alerts);
     let mut by_sid: Vec<(&(u32, u32), &u64)> = s.alerts_by_sid.iter().collect();
     by_sid.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

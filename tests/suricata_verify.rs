@@ -12,10 +12,11 @@ use serde_json::Value;
 
 use crate::util::{corpus, nfips};
 
-/// Cases that must pass. Raise it as the engine learns (the stream lands next).
-const REQUIRED_PASSING: usize = 35;
+/// Cases that must pass (39 with the stream and defrag in the packet path). Raise it as the
+/// engine learns.
+const REQUIRED_PASSING: usize = 39;
 
-const SURICATA_VARS: &str = "ipvar HOME_NET [192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]\n\
+pub(crate) const SURICATA_VARS: &str = "ipvar HOME_NET [192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]\n\
 ipvar EXTERNAL_NET !$HOME_NET\nportvar HTTP_PORTS 80\nipvar HTTP_SERVERS $HOME_NET\nipvar SMTP_SERVERS $HOME_NET\n\
 ipvar SQL_SERVERS $HOME_NET\nipvar DNS_SERVERS $HOME_NET\nipvar TELNET_SERVERS $HOME_NET\nportvar SHELLCODE_PORTS !80\n\
 portvar ORACLE_PORTS 1521\nportvar SSH_PORTS 22\nportvar FILE_DATA_PORTS [$HTTP_PORTS,110,143]\n";
@@ -31,8 +32,19 @@ fn matches(record: &Value, wanted: &serde_json::Map<String, Value>) -> bool {
         .all(|(path, want)| field(record, path) == Some(want))
 }
 
-/// Outcome of one case: None when it passed, else why not.
+/// Outcome of one case: Ok when it passed, else why not.
 fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
+    run_case_ignoring(dir, vars, scratch, &[])
+}
+
+/// As [`run_case`], with the named EVE fields left out of every check (fields Suricata writes
+/// and nfips does not, such as `payload_printable`).
+pub(crate) fn run_case_ignoring(
+    dir: &Path,
+    vars: &Path,
+    scratch: &Path,
+    ignored_fields: &[&str],
+) -> Result<(), String> {
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?,
     )
@@ -78,6 +90,9 @@ fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
         cmd.arg("--set")
             .arg(format!("action-order={}", order.join(",")));
     }
+    if config["urgent_policy"] == "drop" {
+        cmd.args(["--set", "stream.urgent-policy=drop"]);
+    }
     cmd.arg(dir.join(text("pcap")));
     let output = cmd.output().map_err(|e| format!("cannot run nfips: {e}"))?;
     if !output.status.success() {
@@ -102,6 +117,7 @@ fn run_case(dir: &Path, vars: &Path, scratch: &Path) -> Result<(), String> {
         };
         // A check without event_type but with alert fields counts alert records.
         let mut filter = filter.clone();
+        filter.retain(|key, _| !ignored_fields.contains(&key.as_str()));
         if !filter.contains_key("event_type") && filter.keys().any(|k| k.starts_with("alert.")) {
             filter.insert("event_type".into(), Value::String("alert".into()));
         }

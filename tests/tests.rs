@@ -1,8 +1,10 @@
 //! End-to-end tests of the `nfips` binary: one test binary, a module per area.
 
+mod evasion;
 mod inline;
 mod netns;
 mod replay;
 mod rules_check;
 mod suricata_verify;
+mod suricata_verify_stream;
 mod util;

@@ -250,20 +250,80 @@ impl Detector {
     ) {
         self.hits.clear();
         for &(kind, bytes) in buffers {
-            let ctx = PacketContext {
-                buffer: kind,
-                ..*ctx
-            };
-            self.buffer_hits.clear();
-            self.plan
-                .rules
-                .detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
-            for &id in &self.buffer_hits {
-                if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
-                    self.hits.push((0, id, Action::Alert));
-                }
+            self.collect(ctx, kind, bytes, bits);
+        }
+        self.finish(ctx, now_us, first_in_direction);
+    }
+
+    /// Inspect a TCP packet: its payload and, when the stream made new data contiguous, the
+    /// stream view (`bytes`, and `new_from`, the index of its first new byte). A rule that
+    /// matches the view only where it also matches the already-inspected part before
+    /// `new_from` was reported with an earlier packet and is not counted for this one.
+    pub fn inspect_tcp(
+        &mut self,
+        ctx: &PacketContext,
+        payload: &[u8],
+        view: Option<(&[u8], usize)>,
+        bits: &mut FlowBits,
+        now_us: u64,
+        first_in_direction: bool,
+    ) {
+        self.hits.clear();
+        self.collect(ctx, BufferKind::Packet, payload, bits);
+        if let Some((bytes, new_from)) = view {
+            let packet_hits = self.hits.len();
+            self.collect(ctx, BufferKind::Stream, bytes, bits);
+            let old = &bytes[..new_from.min(bytes.len())];
+            if self.hits.len() > packet_hits && !old.is_empty() {
+                // Rare (a stream match): the flowbits copy keeps this re-check side-effect free.
+                let mut old_bits = bits.clone();
+                let ctx = PacketContext {
+                    buffer: BufferKind::Stream,
+                    ..*ctx
+                };
+                self.buffer_hits.clear();
+                self.plan.rules.detect(
+                    &ctx,
+                    old,
+                    &mut old_bits,
+                    &mut self.scratch,
+                    &mut self.buffer_hits,
+                );
+                let seen = &self.buffer_hits;
+                let mut index = 0;
+                self.hits.retain(|&(_, id, _)| {
+                    index += 1;
+                    index <= packet_hits || !seen.contains(&id)
+                });
             }
         }
+        self.finish(ctx, now_us, first_in_direction);
+    }
+
+    /// Add the rules matching one buffer to `self.hits` (each rule once).
+    fn collect(
+        &mut self,
+        ctx: &PacketContext,
+        kind: BufferKind,
+        bytes: &[u8],
+        bits: &mut FlowBits,
+    ) {
+        let ctx = PacketContext {
+            buffer: kind,
+            ..*ctx
+        };
+        self.buffer_hits.clear();
+        self.plan
+            .rules
+            .detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
+        for &id in &self.buffer_hits {
+            if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
+                self.hits.push((0, id, Action::Alert));
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &PacketContext, now_us: u64, first_in_direction: bool) {
         if self.plan.scope == ActionScope::Suricata && !first_in_direction {
             let info = &self.plan.info;
             self.hits

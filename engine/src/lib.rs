@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod craft;
 pub mod decode;
+pub mod defrag;
 pub mod detect;
 pub mod flow;
 pub mod http;
@@ -23,5 +24,6 @@ pub mod source;
 pub mod stats;
 pub mod stickydrop;
 pub mod synth;
+pub mod tcp;
 pub mod tuning;
 pub mod worker;

@@ -87,6 +87,28 @@ pub struct StreamSettings {
     pub truncate_sessions: u64,
     pub prune_sessions: u64,
     pub max_sessions: u64,
+    pub urgent_policy: UrgentPolicy,
+}
+
+/// `stream.urgent-policy`: a TCP segment whose urgent pointer points into its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrgentPolicy {
+    /// Drop the segment (Linux takes the urgent byte out of the stream: the bytes inspected
+    /// would not be the bytes the application reads).
+    Drop,
+    /// Keep the urgent byte in the stream (SO_OOBINLINE receivers); only count it.
+    Inline,
+}
+
+/// IP defragmentation limits (`defrag.*`), per worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefragSettings {
+    pub memcap: u64,
+    pub max_fragments: u64,
+    pub max_datagrams: u64,
+    /// Seconds an incomplete datagram is kept.
+    pub timeout: u64,
+    pub overlap_policy: OverlapPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +183,7 @@ pub struct Settings {
     pub detect: DetectSettings,
     pub flow: FlowSettings,
     pub stream: StreamSettings,
+    pub defrag: DefragSettings,
     pub output: OutputSettings,
     pub tuning: TuningSettings,
     pub stickydrop: StickyDropSettings,
@@ -213,14 +236,22 @@ impl Default for Settings {
                 async_oneside: false,
                 memcap: 64 << 20,
                 depth: 1 << 20,
-                window_size: 16 << 20,
-                max_ooo_packets: 64,
-                max_ooo_bytes: 256 << 10,
-                max_seq_holes: 16,
+                window_size: 3000,
+                max_ooo_packets: 5,
+                max_ooo_bytes: 5000,
+                max_seq_holes: 2,
                 overlap_policy: OverlapPolicy::First,
-                truncate_sessions: 64,
-                prune_sessions: 16,
+                truncate_sessions: 15,
+                prune_sessions: 5,
                 max_sessions: 262_144,
+                urgent_policy: UrgentPolicy::Drop,
+            },
+            defrag: DefragSettings {
+                memcap: 4 << 20,
+                max_fragments: 64,
+                max_datagrams: 4096,
+                timeout: 30,
+                overlap_policy: OverlapPolicy::First,
             },
             output: OutputSettings {
                 eve: None,
@@ -418,6 +449,7 @@ macro_rules! enum_setting {
 enum_setting!(MpmKind { "auto" => Auto, "ac" => Ac, "hs" => Hs, "hash" => Hash });
 enum_setting!(DecodeErrorVerdict { "accept" => Accept, "drop" => Drop });
 enum_setting!(OverlapPolicy { "first" => First, "last" => Last, "drop" => Drop });
+enum_setting!(UrgentPolicy { "drop" => Drop, "inline" => Inline });
 enum_setting!(ActionScope { "flow" => Flow, "suricata" => Suricata });
 
 /// The four classes pass, drop, reject, alert, each exactly once, in any order.
@@ -541,14 +573,20 @@ settings_table! {
     "stream.async-oneside" => stream.async_oneside, "Accept TCP sessions where only one direction passes this sensor.";
     "stream.memcap" => stream.memcap, "Bytes of TCP segment data stored per worker; over it sessions are truncated, then pruned (counted).";
     "stream.depth" => stream.depth, "Bytes of each TCP direction reassembled and inspected (0 = all); past it the flow may be bypassed.";
-    "stream.window-size" => stream.window_size, "Largest receive window (after scaling) the stream accepts data into.";
+    "stream.window-size" => stream.window_size, "Most already-inspected stream bytes re-presented to detection before new data (Snort_inline's 3000); the ruleset's longest pattern span is used when smaller.";
     "stream.max-ooo-packets" => stream.max_ooo_packets, "Out-of-order segments queued per session direction; more are dropped (counted).";
     "stream.max-ooo-bytes" => stream.max_ooo_bytes, "Out-of-order bytes queued per session direction; more are dropped (counted).";
     "stream.max-seq-holes" => stream.max_seq_holes, "Sequence holes per session direction before new out-of-order data is dropped (counted).";
-    "stream.overlap-policy" => stream.overlap_policy, "Overlapping TCP data with different bytes: first (keep old), last (take new) or drop (drop the packet).";
+    "stream.overlap-policy" => stream.overlap_policy, "Overlapping TCP data with different bytes: first (what was inspected stands, the conflicting segment is dropped; drop is the same) or last (queued, not yet inspected bytes are replaced).";
     "stream.truncate-sessions" => stream.truncate_sessions, "Sessions whose inspected data is freed at once when the memcap is reached.";
     "stream.prune-sessions" => stream.prune_sessions, "Sessions pruned at once (chosen at random) when truncating did not free enough.";
     "stream.max-sessions" => stream.max_sessions, "TCP sessions tracked per worker (counted when reached).";
+    "stream.urgent-policy" => stream.urgent_policy, "A segment whose urgent pointer points into its payload: drop (counted) or inline (the urgent byte stays in the stream).";
+    "defrag.memcap" => defrag.memcap, "Bytes of pending IP fragments per worker; the oldest datagrams are evicted to stay under it (counted).";
+    "defrag.max-fragments" => defrag.max_fragments, "Fragments per datagram; more are dropped (counted).";
+    "defrag.max-datagrams" => defrag.max_datagrams, "Datagrams being reassembled at once per worker; the oldest is evicted when full (counted).";
+    "defrag.timeout" => defrag.timeout, "Seconds an incomplete datagram is kept (Linux: 30).";
+    "defrag.overlap-policy" => defrag.overlap_policy, "Overlapping fragments with different bytes: first (the conflicting fragment is dropped; drop is the same) or last (later bytes replace earlier ones).";
     "output.eve" => output.eve, "EVE JSON output file (empty = none).";
     "output.fast" => output.fast, "fast.log output file (empty = none).";
     "output.channel-capacity" => output.channel_capacity, "Records queued for the output writer; records beyond it are lost and counted (output_lost), never waited for.";

@@ -21,6 +21,10 @@ pub struct WorkerStats {
     pub drop_flow: u64,
     pub drop_decode: u64,
     pub drop_stickydrop: u64,
+    /// Packets the TCP stream dropped (out of window, overlap conflict, limits ...).
+    pub drop_stream: u64,
+    /// Fragments dropped by defragmentation (overlaps, tiny fragments, limits).
+    pub drop_defrag: u64,
     pub sticky_requests: u64,
     /// Packets with a bad checksum: never inspected.
     pub checksum_invalid: u64,
@@ -37,6 +41,9 @@ pub struct WorkerStats {
     pub tuning_untracked: u64,
     /// Output records lost to a full channel (shared by all workers of one output).
     pub output_lost: u64,
+    /// Stream and defrag counters as (prefix, name, value), reported as `prefix.name`
+    /// (`stream.*`, `defrag.*`, `event.stream.*`, `event.defrag.*`).
+    pub layer_counters: Vec<(&'static str, &'static str, u64)>,
     /// Alert records per (gid, sid).
     pub alerts_by_sid: HashMap<(u32, u32), u64>,
 }
@@ -71,6 +78,8 @@ impl WorkerStats {
             ("drop_flow", self.drop_flow),
             ("drop_decode", self.drop_decode),
             ("drop_stickydrop", self.drop_stickydrop),
+            ("drop_stream", self.drop_stream),
+            ("drop_defrag", self.drop_defrag),
             ("sticky_requests", self.sticky_requests),
             ("checksum_invalid", self.checksum_invalid),
             ("decode_errors", self.decode_errors),
@@ -89,6 +98,11 @@ impl WorkerStats {
             self.decode_events
                 .iter()
                 .map(|(name, value)| (format!("decode.{name}"), *value)),
+        );
+        out.extend(
+            self.layer_counters
+                .iter()
+                .map(|(prefix, name, value)| (format!("{prefix}.{name}"), *value)),
         );
         out
     }
@@ -110,6 +124,8 @@ impl WorkerStats {
             drop_flow,
             drop_decode,
             drop_stickydrop,
+            drop_stream,
+            drop_defrag,
             sticky_requests,
             checksum_invalid,
             decode_errors,
@@ -122,6 +138,16 @@ impl WorkerStats {
         );
         // One output channel is shared: its loss count is the same number in every worker.
         self.output_lost = self.output_lost.max(other.output_lost);
+        for &(prefix, name, count) in &other.layer_counters {
+            match self
+                .layer_counters
+                .iter_mut()
+                .find(|(p, n, _)| *p == prefix && *n == name)
+            {
+                Some((_, _, total)) => *total += count,
+                None => self.layer_counters.push((prefix, name, count)),
+            }
+        }
         for &(name, count) in &other.decode_events {
             self.decode_event_count(name, count);
         }

@@ -17,13 +17,15 @@ use nfips_rules::ruleset::{BufferKind, FlowContext, IcmpFields, IpFields, TcpFie
 use nfips_rules::PacketContext;
 
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
+use crate::defrag::{FragStep, IpDefrag};
 use crate::detect::{DetectionPlan, Detector, PacketAction};
-use crate::flow::{tcp_sender_is_server, track_tcp, Endpoint, FlowTable, FlowVerdict, TcpProgress};
+use crate::flow::{tcp_sender_is_server, Endpoint, FlowKey, FlowTable, FlowVerdict};
 use crate::output::{
     AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef,
 };
 use crate::settings::{DecodeErrorVerdict, Settings};
 use crate::stats::WorkerStats;
+use crate::tcp::TcpStreams;
 
 /// The stickydrop table as the packet path sees it. The inline daemon provides the real,
 /// table, [`crate::stickydrop::StickyDrop`], serves the daemon, replay and tests alike.
@@ -33,6 +35,9 @@ pub trait StickyCheck: Send + Sync {
     /// Block `addr` until `until_secs`.
     fn block(&self, addr: IpAddr, until_secs: u64);
 }
+
+/// Stream and defrag counters (about 90 names) a worker reports.
+const LAYER_COUNTERS_CAPACITY: usize = 128;
 
 /// What all workers share.
 pub struct Shared {
@@ -129,6 +134,10 @@ pub struct Worker {
     decoder: Decoder,
     detector: Detector,
     flows: FlowTable,
+    /// TCP reassembly (see [`crate::tcp`]).
+    tcp: TcpStreams,
+    /// IP defragmentation (see [`crate::defrag`]).
+    defrag: IpDefrag,
     stats: WorkerStats,
     /// Packet time of the next EVE stats record (output.stats-interval).
     next_stats_us: u64,
@@ -229,9 +238,15 @@ impl Worker {
         Worker {
             generation: shared.generation.load(Ordering::Acquire),
             decoder: Decoder::new(shared.settings.checksum_validation),
+            tcp: TcpStreams::new(&shared.settings, plan.rules.max_pattern_span()),
+            defrag: IpDefrag::new(&shared.settings),
             detector: Detector::new(plan),
             flows: FlowTable::new(&shared.settings.flow, id),
-            stats: WorkerStats::default(),
+            stats: WorkerStats {
+                // Room for every stream and defrag counter: refreshing them never allocates.
+                layer_counters: Vec::with_capacity(LAYER_COUNTERS_CAPACITY),
+                ..WorkerStats::default()
+            },
             next_stats_us: 0,
             shared,
             outputs,
@@ -247,6 +262,9 @@ impl Worker {
         self.stats.flows_evicted = c.evicted;
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.tuning_untracked = self.detector.untracked();
+        self.stats.layer_counters.clear();
+        self.tcp.counters(&mut self.stats.layer_counters);
+        self.defrag.counters(&mut self.stats.layer_counters);
         self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
         for &reason in crate::decode::DecodeError::ALL {
@@ -271,6 +289,8 @@ impl Worker {
         if generation != self.generation {
             self.generation = generation;
             self.detector.set_plan(self.shared.plan());
+            self.tcp
+                .set_pattern_span(self.detector.plan().rules.max_pattern_span());
         }
         let decoded = if raw.kernel_checksum_unchecked {
             self.decoder.decode_checksum_not_ready(raw.link, raw.data)
@@ -339,6 +359,9 @@ impl Worker {
             self.stats.checksum_invalid += 1;
             return Verdict::ACCEPT;
         }
+        if pkt.fragment.is_some() {
+            return self.process_fragment(pkt, ts_us, pcap_cnt);
+        }
         let (src_port, dst_port) = ports(pkt);
         self.flows.sweep(ts_us);
         let settings = &self.shared.settings;
@@ -347,13 +370,13 @@ impl Worker {
             Transport::Tcp(tcp) => tcp_sender_is_server(tcp.flags, src_port, dst_port, midstream),
             _ => false,
         };
-        let (flow, to_server, _) = self.flows.lookup(
+        let (src, dst) = (
             Endpoint::new(pkt.src, src_port),
             Endpoint::new(pkt.dst, dst_port),
-            pkt.ip_proto,
-            ts_us,
-            sender_is_server,
         );
+        let (flow, to_server, _) =
+            self.flows
+                .lookup(src, dst, pkt.ip_proto, ts_us, sender_is_server);
         let flow_id = flow.id;
         match flow.verdict {
             FlowVerdict::Drop => {
@@ -380,10 +403,25 @@ impl Worker {
         // TCP: the packet that completes the handshake is not yet "established" (Suricata's
         // semantics); a session picked up midstream is established from its first packet.
         let mut established = flow.established(pkt.ip_proto);
-        if let Transport::Tcp(tcp) = pkt.transport {
-            let before = flow.tcp;
-            track_tcp(flow, tcp.flags, to_server, midstream);
-            established |= before == TcpProgress::None && flow.tcp == TcpProgress::Established;
+        let mut view = None;
+        let mut bypass = false;
+        let mut stream_drop = None;
+        let tcp_key = matches!(pkt.transport, Transport::Tcp(_))
+            .then(|| FlowKey::of(src, dst, pkt.ip_proto).0);
+        if let (Transport::Tcp(tcp), Some(key)) = (&pkt.transport, &tcp_key) {
+            let step = self
+                .tcp
+                .segment(key, flow, tcp, pkt.payload, to_server, ts_us);
+            // A segment the stream drops is still inspected as a packet (alerts), never as
+            // stream data, and dropped whatever the rules say.
+            stream_drop = step.drop;
+            established = step.established;
+            view = step.view.map(|v| (v.bytes, v.new_from));
+            if step.bypass {
+                // Both directions reached stream.depth: the rest of the flow is not inspected.
+                flow.verdict = FlowVerdict::Pass;
+                bypass = true;
+            }
         }
         let ctx = packet_context(
             pkt,
@@ -397,18 +435,37 @@ impl Worker {
         } else {
             flow.packets_to_client == 1
         };
-        self.detector.inspect(
-            &ctx,
-            &[(BufferKind::Packet, pkt.payload)],
-            &mut flow.bits,
-            ts_us,
-            first_in_direction,
-        );
+        if pkt.ip_proto == 6 {
+            self.detector.inspect_tcp(
+                &ctx,
+                pkt.payload,
+                view,
+                &mut flow.bits,
+                ts_us,
+                first_in_direction,
+            );
+        } else {
+            self.detector.inspect(
+                &ctx,
+                &[(BufferKind::Packet, pkt.payload)],
+                &mut flow.bits,
+                ts_us,
+                first_in_direction,
+            );
+        }
         let decision = self.detector.decision();
         match decision.action {
-            PacketAction::Drop if decision.flow_scope => flow.verdict = FlowVerdict::Drop,
+            // The view's bytes are stream data now: only dropping the flow keeps a
+            // retransmission of them (no new view) from passing.
+            PacketAction::Drop if decision.flow_scope || view.is_some() => {
+                flow.verdict = FlowVerdict::Drop
+            }
             PacketAction::Pass if decision.flow_scope => flow.verdict = FlowVerdict::Pass,
             _ => {}
+        }
+        if let (Some(key), FlowVerdict::Drop | FlowVerdict::Pass) = (&tcp_key, flow.verdict) {
+            // No later packet of this flow reaches the stream: free its session now.
+            self.tcp.remove(key);
         }
         let rules = &self.detector.plan().rules;
         if self.outputs.enabled() && !decision.alerts.is_empty() {
@@ -441,6 +498,19 @@ impl Worker {
             },
             PacketAction::Drop => Verdict::DROP,
         };
+        verdict.bypass |= bypass && verdict.accept;
+        if let Some(reason) = stream_drop.filter(|_| decision.action != PacketAction::Drop) {
+            self.stats.drop_stream += 1;
+            self.send_drop(
+                pkt,
+                ts_us,
+                pcap_cnt,
+                Some(flow_id),
+                DropReason::Stream(reason),
+                None,
+            );
+            return Verdict::DROP;
+        }
         if decision.action == PacketAction::Drop {
             self.stats.drop_rules += 1;
             // Non-TCP rejects answer with ICMP unreachable only when `reject.icmp-unreachable`.
@@ -485,6 +555,43 @@ impl Worker {
             verdict.reject = reject;
         }
         verdict
+    }
+
+    /// A fragment: defragment it. The datagram it completes goes through the path in its
+    /// place (the verdict is this fragment's); earlier fragments are accepted.
+    fn process_fragment(&mut self, pkt: &Packet<'_>, ts_us: u64, pcap_cnt: Option<u64>) -> Verdict {
+        match self.defrag.fragment(pkt, ts_us) {
+            FragStep::Pending => Verdict::ACCEPT,
+            FragStep::Drop(reason) => {
+                self.stats.drop_defrag += 1;
+                self.send_drop(pkt, ts_us, pcap_cnt, None, DropReason::Defrag(reason), None);
+                Verdict::DROP
+            }
+            FragStep::Complete => {
+                let datagram = self.defrag.take_datagram();
+                let verdict = match self.decoder.decode_reassembled(&datagram) {
+                    Ok(whole) if whole.fragment.is_none() => {
+                        self.process_decoded(&whole, ts_us, pcap_cnt)
+                    }
+                    Ok(_) => {
+                        let reason = self.defrag.nested_fragment();
+                        self.stats.drop_defrag += 1;
+                        self.send_drop(
+                            pkt,
+                            ts_us,
+                            pcap_cnt,
+                            None,
+                            DropReason::Defrag(reason),
+                            None,
+                        );
+                        Verdict::DROP
+                    }
+                    Err(_) => self.decode_failed(ts_us, pcap_cnt),
+                };
+                self.defrag.give_back(datagram);
+                verdict
+            }
+        }
     }
 
     fn send_drop(

@@ -782,6 +782,11 @@ impl Session {
         if half.has(FIN) {
             return true; // retransmitted FIN; the first one stands
         }
+        if half.has(DEPTH) {
+            // Past stream.depth this direction is no longer tracked (data is accepted as it
+            // comes), so its sequence space cannot judge the FIN either.
+            return true;
+        }
         seq_ge(fin_seq, half.next) && !(half.has(WINDOW) && seq_gt(fin_seq, half.window_end))
     }
 
