@@ -115,6 +115,11 @@ impl HttpIndex {
         index
     }
 
+    /// Whether no rule reads HTTP buffers.
+    pub fn is_empty(&self) -> bool {
+        self.runs.iter().all(Option::is_none)
+    }
+
     /// The runs of rule `r` when it is an HTTP rule.
     pub fn runs(&self, r: usize) -> Option<&BufferRuns> {
         self.runs.get(r).and_then(Option::as_ref)

@@ -502,6 +502,11 @@ impl RuleSet {
         scratch.candidates = candidates;
     }
 
+    /// Whether any rule reads HTTP buffers (the engine parses HTTP only then).
+    pub fn has_http_rules(&self) -> bool {
+        !self.http.is_empty()
+    }
+
     /// Makes `scratch` fit this set and starts a new candidate epoch.
     fn start_scan(&self, scratch: &mut Scratch) {
         if scratch.seen.len() != self.rules.len() || scratch.set_id != self.id {

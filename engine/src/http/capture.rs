@@ -648,3 +648,142 @@ mod detection_tests {
         assert_eq!(alerts(&conversation, &[&uri, &body]), [(4, 2)]);
     }
 }
+
+#[cfg(test)]
+mod detector_tests {
+    //! The packet path's HTTP step: [`crate::detect::Detector::inspect_tcp`] with an
+    //! [`crate::detect::HttpInput`] drops the packet that completes the matching part.
+
+    use std::sync::Arc;
+
+    use nfips_rules::ast::Origin;
+    use nfips_rules::classification::Classifications;
+    use nfips_rules::parse::{parse_rule_with, ParseContext, PcreCache};
+    use nfips_rules::ruleset::{
+        BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
+        TcpFields,
+    };
+    use nfips_rules::vars::Vars;
+
+    use crate::detect::{DetectionPlan, Detector, HttpInput, PacketAction, TcpData};
+    use crate::http::{Direction, HttpState};
+    use crate::settings::Settings;
+    use crate::tuning::ThresholdConfig;
+
+    fn detector(texts: &[&str]) -> Detector {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut ctx = ParseContext {
+            vars: &mut vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let rules = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let origin = Origin {
+                    file: Arc::from("http.rules"),
+                    line: i + 1,
+                };
+                parse_rule_with(text, origin, &mut ctx, true)
+                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+            })
+            .collect();
+        let set = Arc::new(RuleSet::build(rules, &BuildOptions::default()));
+        let plan = DetectionPlan::new(set, &Settings::default(), &ThresholdConfig::default());
+        Detector::new(Arc::new(plan))
+    }
+
+    fn ctx() -> PacketContext {
+        PacketContext {
+            ip_proto: 6,
+            src: "10.0.0.1".parse().expect("address"),
+            dst: "10.0.0.2".parse().expect("address"),
+            src_port: 40000,
+            dst_port: 80,
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 0,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: Some(TcpFields {
+                flags: 0x18,
+                seq: 0,
+                ack: 0,
+                window: 65535,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server: true,
+            },
+            buffer: BufferKind::Packet,
+            dsize: 0,
+        }
+    }
+
+    /// The action for each segment of a request sent in `segments`.
+    fn actions(detector: &mut Detector, segments: &[&[u8]]) -> Vec<PacketAction> {
+        let mut state = HttpState::default();
+        let mut bits = FlowBits::default();
+        let mut stream = Vec::new();
+        segments
+            .iter()
+            .map(|segment| {
+                let new_from = stream.len();
+                stream.extend_from_slice(segment);
+                let http = HttpInput {
+                    state: &mut state,
+                    direction: Direction::ToServer,
+                    new_bytes: segment,
+                };
+                let data = TcpData {
+                    payload: segment,
+                    view: Some((&stream, new_from)),
+                    http: Some(http),
+                };
+                detector.inspect_tcp(&ctx(), data, &mut bits, 0, false);
+                detector.decision().action
+            })
+            .collect()
+    }
+
+    #[test]
+    fn drop_rule_drops_the_segment_that_ends_the_uri() {
+        let mut detector =
+            detector(&[r#"drop tcp any any -> any 80 (content:"/cmd.exe"; http_uri; sid:1;)"#]);
+        let got = actions(
+            &mut detector,
+            &[
+                b"GET /scripts/..%2f",
+                b"cmd.exe HTTP/1.1\r\n",
+                b"Host: x\r\n\r\n",
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                PacketAction::Accept,
+                PacketAction::Drop,
+                PacketAction::Accept
+            ]
+        );
+        assert_eq!(detector.http_counters().requests, 1);
+    }
+
+    #[test]
+    fn header_rule_drops_the_segment_that_ends_the_headers() {
+        let mut detector = detector(&[
+            r#"drop tcp any any -> any 80 (content:"sqlmap"; http_user_agent; sid:2;)"#,
+        ]);
+        let got = actions(
+            &mut detector,
+            &[b"GET / HTTP/1.1\r\nUser-Agent: sqlmap/1.0\r\n", b"\r\n"],
+        );
+        assert_eq!(got, [PacketAction::Accept, PacketAction::Drop]);
+    }
+}
