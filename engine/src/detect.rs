@@ -16,6 +16,7 @@ use nfips_rules::ast::{Action, DetectOption, RejectTarget, StickyTarget};
 use nfips_rules::ruleset::{ActionClass, BufferKind};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
+use crate::http::{Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpState};
 use crate::output::AlertAction;
 use crate::settings::{ActionScope, Settings};
 use crate::tuning::{
@@ -204,6 +205,25 @@ pub struct Detector {
     buffer_hits: Vec<RuleId>,
     tracker: Tracker,
     decision: Decision,
+    http: HttpInspector,
+    http_events: HttpEvents,
+}
+
+/// What [`Detector::inspect_tcp`] inspects of a TCP packet: its payload; when the stream made
+/// new data contiguous, the stream view (`bytes`, and `new_from`, the index of its first new
+/// byte); and the HTTP parser input when the rules read HTTP.
+pub struct TcpData<'a> {
+    pub payload: &'a [u8],
+    pub view: Option<(&'a [u8], usize)>,
+    pub http: Option<HttpInput<'a>>,
+}
+
+/// The HTTP side of a TCP packet for [`Detector::inspect_tcp`]: the flow's parser state, the
+/// direction, and the stream bytes this packet made contiguous (parsed once, in order).
+pub struct HttpInput<'a> {
+    pub state: &'a mut HttpState,
+    pub direction: Direction,
+    pub new_bytes: &'a [u8],
 }
 
 impl Detector {
@@ -215,6 +235,8 @@ impl Detector {
             hits: Vec::new(),
             buffer_hits: Vec::new(),
             decision: Decision::default(),
+            http: HttpInspector::default(),
+            http_events: HttpEvents::default(),
         }
     }
 
@@ -255,19 +277,25 @@ impl Detector {
         self.finish(ctx, now_us, first_in_direction);
     }
 
-    /// Inspect a TCP packet: its payload and, when the stream made new data contiguous, the
-    /// stream view (`bytes`, and `new_from`, the index of its first new byte). A rule that
+    /// Inspect a TCP packet ([`TcpData`]). A rule that
     /// matches the view only where it also matches the already-inspected part before
-    /// `new_from` was reported with an earlier packet and is not counted for this one.
+    /// `new_from` was reported with an earlier packet and is not counted for this one. With
+    /// `http`, the new stream bytes go through the HTTP parser and every HTTP event (URI ready,
+    /// headers ready, body data ...) runs the HTTP rules, so a request is dropped on the packet
+    /// that completes the matching part; an HTTP rule counts once per HTTP message.
     pub fn inspect_tcp(
         &mut self,
         ctx: &PacketContext,
-        payload: &[u8],
-        view: Option<(&[u8], usize)>,
+        data: TcpData,
         bits: &mut FlowBits,
         now_us: u64,
         first_in_direction: bool,
     ) {
+        let TcpData {
+            payload,
+            view,
+            http,
+        } = data;
         self.hits.clear();
         self.collect(ctx, BufferKind::Packet, payload, bits);
         if let Some((bytes, new_from)) = view {
@@ -297,7 +325,63 @@ impl Detector {
                 });
             }
         }
+        if let Some(input) = http {
+            self.inspect_http(ctx, payload, input, bits);
+        }
         self.finish(ctx, now_us, first_in_direction);
+    }
+
+    /// Feed new stream bytes to the HTTP parser; run the HTTP rules on each event.
+    fn inspect_http(
+        &mut self,
+        ctx: &PacketContext,
+        payload: &[u8],
+        input: HttpInput,
+        bits: &mut FlowBits,
+    ) {
+        let ctx = PacketContext {
+            buffer: BufferKind::Stream,
+            ..*ctx
+        };
+        let HttpInput {
+            state,
+            direction,
+            mut new_bytes,
+        } = input;
+        while !new_bytes.is_empty() {
+            let events = &mut self.http_events;
+            let used = self.http.feed(state, direction, new_bytes, events);
+            new_bytes = new_bytes.get(used..).unwrap_or_default();
+            if events.is_empty() {
+                continue;
+            }
+            self.buffer_hits.clear();
+            let view = HttpEventView {
+                state,
+                direction,
+                events,
+                packet: payload,
+            };
+            self.plan.rules.detect_http(
+                &ctx,
+                &view,
+                bits,
+                &mut self.scratch,
+                &mut self.buffer_hits,
+            );
+            for &id in &self.buffer_hits {
+                if state.first_alert(direction, id.0)
+                    && !self.hits.iter().any(|&(_, seen, _)| seen == id)
+                {
+                    self.hits.push((0, id, Action::Alert));
+                }
+            }
+        }
+    }
+
+    /// HTTP parser counters of this worker.
+    pub fn http_counters(&self) -> &HttpCounters {
+        &self.http.counters
     }
 
     /// Add the rules matching one buffer to `self.hits` (each rule once).

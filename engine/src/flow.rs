@@ -121,6 +121,9 @@ pub struct Flow {
     pub tcp: TcpProgress,
     pub verdict: FlowVerdict,
     pub bits: FlowBits,
+    /// HTTP parser state, created at the flow's first stream data when the rules read HTTP
+    /// buffers (boxed: most flows never need it).
+    pub http: Option<Box<crate::http::HttpState>>,
     // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
@@ -290,6 +293,7 @@ impl FlowTable {
                     tcp: TcpProgress::None,
                     verdict: FlowVerdict::None,
                     bits: FlowBits::default(),
+                    http: None,
                 })
             }
         };

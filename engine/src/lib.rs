@@ -15,6 +15,7 @@ pub mod decode;
 pub mod defrag;
 pub mod detect;
 pub mod flow;
+pub mod http;
 pub mod output;
 pub mod reject;
 pub mod replay;

@@ -18,8 +18,9 @@ use nfips_rules::PacketContext;
 
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::defrag::{FragStep, IpDefrag};
-use crate::detect::{DetectionPlan, Detector, PacketAction};
+use crate::detect::{DetectionPlan, Detector, HttpInput, PacketAction, TcpData};
 use crate::flow::{tcp_sender_is_server, Endpoint, FlowKey, FlowTable, FlowVerdict};
+use crate::http::Direction;
 use crate::output::{
     AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef,
 };
@@ -436,14 +437,29 @@ impl Worker {
             flow.packets_to_client == 1
         };
         if pkt.ip_proto == 6 {
-            self.detector.inspect_tcp(
-                &ctx,
-                pkt.payload,
+            // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
+            let new_bytes = view.map_or(&[][..], |(bytes, new_from)| {
+                bytes.get(new_from..).unwrap_or_default()
+            });
+            let http =
+                (!new_bytes.is_empty() && self.detector.plan().rules.has_http_rules()).then(|| {
+                    HttpInput {
+                        state: flow.http.get_or_insert_with(Box::default),
+                        direction: if to_server {
+                            Direction::ToServer
+                        } else {
+                            Direction::ToClient
+                        },
+                        new_bytes,
+                    }
+                });
+            let data = TcpData {
+                payload: pkt.payload,
                 view,
-                &mut flow.bits,
-                ts_us,
-                first_in_direction,
-            );
+                http,
+            };
+            self.detector
+                .inspect_tcp(&ctx, data, &mut flow.bits, ts_us, first_in_direction);
         } else {
             self.detector.inspect(
                 &ctx,

@@ -142,12 +142,30 @@ pub struct Rule {
     pub threshold: Option<Threshold>,
     pub detection_filter: Option<DetectionFilter>,
     pub sticky_drop: Option<StickyDrop>,
+    /// Header protocol `http` (Suricata): a TCP rule that applies only where HTTP was found.
+    pub requires_http: bool,
 }
 
 impl Rule {
+    /// Whether the rule is matched by HTTP detection ([`crate::ruleset::RuleSet::detect_http`])
+    /// rather than on packets: it reads an HTTP buffer or says `alert http`.
+    pub fn is_http(&self) -> bool {
+        self.requires_http || self.first_http_buffer().is_some()
+    }
+
+    /// The first detection option that inspects an HTTP buffer, if any.
+    pub fn first_http_buffer(&self) -> Option<Buffer> {
+        self.detection
+            .iter()
+            .map(DetectOption::buffer)
+            .find(|b| b.is_http())
+    }
+
     /// `flowbits:noalert` anywhere in the rule.
     pub fn is_noalert(&self) -> bool {
-        self.flowbits.iter().any(|fb| fb.command == FlowbitsCommand::NoAlert)
+        self.flowbits
+            .iter()
+            .any(|fb| fb.command == FlowbitsCommand::NoAlert)
     }
 }
 
@@ -186,7 +204,26 @@ pub enum DetectOption {
     TcpSeq(u32),
     TcpAck(u32),
     /// `window:[!]N`.
-    Window { value: u16, negated: bool },
+    Window {
+        value: u16,
+        negated: bool,
+    },
+    /// `urilen`: a test of the HTTP URI buffer's length.
+    UriLen(UriLen),
+}
+
+impl DetectOption {
+    /// The buffer this option inspects ([`Buffer::Packet`] for header tests).
+    pub fn buffer(&self) -> Buffer {
+        match self {
+            DetectOption::Content(c) => c.buffer,
+            DetectOption::Pcre(p) => p.buffer,
+            DetectOption::IsDataAt(d) => d.buffer,
+            DetectOption::UriLen(u) if u.raw => Buffer::HttpRawUri,
+            DetectOption::UriLen(_) => Buffer::HttpUri,
+            _ => Buffer::Packet,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +234,10 @@ pub enum FastPattern {
     /// `fast_pattern:only`: the automaton hit is the whole test.
     Only,
     /// `fast_pattern:offset,length`: this slice of the pattern goes into the automaton.
-    Slice { offset: usize, length: usize },
+    Slice {
+        offset: usize,
+        length: usize,
+    },
 }
 
 /// `content` with its modifiers.
@@ -213,6 +253,8 @@ pub struct Content {
     pub distance: Option<Value>,
     pub within: Option<Value>,
     pub fast_pattern: FastPattern,
+    /// The buffer searched (`http_uri`, a sticky buffer ...); [`Buffer::Packet`] by default.
+    pub buffer: Buffer,
 }
 
 impl Content {
@@ -220,6 +262,234 @@ impl Content {
     pub fn is_relative(&self) -> bool {
         self.distance.is_some() || self.within.is_some()
     }
+}
+
+/// The buffer a content, pcre or isdataat inspects: the packet (or stream) payload, or one of the
+/// HTTP buffers the engine's HTTP parser fills. Request buffers exist on the to-server side,
+/// `HttpResponseLine`, `HttpStatCode`, `HttpStatMsg` and `FileData` on the to-client side; the
+/// header, cookie and protocol buffers on both (for responses the cookie is `Set-Cookie`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Buffer {
+    #[default]
+    Packet,
+    HttpMethod,
+    HttpUri,
+    HttpRawUri,
+    HttpRequestLine,
+    HttpProtocol,
+    HttpHeader,
+    HttpRawHeader,
+    HttpHeaderNames,
+    HttpHost,
+    HttpRawHost,
+    HttpUserAgent,
+    HttpCookie,
+    HttpRawCookie,
+    HttpClientBody,
+    HttpResponseLine,
+    HttpStatCode,
+    HttpStatMsg,
+    /// The response body after dechunking and decompression (`file_data`, `file.data`).
+    FileData,
+    /// The start line and the raw headers, each line with CRLF, then CRLF (Suricata's).
+    HttpStart,
+    /// Values of single headers (Suricata's header sticky buffers); a repeated header's values
+    /// are joined with `, `.
+    HttpAccept,
+    HttpAcceptEnc,
+    HttpAcceptLang,
+    HttpReferer,
+    HttpConnection,
+    HttpContentType,
+    HttpContentLen,
+    HttpServer,
+    HttpLocation,
+}
+
+/// Which message of an HTTP transaction fills a [`Buffer`]: a rule inspecting a response may
+/// still test the request's URI (the transaction's), as Snort and Suricata allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferSide {
+    Request,
+    Response,
+    /// The message being inspected (headers, cookies ... exist on both); the packet itself.
+    Either,
+}
+
+/// How a rule may name a buffer besides its sticky-buffer name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LegacyForm {
+    /// A content modifier after the content: `content:"x"; http_uri;`.
+    Modifier,
+    /// A Suricata 4 sticky keyword before the contents: `http_header_names; content:"x";`.
+    Sticky,
+}
+
+use LegacyForm::{Modifier, Sticky};
+
+/// `(buffer, sticky-buffer name, legacy name, its form, pcre flag or '\0')`.
+#[rustfmt::skip]
+const BUFFER_NAMES: &[(Buffer, &str, &str, LegacyForm, char)] = &[
+    (Buffer::HttpMethod, "http.method", "http_method", Modifier, 'M'),
+    (Buffer::HttpUri, "http.uri", "http_uri", Modifier, 'U'),
+    (Buffer::HttpRawUri, "http.uri.raw", "http_raw_uri", Modifier, 'I'),
+    (Buffer::HttpRequestLine, "http.request_line", "http_request_line", Sticky, '\0'),
+    (Buffer::HttpProtocol, "http.protocol", "http_protocol", Sticky, '\0'),
+    (Buffer::HttpHeader, "http.header", "http_header", Modifier, 'H'),
+    (Buffer::HttpRawHeader, "http.header.raw", "http_raw_header", Modifier, 'D'),
+    (Buffer::HttpHeaderNames, "http.header_names", "http_header_names", Sticky, '\0'),
+    (Buffer::HttpHost, "http.host", "http_host", Modifier, 'W'),
+    (Buffer::HttpRawHost, "http.host.raw", "http_raw_host", Modifier, 'Z'),
+    (Buffer::HttpUserAgent, "http.user_agent", "http_user_agent", Modifier, 'V'),
+    (Buffer::HttpCookie, "http.cookie", "http_cookie", Modifier, 'C'),
+    (Buffer::HttpRawCookie, "http.cookie.raw", "http_raw_cookie", Modifier, 'K'),
+    (Buffer::HttpClientBody, "http.request_body", "http_client_body", Modifier, 'P'),
+    (Buffer::HttpResponseLine, "http.response_line", "http_response_line", Sticky, '\0'),
+    (Buffer::HttpStatCode, "http.stat_code", "http_stat_code", Modifier, 'S'),
+    (Buffer::HttpStatMsg, "http.stat_msg", "http_stat_msg", Modifier, 'Y'),
+    (Buffer::FileData, "file.data", "http_server_body", Modifier, '\0'),
+    (Buffer::HttpStart, "http.start", "http_start", Sticky, '\0'),
+    (Buffer::HttpAccept, "http.accept", "http_accept", Sticky, '\0'),
+    (Buffer::HttpAcceptEnc, "http.accept_enc", "http_accept_enc", Sticky, '\0'),
+    (Buffer::HttpAcceptLang, "http.accept_lang", "http_accept_lang", Sticky, '\0'),
+    (Buffer::HttpReferer, "http.referer", "http_referer", Sticky, '\0'),
+    (Buffer::HttpConnection, "http.connection", "http_connection", Sticky, '\0'),
+    (Buffer::HttpContentType, "http.content_type", "http_content_type", Sticky, '\0'),
+    (Buffer::HttpContentLen, "http.content_len", "http_content_len", Sticky, '\0'),
+    (Buffer::HttpServer, "http.server", "http_server", Sticky, '\0'),
+    (Buffer::HttpLocation, "http.location", "http_location", Sticky, '\0'),
+];
+
+impl Buffer {
+    /// Every HTTP buffer, in declaration order.
+    pub const HTTP: [Buffer; 28] = [
+        Buffer::HttpMethod,
+        Buffer::HttpUri,
+        Buffer::HttpRawUri,
+        Buffer::HttpRequestLine,
+        Buffer::HttpProtocol,
+        Buffer::HttpHeader,
+        Buffer::HttpRawHeader,
+        Buffer::HttpHeaderNames,
+        Buffer::HttpHost,
+        Buffer::HttpRawHost,
+        Buffer::HttpUserAgent,
+        Buffer::HttpCookie,
+        Buffer::HttpRawCookie,
+        Buffer::HttpClientBody,
+        Buffer::HttpResponseLine,
+        Buffer::HttpStatCode,
+        Buffer::HttpStatMsg,
+        Buffer::FileData,
+        Buffer::HttpStart,
+        Buffer::HttpAccept,
+        Buffer::HttpAcceptEnc,
+        Buffer::HttpAcceptLang,
+        Buffer::HttpReferer,
+        Buffer::HttpConnection,
+        Buffer::HttpContentType,
+        Buffer::HttpContentLen,
+        Buffer::HttpServer,
+        Buffer::HttpLocation,
+    ];
+
+    pub fn is_http(self) -> bool {
+        self != Buffer::Packet
+    }
+
+    /// Which message of an HTTP transaction fills this buffer.
+    pub fn side(self) -> BufferSide {
+        match self {
+            Buffer::Packet
+            | Buffer::HttpProtocol
+            | Buffer::HttpHeader
+            | Buffer::HttpRawHeader
+            | Buffer::HttpHeaderNames
+            | Buffer::HttpCookie
+            | Buffer::HttpRawCookie
+            | Buffer::HttpStart
+            | Buffer::HttpConnection
+            | Buffer::HttpContentType
+            | Buffer::HttpContentLen => BufferSide::Either,
+            Buffer::HttpMethod
+            | Buffer::HttpUri
+            | Buffer::HttpRawUri
+            | Buffer::HttpRequestLine
+            | Buffer::HttpHost
+            | Buffer::HttpRawHost
+            | Buffer::HttpUserAgent
+            | Buffer::HttpClientBody
+            | Buffer::HttpAccept
+            | Buffer::HttpAcceptEnc
+            | Buffer::HttpAcceptLang
+            | Buffer::HttpReferer => BufferSide::Request,
+            Buffer::HttpResponseLine
+            | Buffer::HttpStatCode
+            | Buffer::HttpStatMsg
+            | Buffer::FileData
+            | Buffer::HttpServer
+            | Buffer::HttpLocation => BufferSide::Response,
+        }
+    }
+
+    fn names(self) -> Option<&'static (Buffer, &'static str, &'static str, LegacyForm, char)> {
+        BUFFER_NAMES.iter().find(|(buffer, ..)| *buffer == self)
+    }
+
+    /// Suricata's sticky-buffer name (`http.uri`, `file.data`); `pkt_data` for the packet.
+    pub fn sticky_name(self) -> &'static str {
+        self.names().map_or("pkt_data", |(_, name, ..)| name)
+    }
+
+    /// The older keyword naming this buffer (`http_uri`, `http_header_names`); `pkt_data` for
+    /// the packet.
+    pub fn legacy_name(self) -> &'static str {
+        self.names().map_or("pkt_data", |(_, _, name, ..)| name)
+    }
+
+    /// The buffer of a sticky-buffer keyword: Suricata's `http.uri` ..., Snort's `file_data`,
+    /// and Suricata 4's `http_header_names`, `http_request_line` ... (sticky in that version).
+    pub fn from_sticky(keyword: &str) -> Option<Buffer> {
+        match keyword {
+            "file.data" | "file_data" | "http.response_body" => Some(Buffer::FileData),
+            _ => BUFFER_NAMES
+                .iter()
+                .find(|(_, sticky, legacy, form, _)| {
+                    *sticky == keyword || (*form == Sticky && *legacy == keyword)
+                })
+                .map(|(b, ..)| *b),
+        }
+    }
+
+    /// The buffer of a content modifier (`http_uri`, `http_client_body` ...).
+    pub fn from_modifier(keyword: &str) -> Option<Buffer> {
+        BUFFER_NAMES
+            .iter()
+            .find(|(_, _, legacy, form, _)| *form == Modifier && *legacy == keyword)
+            .map(|(b, ..)| *b)
+    }
+
+    /// The buffer of a pcre flag (Snort's `U I H D C K M S Y P`, Suricata's `V W Z`).
+    pub fn from_pcre_flag(flag: char) -> Option<Buffer> {
+        BUFFER_NAMES
+            .iter()
+            .find(|(.., f)| *f == flag && flag != '\0')
+            .map(|(b, ..)| *b)
+    }
+}
+
+impl fmt::Display for Buffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sticky_name())
+    }
+}
+
+/// `urilen`: the URI's length compared with a number or range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UriLen {
+    pub cmp: IntCmp,
+    /// `,raw`: the raw URI's length; the normalised URI's otherwise.
+    pub raw: bool,
 }
 
 /// A compiled `pcre` option.
@@ -236,6 +506,8 @@ pub struct Pcre {
     pub rawbytes: bool,
     /// `O`: ignore configured match limits.
     pub override_limits: bool,
+    /// The buffer searched (flags `U I H D C K M S Y P V W Z`, or a sticky buffer).
+    pub buffer: Buffer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,6 +516,8 @@ pub struct IsDataAt {
     pub relative: bool,
     pub rawbytes: bool,
     pub negated: bool,
+    /// The buffer tested (a sticky buffer, or the previous match's buffer when relative).
+    pub buffer: Buffer,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

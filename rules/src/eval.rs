@@ -136,6 +136,8 @@ pub(crate) fn header_option_matches(option: &DetectOption, ctx: &PacketContext) 
         | DetectOption::ByteTest(_)
         | DetectOption::ByteJump(_)
         | DetectOption::ByteExtract(_) => true,
+        // An HTTP buffer test: rules with one load only when the engine evaluates HTTP buffers.
+        DetectOption::UriLen(_) => true,
     }
 }
 

@@ -45,6 +45,22 @@ pub const PORT_GROUP_MAX_PORTS: usize = 512;
 /// they match ASCII case-insensitively; None when the rule has no non-negated content (it is
 /// then a candidate in every packet of its group).
 pub fn fast_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
+    let c = fast_pattern_content(rule)?;
+    let bytes = match c.fast_pattern {
+        FastPattern::Slice { offset, length } => {
+            let end = offset.saturating_add(length).min(c.pattern.len());
+            match c.pattern.get(offset..end) {
+                Some(slice) if !slice.is_empty() => slice,
+                _ => &c.pattern[..],
+            }
+        }
+        _ => &c.pattern[..],
+    };
+    Some((bytes.to_vec(), c.nocase))
+}
+
+/// The content a rule's fast pattern comes from (its `buffer` says which buffer to scan).
+pub fn fast_pattern_content(rule: &Rule) -> Option<&Content> {
     let contents = rule.detection.iter().filter_map(|o| match o {
         DetectOption::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
         _ => None,
@@ -59,18 +75,7 @@ pub fn fast_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
             best = Some(c);
         }
     }
-    let c = best?;
-    let bytes = match c.fast_pattern {
-        FastPattern::Slice { offset, length } => {
-            let end = offset.saturating_add(length).min(c.pattern.len());
-            match c.pattern.get(offset..end) {
-                Some(slice) if !slice.is_empty() => slice,
-                _ => &c.pattern[..],
-            }
-        }
-        _ => &c.pattern[..],
-    };
-    Some((bytes.to_vec(), c.nocase))
+    best
 }
 
 /// Fast patterns shorter than this stay out of the main matcher (short patterns keep an
@@ -613,6 +618,10 @@ pub(crate) fn build_groups(
     let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
     for (index, rule) in rules.iter().enumerate() {
         let r = index as u32;
+        if rule.is_http() {
+            // Matched over HTTP buffers by `RuleSet::detect_http`, never over packets.
+            continue;
+        }
         let ported = matches!(rule.protocol, Protocol::Tcp | Protocol::Udp);
         let both = rule.direction == crate::ast::Direction::Both;
         for class in slots_of(rule) {

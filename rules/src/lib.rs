@@ -12,6 +12,7 @@
 //! [`ruleset::PacketContext`], and apply verdicts, thresholds and stickydrop themselves.
 
 pub mod ast;
+pub mod buffers;
 pub mod check;
 pub mod classification;
 mod eval;

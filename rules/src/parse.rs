@@ -52,8 +52,24 @@ const APP_LAYER_PROTOCOLS: &[&str] = &[
     "irc", "jabber", "nntp",
 ];
 
+/// Whether rules that inspect HTTP buffers (or say `alert http`) load. Off until the engine feeds
+/// those buffers to detection: while off such rules are unsupported, named by their first HTTP
+/// keyword, so a rule set never half-applies them.
+pub const HTTP_INSPECTION: bool = false;
+
 /// Parse one rule (continuations already joined; `text` starts with the action).
 pub fn parse_rule(text: &str, origin: Origin, ctx: &mut ParseContext) -> Result<Rule, Rejected> {
+    parse_rule_with(text, origin, ctx, HTTP_INSPECTION)
+}
+
+/// [`parse_rule`] with HTTP inspection switched on or off (tests of HTTP detection use it
+/// while [`HTTP_INSPECTION`] is off).
+pub fn parse_rule_with(
+    text: &str,
+    origin: Origin,
+    ctx: &mut ParseContext,
+    http_inspection: bool,
+) -> Result<Rule, Rejected> {
     let text = text.trim();
     let (header, body) = split_rule(text).map_err(|m| Rejected {
         why: Rejection::Error(m),
@@ -75,7 +91,10 @@ pub fn parse_rule(text: &str, origin: Origin, ctx: &mut ParseContext) -> Result<
         Some(Ok(sid)) => sid,
     };
     let header = parse_header(header, ctx.vars).map_err(reject)?;
-    let mut builder = RuleBuilder::new(header, sid_value);
+    if header.requires_http && !http_inspection {
+        return Err(reject(Rejection::Unsupported("http".to_string())));
+    }
+    let mut builder = RuleBuilder::new(header, sid_value, http_inspection);
     for (keyword, arg) in &options {
         builder
             .option(keyword, arg.as_deref(), ctx)
@@ -158,6 +177,8 @@ fn find_sid(options: &[RawOption]) -> Option<Result<u32, String>> {
 struct Header {
     action: Action,
     protocol: Protocol,
+    /// Header protocol `http`.
+    requires_http: bool,
     src: AddrSet,
     src_ports: PortSet,
     direction: Direction,
@@ -221,6 +242,8 @@ fn parse_header(header: &str, vars: &mut Vars) -> Result<Header, Rejection> {
         "tcp" => Protocol::Tcp,
         "udp" => Protocol::Udp,
         "icmp" => Protocol::Icmp,
+        // Suricata's `http`: TCP, on flows where HTTP was found.
+        "http" => Protocol::Tcp,
         p if APP_LAYER_PROTOCOLS.contains(&p) => return Err(Rejection::Unsupported(lower)),
         _ => {
             return Err(Rejection::Error(format!(
@@ -254,6 +277,7 @@ fn parse_header(header: &str, vars: &mut Vars) -> Result<Header, Rejection> {
     Ok(Header {
         action,
         protocol,
+        requires_http: lower == "http",
         src,
         src_ports,
         direction,
@@ -291,11 +315,18 @@ struct RuleBuilder {
     threshold: Option<Threshold>,
     detection_filter: Option<DetectionFilter>,
     sticky_drop: Option<StickyDrop>,
+    /// The sticky buffer in force (`file_data`, `http.uri` ...; `pkt_data` resets it).
+    sticky: Buffer,
+    /// [`HTTP_INSPECTION`] as given: when off, the first HTTP keyword makes the rule
+    /// unsupported on the spot (later options are not read, as for any unsupported keyword).
+    http_inspection: bool,
 }
 
 impl RuleBuilder {
-    fn new(header: Header, sid: u32) -> Self {
+    fn new(header: Header, sid: u32, http_inspection: bool) -> Self {
         RuleBuilder {
+            sticky: Buffer::Packet,
+            http_inspection,
             header,
             sid,
             gid: 1,
@@ -490,8 +521,34 @@ impl RuleBuilder {
                 self.detection.push(DetectOption::Window { value, negated })
             }
             "sticky-drop" | "stickydrop" => self.sticky_drop(arg)?,
-            // pkt_data returns to the packet buffer, which is where detection already is.
-            "pkt_data" => none(arg)?,
+            // pkt_data returns to the packet buffer.
+            "pkt_data" => {
+                none(arg)?;
+                self.sticky = Buffer::Packet;
+            }
+            "uricontent" => {
+                self.note_http(keyword)?;
+                self.content(&need(arg)?)?;
+                self.set_content_buffer(keyword, Buffer::HttpUri)?
+            }
+            "urilen" => {
+                self.note_http(keyword)?;
+                let urilen = parse_urilen(&need(arg)?)?;
+                self.detection.push(DetectOption::UriLen(urilen))
+            }
+            // Snort's file_data takes an optional `mime` argument Snort 2.9 ignores for HTTP.
+            "file_data" => self.set_sticky(keyword, Buffer::FileData)?,
+            k if Buffer::from_modifier(k).is_some() => {
+                self.note_http(keyword)?;
+                none(arg)?;
+                let buffer = Buffer::from_modifier(k).unwrap_or_default();
+                self.set_content_buffer(keyword, buffer)?
+            }
+            k if Buffer::from_sticky(k).is_some() => {
+                self.note_http(keyword)?;
+                none(arg)?;
+                self.set_sticky(keyword, Buffer::from_sticky(k).unwrap_or_default())?
+            }
             // Everything else needs a buffer, decoder or state the engine lacks (http_*,
             // uricontent, urilen, file_data, Suricata sticky buffers such as dns.query,
             // ssl_state, dce_*, asn1, base64_*, tag, ...) or is unknown: unsupported, by name.
@@ -516,9 +573,72 @@ impl RuleBuilder {
             distance: None,
             within: None,
             fast_pattern: FastPattern::No,
+            buffer: self.sticky,
         }));
         self.last_content = Some(self.detection.len() - 1);
         Ok(())
+    }
+
+    /// An HTTP keyword: unsupported (named by `keyword`) while HTTP inspection is off.
+    fn note_http(&self, keyword: &str) -> Result<(), Rejection> {
+        if self.http_inspection {
+            Ok(())
+        } else {
+            unsupported(keyword)
+        }
+    }
+
+    fn set_sticky(&mut self, keyword: &str, buffer: Buffer) -> Result<(), Rejection> {
+        self.note_http(keyword)?;
+        self.sticky = buffer;
+        Ok(())
+    }
+
+    /// A content modifier naming a buffer (`http_uri` ...): the last content searches it.
+    fn set_content_buffer(&mut self, keyword: &str, buffer: Buffer) -> Result<(), Rejection> {
+        self.note_http(keyword)?;
+        self.modify(keyword, |c| match c.buffer {
+            Buffer::Packet => {
+                c.buffer = buffer;
+                Ok(())
+            }
+            same if same == buffer => Ok(()),
+            other => err(format!(
+                "{keyword}: the content already searches {} (one buffer per content)",
+                other.legacy_name()
+            )),
+        })
+    }
+
+    /// The buffer of the last content or pcre (what a relative option continues in).
+    fn previous_buffer(&self) -> Buffer {
+        self.detection
+            .iter()
+            .rev()
+            .find_map(|option| match option {
+                DetectOption::Content(c) => Some(c.buffer),
+                DetectOption::Pcre(p) => Some(p.buffer),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// The buffer a byte_* or isdataat option reads: the sticky buffer, else the previous
+    /// match's buffer when relative.
+    fn option_buffer(&self, relative: bool) -> Buffer {
+        match self.sticky {
+            Buffer::Packet if relative => self.previous_buffer(),
+            sticky => sticky,
+        }
+    }
+
+    /// byte_test/byte_jump/byte_extract read the packet only (for now): in an HTTP buffer they
+    /// make the rule unsupported rather than read the wrong bytes.
+    fn byte_option_in_packet(&self, keyword: &str, relative: bool) -> Result<(), Rejection> {
+        match self.option_buffer(relative) {
+            Buffer::Packet => Ok(()),
+            buffer => unsupported(format!("{keyword} in {}", buffer.sticky_name())),
+        }
     }
 
     fn modify(
@@ -652,6 +772,7 @@ impl RuleBuilder {
         let (body, flag_text) = split_pcre(inner)?;
         let mut flags = PcreFlags::default();
         let (mut relative, mut rawbytes, mut override_limits) = (false, false, false);
+        let mut buffer = None;
         for flag in flag_text.chars() {
             match flag {
                 'i' => flags.caseless = true,
@@ -665,8 +786,15 @@ impl RuleBuilder {
                 'B' => rawbytes = true,
                 'O' => override_limits = true,
                 // Snort's HTTP buffer flags, and Suricata's (V W Z Q).
-                'U' | 'I' | 'H' | 'D' | 'C' | 'K' | 'M' | 'S' | 'Y' | 'P' | 'Q' | 'V' | 'W'
-                | 'Z' => return unsupported(format!("pcre/{flag}")),
+                flag if Buffer::from_pcre_flag(flag).is_some() => {
+                    self.note_http(&format!("pcre/{flag}"))?;
+                    let flagged = Buffer::from_pcre_flag(flag).unwrap_or_default();
+                    if buffer.is_some_and(|b| b != flagged) {
+                        return err(format!("pcre: flags of two buffers in `{inner}`"));
+                    }
+                    buffer = Some(flagged);
+                }
+                'Q' => return unsupported(format!("pcre/{flag}")),
                 other => return err(format!("pcre: unknown flag `{other}` in `{inner}`")),
             }
         }
@@ -689,6 +817,7 @@ impl RuleBuilder {
             relative,
             rawbytes,
             override_limits,
+            buffer: buffer.unwrap_or(self.sticky),
         }));
         Ok(())
     }
@@ -714,11 +843,13 @@ impl RuleBuilder {
                 other => return err(format!("isdataat: unknown argument `{other}`")),
             }
         }
+        let buffer = self.option_buffer(relative);
         self.detection.push(DetectOption::IsDataAt(IsDataAt {
             offset,
             relative,
             rawbytes,
             negated,
+            buffer,
         }));
         Ok(())
     }
@@ -766,6 +897,7 @@ impl RuleBuilder {
         let offset = self.offset_value("byte_test", parts[3])?;
         let extra = ByteArgs::parse("byte_test", &parts[4..], &[])?;
         let bytes = check_bytes("byte_test", parts[0], extra.string.is_some())?;
+        self.byte_option_in_packet("byte_test", extra.relative)?;
         self.detection.push(DetectOption::ByteTest(ByteTest {
             bytes,
             negated,
@@ -813,6 +945,7 @@ impl RuleBuilder {
         if extra.from_beginning && extra.from_end {
             return err("byte_jump: from_beginning and from_end cannot be combined");
         }
+        self.byte_option_in_packet("byte_jump", extra.relative)?;
         self.detection.push(DetectOption::ByteJump(ByteJump {
             bytes,
             offset,
@@ -846,6 +979,7 @@ impl RuleBuilder {
         }
         let extra = ByteArgs::parse("byte_extract", &parts[3..], &["multiplier", "align_n"])?;
         let bytes = check_bytes("byte_extract", parts[0], extra.string.is_some())?;
+        self.byte_option_in_packet("byte_extract", extra.relative)?;
         self.detection.push(DetectOption::ByteExtract(ByteExtract {
             bytes,
             offset,
@@ -1052,6 +1186,7 @@ impl RuleBuilder {
             threshold: self.threshold,
             detection_filter: self.detection_filter,
             sticky_drop: self.sticky_drop,
+            requires_http: header.requires_http,
         })
     }
 }
@@ -1452,6 +1587,38 @@ fn parse_dsize(text: &str) -> Result<IntCmp, Rejection> {
         return Ok(IntCmp::Gt(number(rest)?));
     }
     Ok(IntCmp::Eq(number(text)?))
+}
+
+/// urilen as Snort 2.9 and Suricata read it: `n`, `<n`, `>n`, `a<>b` (exclusive), `a<=>b`
+/// (inclusive), then an optional `,norm` (default) or `,raw`.
+fn parse_urilen(text: &str) -> Result<UriLen, Rejection> {
+    let (range, raw) = match text.split_once(',') {
+        None => (text.trim(), false),
+        Some((range, form)) => match form.trim() {
+            "norm" => (range.trim(), false),
+            "raw" => (range.trim(), true),
+            other => return err(format!("urilen: `{other}` (expected norm or raw)")),
+        },
+    };
+    let number =
+        |t: &str| -> Result<u64, Rejection> { Ok(parse_int("urilen", t.trim(), 0, 65535)? as u64) };
+    let cmp = if let Some((a, b)) = range.split_once("<=>") {
+        IntCmp::Within(number(a)?, number(b)?)
+    } else if let Some((a, b)) = range.split_once("<>") {
+        IntCmp::Between(number(a)?, number(b)?)
+    } else if let Some(rest) = range.strip_prefix('<') {
+        IntCmp::Lt(number(rest)?)
+    } else if let Some(rest) = range.strip_prefix('>') {
+        IntCmp::Gt(number(rest)?)
+    } else {
+        IntCmp::Eq(number(range)?)
+    };
+    if let IntCmp::Within(a, b) | IntCmp::Between(a, b) = cmp {
+        if a > b {
+            return err(format!("urilen: {range}: the low bound is above the high"));
+        }
+    }
+    Ok(UriLen { cmp, raw })
 }
 
 /// ttl: the comparison forms plus Snort's ranges `a-b`, `-b`, `a-`.
@@ -2322,7 +2489,8 @@ mod tests {
                 offset: Value::Literal(10),
                 relative: true,
                 rawbytes: true,
-                negated: true
+                negated: true,
+                buffer: Buffer::Packet,
             }
         );
         assert!(error("isdataat:1,sideways;").contains("sideways"));
@@ -2797,3 +2965,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "parse_http_tests.rs"]
+mod http_tests;

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
+pub use crate::buffers::HttpBuffers;
+use crate::buffers::HttpIndex;
 use crate::eval::{self, PayloadEval, PayloadOp};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
 use crate::mpm::{MpmInput, MpmKind, MpmScratch};
@@ -215,6 +217,15 @@ pub struct RuleSet {
     mpm_prototype: MpmScratch,
     /// Tells this set's scratches from another's.
     id: u64,
+    /// The rules that read HTTP buffers, matched by [`RuleSet::detect_http`].
+    http: HttpIndex,
+}
+
+/// What a rule's payload options read: one packet/stream buffer, or an HTTP event's buffers.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Packet(&'a [u8]),
+    Http(&'a dyn HttpBuffers),
 }
 
 static NEXT_RULESET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -341,6 +352,7 @@ impl RuleSet {
             });
         }
         let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
+        let http = HttpIndex::build(&rules);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let max_pattern_span = rules
             .iter()
@@ -361,6 +373,7 @@ impl RuleSet {
             group_stats,
             mpm_prototype,
             id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            http,
         }
     }
 
@@ -450,8 +463,62 @@ impl RuleSet {
     ) {
         self.collect_candidates(ctx, buf, scan_from, scratch);
         let candidates = std::mem::take(&mut scratch.candidates);
-        self.evaluate(&candidates, ctx, buf, bits, scratch, out);
+        self.evaluate(&candidates, ctx, Payload::Packet(buf), bits, scratch, out);
         scratch.candidates = candidates;
+    }
+
+    /// Match the rules that read HTTP buffers (and `alert http` rules) against one HTTP event:
+    /// a rule is a candidate when its fast pattern occurs in its buffer (or it has none), every
+    /// buffer it reads is present and at least one of them was updated by the event; its
+    /// options are then evaluated, each in its own buffer. `Buffer::Packet` is the packet or
+    /// stream data of the event. Results, flowbits and ordering as in [`RuleSet::detect`].
+    pub fn detect_http(
+        &self,
+        ctx: &PacketContext,
+        buffers: &dyn HttpBuffers,
+        bits: &mut FlowBits,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        self.start_scan(scratch);
+        let mut candidates = std::mem::take(&mut scratch.candidates);
+        candidates.clear();
+        let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
+        scratch.stats.pattern_hits += self.http.collect(buffers, |r| {
+            let slot = &mut seen[r as usize];
+            if *slot != epoch {
+                *slot = epoch;
+                candidates.push(r);
+            }
+        });
+        candidates.retain(|&r| {
+            self.http
+                .runs(r as usize)
+                .is_some_and(|runs| runs.ready(buffers))
+        });
+        candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
+        scratch.stats.candidates += candidates.len() as u64;
+        self.evaluate(&candidates, ctx, Payload::Http(buffers), bits, scratch, out);
+        scratch.candidates = candidates;
+    }
+
+    /// Whether any rule reads HTTP buffers (the engine parses HTTP only then).
+    pub fn has_http_rules(&self) -> bool {
+        !self.http.is_empty()
+    }
+
+    /// Makes `scratch` fit this set and starts a new candidate epoch.
+    fn start_scan(&self, scratch: &mut Scratch) {
+        if scratch.seen.len() != self.rules.len() || scratch.set_id != self.id {
+            // A scratch from another RuleSet: make it fit rather than index out of bounds.
+            *scratch = self.new_scratch();
+        }
+        scratch.stats.buffers += 1;
+        scratch.epoch = scratch.epoch.wrapping_add(1);
+        if scratch.epoch == 0 {
+            scratch.seen.fill(0);
+            scratch.epoch = 1;
+        }
     }
 
     /// The candidate rules of the last [`RuleSet::detect`] / [`RuleSet::detect_from`] call on
@@ -468,16 +535,7 @@ impl RuleSet {
         scan_from: usize,
         scratch: &mut Scratch,
     ) {
-        if scratch.seen.len() != self.rules.len() || scratch.set_id != self.id {
-            // A scratch from another RuleSet: make it fit rather than index out of bounds.
-            *scratch = self.new_scratch();
-        }
-        scratch.stats.buffers += 1;
-        scratch.epoch = scratch.epoch.wrapping_add(1);
-        if scratch.epoch == 0 {
-            scratch.seen.fill(0);
-            scratch.epoch = 1;
-        }
+        self.start_scan(scratch);
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let class = &self.classes[group::slot_of(ctx.ip_proto, ctx.flow.to_server)];
@@ -522,14 +580,14 @@ impl RuleSet {
         &self,
         candidates: &[u32],
         ctx: &PacketContext,
-        buf: &[u8],
+        payload: Payload,
         bits: &mut FlowBits,
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
         let first_out = out.len();
         for &r in candidates {
-            if self.rule_matches(r as usize, ctx, buf, bits, scratch) {
+            if self.rule_matches(r as usize, ctx, payload, bits, scratch) {
                 for (command, ids) in &self.compiled[r as usize].bit_actions {
                     eval::apply_bits_action(*command, ids, bits);
                 }
@@ -544,7 +602,7 @@ impl RuleSet {
         &self,
         r: usize,
         ctx: &PacketContext,
-        buf: &[u8],
+        payload: Payload,
         bits: &FlowBits,
         scratch: &mut Scratch,
     ) -> bool {
@@ -563,6 +621,21 @@ impl RuleSet {
         {
             return false;
         }
+        let buf = match (payload, self.http.runs(r)) {
+            (Payload::Packet(buf), None) => buf,
+            (Payload::Http(buffers), Some(runs)) => {
+                let (matched, retry_limit_hit) = runs.matches(
+                    |b| buffers.get(b),
+                    &mut scratch.vars,
+                    &mut scratch.pcre,
+                    self.options.retry_limit,
+                );
+                scratch.stats.retry_limit_hits += u64::from(retry_limit_hit && !matched);
+                return matched;
+            }
+            // A packet rule in HTTP detection or an HTTP rule on a packet: never a candidate.
+            _ => return false,
+        };
         let mut state = PayloadEval {
             buf,
             vars: &mut scratch.vars[..compiled.vars],

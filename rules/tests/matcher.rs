@@ -631,6 +631,7 @@ fn byte_extract_multiplier_and_align() {
         relative: false,
         rawbytes: false,
         negated: false,
+        buffer: Buffer::Packet,
     });
     // 1*3 = 3, aligned to 4: byte 4 must exist.
     assert!(matches(

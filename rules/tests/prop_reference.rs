@@ -123,6 +123,7 @@ fn payload_option() -> impl Strategy<Value = DetectOption> {
                 relative: rel,
                 rawbytes: false,
                 override_limits: false,
+                buffer: Buffer::Packet,
             })
         }),
         1 => (number.clone(), 0u8..7, 0i64..300, -1i64..4, any::<bool>(), any::<bool>())

@@ -39,6 +39,7 @@ pub fn rule(sid: u32, detection: Vec<DetectOption>) -> Rule {
         threshold: None,
         detection_filter: None,
         sticky_drop: None,
+        requires_http: false,
     }
 }
 
@@ -61,6 +62,7 @@ pub fn content(pattern: &[u8]) -> Content {
         distance: None,
         within: None,
         fast_pattern: FastPattern::No,
+        buffer: Buffer::Packet,
     }
 }
 
@@ -80,6 +82,7 @@ pub fn pcre(body: &str, flags: PcreFlags, relative: bool, negated: bool) -> Dete
         relative,
         rawbytes: false,
         override_limits: false,
+        buffer: Buffer::Packet,
     })
 }
 
@@ -89,6 +92,7 @@ pub fn isdataat(offset: i64, relative: bool, negated: bool) -> DetectOption {
         relative,
         rawbytes: false,
         negated,
+        buffer: Buffer::Packet,
     })
 }
 

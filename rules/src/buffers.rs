@@ -1,0 +1,671 @@
+//! Payload evaluation across buffers: a rule's payload options split into one run per buffer
+//! they read (the packet, `http_uri`, `file_data` ...), each run evaluated by the ordinary
+//! payload evaluator against its own buffer, so depth, offset, distance, within and relative
+//! pcre apply within that buffer.
+//!
+//! A run keeps its options' rule order; the first relative option of a run is relative to the
+//! start of its buffer (Snort 2.9 keeps a separate detection cursor per buffer). A rule matches
+//! when every run matches; a run whose buffer the transaction lacks fails (as in Suricata, a
+//! negated content does not match a missing buffer). `urilen` is a test of the URI buffer's
+//! length. byte_extract variables are shared by all runs in their order of first appearance
+//! (the parser keeps byte_* options out of HTTP buffers, so they live in the packet run).
+//!
+//! Rules that read HTTP buffers (or say `alert http`) are kept out of the packet groups and
+//! indexed here instead ([`HttpIndex`]): per buffer, one automaton over the fast patterns rules
+//! take from that buffer. [`crate::ruleset::RuleSet::detect_http`] scans the buffers an HTTP
+//! event ([`HttpBuffers`]) offers, keeps the rules whose buffers are all present and one of them
+//! updated, and evaluates them with their [`BufferRuns`].
+//!
+//! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::ast::{Buffer, DetectOption, Rule, UriLen};
+use crate::eval::{PayloadEval, PayloadOp};
+use crate::group::{fast_pattern, fast_pattern_content};
+use crate::pcre::PcreScratch;
+
+/// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
+/// stream) data, the others the transaction's HTTP buffers.
+pub trait HttpBuffers {
+    /// The buffer's bytes, or None when the transaction does not have it (yet).
+    fn get(&self, buffer: Buffer) -> Option<&[u8]>;
+    /// Whether the buffer became ready or grew with this event: only rules reading at least one
+    /// updated buffer are evaluated, so a rule is not re-evaluated on events that change nothing
+    /// it reads.
+    fn updated(&self, buffer: Buffer) -> bool;
+}
+
+/// Which HTTP rules can match an event: per buffer, an automaton over the fast patterns that
+/// rules take from that buffer (matched ASCII case-insensitively: a superset, the prefilter only
+/// has to be sound), and the rules with no fast pattern.
+#[derive(Debug, Default)]
+pub(crate) struct HttpIndex {
+    by_buffer: Vec<BufferPatterns>,
+    unindexed: Vec<u32>,
+    /// The runs of each HTTP rule, by rule index (None for packet rules).
+    runs: Vec<Option<BufferRuns>>,
+}
+
+/// Lowercased fast patterns with the rule each comes from.
+type PatternList = Vec<(Vec<u8>, u32)>;
+
+#[derive(Debug)]
+struct BufferPatterns {
+    buffer: Buffer,
+    automaton: AhoCorasick,
+    /// Rules of each pattern id.
+    rules: Vec<Vec<u32>>,
+}
+
+impl HttpIndex {
+    pub fn build(rules: &[Rule]) -> HttpIndex {
+        let mut index = HttpIndex::default();
+        // Per buffer: (lowercased fast pattern, rule) pairs.
+        let mut patterns: Vec<(Buffer, PatternList)> = Vec::new();
+        for (r, rule) in rules.iter().enumerate() {
+            if !rule.is_http() {
+                index.runs.push(None);
+                continue;
+            }
+            index.runs.push(Some(BufferRuns::compile(&rule.detection)));
+            let (Some(content), Some((bytes, _))) =
+                (fast_pattern_content(rule), fast_pattern(rule))
+            else {
+                index.unindexed.push(r as u32);
+                continue;
+            };
+            let bytes = bytes.to_ascii_lowercase();
+            match patterns.iter_mut().find(|(b, _)| *b == content.buffer) {
+                Some((_, list)) => list.push((bytes, r as u32)),
+                None => patterns.push((content.buffer, vec![(bytes, r as u32)])),
+            }
+        }
+        for (buffer, mut list) in patterns {
+            list.sort_unstable();
+            let mut distinct: Vec<Vec<u8>> = Vec::new();
+            let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+            for (lower, r) in list {
+                if distinct.last() != Some(&lower) {
+                    distinct.push(lower);
+                    pattern_rules.push(Vec::new());
+                }
+                if let Some(rules) = pattern_rules.last_mut() {
+                    rules.push(r);
+                }
+            }
+            let built = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&distinct);
+            match built {
+                Ok(automaton) => index.by_buffer.push(BufferPatterns {
+                    buffer,
+                    automaton,
+                    rules: pattern_rules,
+                }),
+                // Too big an automaton: its rules are evaluated on every event instead (sound).
+                Err(error) => {
+                    tracing::warn!("HTTP {buffer} fast patterns not indexed ({error}); their rules are evaluated on every event");
+                    index.unindexed.extend(pattern_rules.into_iter().flatten());
+                }
+            }
+        }
+        index.unindexed.sort_unstable();
+        index
+    }
+
+    /// Whether no rule reads HTTP buffers.
+    pub fn is_empty(&self) -> bool {
+        self.runs.iter().all(Option::is_none)
+    }
+
+    /// The runs of rule `r` when it is an HTTP rule.
+    pub fn runs(&self, r: usize) -> Option<&BufferRuns> {
+        self.runs.get(r).and_then(Option::as_ref)
+    }
+
+    /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
+    /// without one (duplicates possible); the caller filters by buffers present and updated.
+    pub fn collect(&self, buffers: &dyn HttpBuffers, mut candidate: impl FnMut(u32)) -> u64 {
+        let mut hits = 0;
+        for patterns in &self.by_buffer {
+            let Some(bytes) = buffers.get(patterns.buffer) else {
+                continue;
+            };
+            for found in patterns.automaton.find_overlapping_iter(bytes) {
+                hits += 1;
+                for &r in &patterns.rules[found.pattern().as_usize()] {
+                    candidate(r);
+                }
+            }
+        }
+        for &r in &self.unindexed {
+            candidate(r);
+        }
+        hits
+    }
+}
+
+/// One buffer's payload options, compiled.
+#[derive(Debug)]
+struct BufferRun {
+    buffer: Buffer,
+    ops: Vec<PayloadOp>,
+    /// urilen tests of this buffer (`HttpUri` or `HttpRawUri` runs only).
+    lengths: Vec<UriLen>,
+}
+
+/// A rule's payload options split by buffer. Immutable once compiled; evaluation takes the
+/// caller's scratch (variables, pcre match data).
+#[derive(Debug, Default)]
+pub struct BufferRuns {
+    runs: Vec<BufferRun>,
+    /// byte_extract variables of the rule. They are numbered in rule order and all live in one
+    /// run (the parser keeps byte_* options in the packet), so a run's own numbering is the
+    /// rule's.
+    vars: usize,
+}
+
+impl BufferRuns {
+    /// Splits and compiles the payload options of `detection` (header options are ignored).
+    pub fn compile(detection: &[DetectOption]) -> BufferRuns {
+        let mut order: Vec<Buffer> = Vec::new();
+        for option in detection {
+            let reads_buffer =
+                matches!(option, DetectOption::UriLen(_)) || crate::eval::is_payload_option(option);
+            if reads_buffer && !order.contains(&option.buffer()) {
+                order.push(option.buffer());
+            }
+        }
+        let mut vars = 0;
+        let runs = order
+            .into_iter()
+            .map(|buffer| {
+                let options: Vec<DetectOption> = detection
+                    .iter()
+                    .filter(|o| o.buffer() == buffer && crate::eval::is_payload_option(o))
+                    .cloned()
+                    .collect();
+                let (ops, run_vars) = PayloadOp::compile_all(&options);
+                vars += run_vars;
+                let lengths = detection
+                    .iter()
+                    .filter_map(|o| match o {
+                        DetectOption::UriLen(u) if o.buffer() == buffer => Some(*u),
+                        _ => None,
+                    })
+                    .collect();
+                BufferRun {
+                    buffer,
+                    ops,
+                    lengths,
+                }
+            })
+            .collect();
+        BufferRuns { runs, vars }
+    }
+
+    /// byte_extract variables the rule needs (the length of `vars` for [`Self::matches`]).
+    pub fn vars(&self) -> usize {
+        self.vars
+    }
+
+    /// Whether every buffer the rule reads is present and at least one was updated.
+    pub fn ready(&self, buffers: &dyn HttpBuffers) -> bool {
+        self.runs
+            .iter()
+            .all(|run| buffers.get(run.buffer).is_some())
+            && self.runs.iter().any(|run| buffers.updated(run.buffer))
+    }
+
+    /// The buffers the rule reads.
+    pub fn buffers(&self) -> impl Iterator<Item = Buffer> + '_ {
+        self.runs.iter().map(|run| run.buffer)
+    }
+
+    /// Whether every run matches its buffer as `source` gives it (`None`: the buffer is absent).
+    /// `vars` needs at least [`Self::vars`] slots (fewer: no match). Returns (matched, retry
+    /// limit hit).
+    pub fn matches<'b>(
+        &self,
+        source: impl Fn(Buffer) -> Option<&'b [u8]>,
+        vars: &mut [i64],
+        pcre: &mut PcreScratch,
+        retry_limit: u32,
+    ) -> (bool, bool) {
+        let mut retry_limit_hit = false;
+        let Some(vars) = vars.get_mut(..self.vars) else {
+            // Scratch too small for this rule's variables: no match rather than a panic.
+            return (false, retry_limit_hit);
+        };
+        for run in &self.runs {
+            let Some(buf) = source(run.buffer) else {
+                return (false, retry_limit_hit);
+            };
+            if !run.lengths.iter().all(|u| u.cmp.matches(buf.len() as u64)) {
+                return (false, retry_limit_hit);
+            }
+            let mut state = PayloadEval {
+                buf,
+                vars: &mut *vars,
+                pcre: &mut *pcre,
+                retries_left: retry_limit,
+                retry_limit_hit: false,
+            };
+            let matched = state.run(&run.ops, 0);
+            retry_limit_hit |= state.retry_limit_hit;
+            if !matched {
+                return (false, retry_limit_hit);
+            }
+        }
+        (true, retry_limit_hit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ast::{Origin, Rule};
+    use crate::classification::Classifications;
+    use crate::parse::{parse_rule_with, ParseContext, PcreCache};
+    use crate::vars::Vars;
+
+    fn rule(options: &str) -> Rule {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut ctx = ParseContext {
+            vars: &mut vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let text = format!("alert tcp any any -> any any ({options} sid:1;)");
+        let origin = Origin {
+            file: Arc::from("t.rules"),
+            line: 1,
+        };
+        parse_rule_with(&text, origin, &mut ctx, true)
+            .unwrap_or_else(|e| panic!("{options}: {e:?}"))
+    }
+
+    /// Whether the rule's payload matches the given buffers.
+    fn matches(options: &str, buffers: &[(Buffer, &[u8])]) -> bool {
+        let runs = BufferRuns::compile(&rule(options).detection);
+        let mut vars = vec![0; runs.vars()];
+        let mut pcre = PcreScratch::new(10_000, 1_000);
+        let source = |b: Buffer| buffers.iter().find(|(x, _)| *x == b).map(|(_, v)| *v);
+        runs.matches(source, &mut vars, &mut pcre, 1000).0
+    }
+
+    #[test]
+    fn runs_follow_first_appearance_and_keep_rule_order() {
+        let runs = BufferRuns::compile(
+            &rule(r#"content:"a"; http_uri; content:"p"; content:"b"; http_uri; distance:0; urilen:>1;"#).detection,
+        );
+        let buffers: Vec<Buffer> = runs.buffers().collect();
+        assert_eq!(buffers, [Buffer::HttpUri, Buffer::Packet]);
+        assert_eq!(runs.runs[0].ops.len(), 2);
+        assert_eq!(runs.runs[0].lengths.len(), 1);
+    }
+
+    #[test]
+    fn content_matches_only_in_its_buffer() {
+        let options = r#"content:"/admin"; http_uri;"#;
+        assert!(matches(options, &[(Buffer::HttpUri, b"/admin.php")]));
+        assert!(!matches(
+            options,
+            &[
+                (Buffer::HttpUri, b"/index"),
+                (Buffer::Packet, b"GET /admin.php")
+            ]
+        ));
+    }
+
+    #[test]
+    fn missing_buffer_fails_even_for_negated_content() {
+        assert!(!matches(
+            r#"content:!"x"; http_cookie;"#,
+            &[(Buffer::HttpUri, b"/")]
+        ));
+        assert!(matches(
+            r#"content:!"x"; http_cookie;"#,
+            &[(Buffer::HttpCookie, b"a=b")]
+        ));
+    }
+
+    #[test]
+    fn depth_applies_within_the_buffer() {
+        let options = r#"content:"POST"; http_method; depth:4;"#;
+        assert!(matches(options, &[(Buffer::HttpMethod, b"POST")]));
+        let options = r#"content:"cmd"; http_uri; depth:5;"#;
+        assert!(!matches(options, &[(Buffer::HttpUri, b"/x/y/cmd.exe")]));
+    }
+
+    #[test]
+    fn relative_content_continues_in_its_own_buffer() {
+        // "b" within 3 of "a" in the URI; the packet content between does not move the cursor.
+        let options =
+            r#"content:"a"; http_uri; content:"zzz"; content:"b"; http_uri; distance:0; within:3;"#;
+        assert!(matches(
+            options,
+            &[(Buffer::HttpUri, b"/a-b"), (Buffer::Packet, b"zzz")]
+        ));
+        assert!(!matches(
+            options,
+            &[(Buffer::HttpUri, b"/a----b"), (Buffer::Packet, b"zzz")]
+        ));
+    }
+
+    #[test]
+    fn every_run_must_match() {
+        let options = r#"content:"GET"; http_method; content:"evil"; http_user_agent;"#;
+        assert!(matches(
+            options,
+            &[
+                (Buffer::HttpMethod, b"GET"),
+                (Buffer::HttpUserAgent, b"evil/1.0")
+            ]
+        ));
+        assert!(!matches(
+            options,
+            &[
+                (Buffer::HttpMethod, b"GET"),
+                (Buffer::HttpUserAgent, b"curl")
+            ]
+        ));
+    }
+
+    #[test]
+    fn pcre_flag_reads_its_buffer() {
+        assert!(matches(
+            r#"pcre:"/^\/x\d+$/U";"#,
+            &[(Buffer::HttpUri, b"/x42")]
+        ));
+        assert!(!matches(
+            r#"pcre:"/^\/x\d+$/U";"#,
+            &[(Buffer::HttpUri, b"/y42"), (Buffer::Packet, b"/x42")]
+        ));
+    }
+
+    #[test]
+    fn sticky_buffer_with_isdataat() {
+        let options = r#"file_data; content:"MZ"; depth:2; isdataat:10,relative;"#;
+        assert!(matches(options, &[(Buffer::FileData, b"MZ0123456789ab")]));
+        assert!(!matches(options, &[(Buffer::FileData, b"MZ01")]));
+    }
+
+    #[test]
+    fn urilen_tests_the_uri_length() {
+        assert!(matches("urilen:>5;", &[(Buffer::HttpUri, b"/abcdef")]));
+        assert!(!matches("urilen:>5;", &[(Buffer::HttpUri, b"/a")]));
+        assert!(matches("urilen:2<>4,raw;", &[(Buffer::HttpRawUri, b"/ab")]));
+        assert!(
+            !matches("urilen:2<>4,raw;", &[(Buffer::HttpUri, b"/ab")]),
+            "raw reads the raw URI"
+        );
+    }
+
+    #[test]
+    fn too_few_variable_slots_is_no_match_not_a_panic() {
+        let runs =
+            BufferRuns::compile(&rule("byte_extract:1,0,n; content:\"x\"; distance:n;").detection);
+        assert_eq!(runs.vars(), 1);
+        let mut pcre = PcreScratch::new(10_000, 1_000);
+        let source = |_: Buffer| Some(&b"\x00x"[..]);
+        assert!(!runs.matches(source, &mut [], &mut pcre, 1000).0);
+        assert!(runs.matches(source, &mut [0], &mut pcre, 1000).0);
+    }
+
+    #[test]
+    fn packet_only_rule_is_one_packet_run() {
+        let runs = BufferRuns::compile(&rule(r#"content:"x"; pcre:"/y/R";"#).detection);
+        assert_eq!(runs.buffers().collect::<Vec<_>>(), [Buffer::Packet]);
+        assert!(matches(
+            r#"content:"x"; pcre:"/y/R";"#,
+            &[(Buffer::Packet, b"xy")]
+        ));
+    }
+}
+
+#[cfg(test)]
+mod detect_tests {
+    //! [`crate::ruleset::RuleSet::detect_http`]: candidates per buffer, evaluation per buffer.
+
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ast::Origin;
+    use crate::classification::Classifications;
+    use crate::parse::{parse_rule_with, ParseContext, PcreCache};
+    use crate::ruleset::{
+        BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
+        TcpFields,
+    };
+    use crate::vars::Vars;
+
+    fn rules(texts: &[&str]) -> RuleSet {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut ctx = ParseContext {
+            vars: &mut vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let parsed = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let origin = Origin {
+                    file: Arc::from("t.rules"),
+                    line: i + 1,
+                };
+                parse_rule_with(text, origin, &mut ctx, true)
+                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+            })
+            .collect();
+        RuleSet::build(parsed, &BuildOptions::default())
+    }
+
+    fn ctx() -> PacketContext {
+        PacketContext {
+            ip_proto: 6,
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            src_port: 40000,
+            dst_port: 8080,
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 1,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: Some(TcpFields {
+                flags: 0x18,
+                seq: 1,
+                ack: 1,
+                window: 512,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server: true,
+            },
+            buffer: BufferKind::Stream,
+            dsize: 0,
+        }
+    }
+
+    /// An HTTP event: buffers present, and which of them the event updated.
+    struct Event<'a> {
+        buffers: &'a [(Buffer, &'a [u8])],
+        updated: &'a [Buffer],
+    }
+
+    impl HttpBuffers for Event<'_> {
+        fn get(&self, buffer: Buffer) -> Option<&[u8]> {
+            self.buffers
+                .iter()
+                .find(|(b, _)| *b == buffer)
+                .map(|(_, v)| *v)
+        }
+        fn updated(&self, buffer: Buffer) -> bool {
+            self.updated.contains(&buffer)
+        }
+    }
+
+    /// sids matching the event.
+    fn sids(set: &RuleSet, event: &Event) -> Vec<u32> {
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect_http(
+            &ctx(),
+            event,
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        out.iter().map(|id| set.rule(*id).sid).collect()
+    }
+
+    const URI_RULE: &str =
+        r#"alert tcp any any -> any any (content:"/admin"; http_uri; nocase; sid:1;)"#;
+    const HEADER_RULE: &str = r#"alert tcp any any -> any any (content:"evil"; http_user_agent; content:"POST"; http_method; sid:2;)"#;
+    const BODY_RULE: &str =
+        r#"alert tcp any any -> any any (file_data; content:"MZ"; depth:2; sid:3;)"#;
+    const URILEN_RULE: &str = r#"alert tcp any any -> any any (urilen:>100; sid:4;)"#;
+
+    #[test]
+    fn uri_rule_matches_its_buffer_only() {
+        let set = rules(&[URI_RULE]);
+        let uri = Event {
+            buffers: &[(Buffer::HttpUri, b"/ADMIN/x")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert_eq!(sids(&set, &uri), [1]);
+        let packet_only = Event {
+            buffers: &[(Buffer::Packet, b"GET /admin")],
+            updated: &[Buffer::Packet],
+        };
+        assert!(sids(&set, &packet_only).is_empty());
+    }
+
+    #[test]
+    fn http_rules_never_match_packets() {
+        let set = rules(&[URI_RULE]);
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect(
+            &ctx(),
+            b"GET /admin HTTP/1.1",
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn rule_waits_until_all_its_buffers_are_present() {
+        let set = rules(&[HEADER_RULE]);
+        let method_only = Event {
+            buffers: &[(Buffer::HttpMethod, b"POST")],
+            updated: &[Buffer::HttpMethod],
+        };
+        assert!(sids(&set, &method_only).is_empty());
+        let both = Event {
+            buffers: &[
+                (Buffer::HttpMethod, b"POST"),
+                (Buffer::HttpUserAgent, b"evil-bot"),
+            ],
+            updated: &[Buffer::HttpUserAgent],
+        };
+        assert_eq!(sids(&set, &both), [2]);
+    }
+
+    #[test]
+    fn rule_is_not_evaluated_when_none_of_its_buffers_changed() {
+        let set = rules(&[URI_RULE]);
+        let later = Event {
+            buffers: &[(Buffer::HttpUri, b"/admin")],
+            updated: &[Buffer::HttpHeader],
+        };
+        assert!(sids(&set, &later).is_empty());
+    }
+
+    #[test]
+    fn sticky_file_data_rule_with_depth() {
+        let set = rules(&[BODY_RULE]);
+        let body = Event {
+            buffers: &[(Buffer::FileData, b"MZ\x90\x00")],
+            updated: &[Buffer::FileData],
+        };
+        assert_eq!(sids(&set, &body), [3]);
+        let late = Event {
+            buffers: &[(Buffer::FileData, b"xxMZ")],
+            updated: &[Buffer::FileData],
+        };
+        assert!(sids(&set, &late).is_empty());
+    }
+
+    #[test]
+    fn rule_without_fast_pattern_is_a_candidate_when_its_buffer_is_ready() {
+        let set = rules(&[URILEN_RULE]);
+        let long = vec![b'a'; 150];
+        let event = Event {
+            buffers: &[(Buffer::HttpUri, &long)],
+            updated: &[Buffer::HttpUri],
+        };
+        assert_eq!(sids(&set, &event), [4]);
+        let short = Event {
+            buffers: &[(Buffer::HttpUri, b"/a")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert!(sids(&set, &short).is_empty());
+    }
+
+    #[test]
+    fn header_checks_still_apply() {
+        let set = rules(&[r#"alert tcp any any -> any 80 (content:"/admin"; http_uri; sid:5;)"#]);
+        let uri = Event {
+            buffers: &[(Buffer::HttpUri, b"/admin")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert!(
+            sids(&set, &uri).is_empty(),
+            "destination port 8080 is not 80"
+        );
+    }
+
+    #[test]
+    fn packet_rules_and_http_rules_live_side_by_side() {
+        let set = rules(&[
+            URI_RULE,
+            r#"alert tcp any any -> any any (content:"admin"; sid:6;)"#,
+            BODY_RULE,
+        ]);
+        let uri = Event {
+            buffers: &[(Buffer::HttpUri, b"/admin")],
+            updated: &[Buffer::HttpUri],
+        };
+        assert_eq!(sids(&set, &uri), [1]);
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect(
+            &ctx(),
+            b"GET /admin",
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        assert_eq!(
+            out.iter().map(|id| set.rule(*id).sid).collect::<Vec<_>>(),
+            [6]
+        );
+    }
+}
