@@ -17,6 +17,7 @@ use nfips_rules::ruleset::{ActionClass, BufferKind};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::output::AlertAction;
+use crate::pending::{PendingSlab, DEFAULT_PENDING_SLOTS};
 use crate::settings::{ActionScope, Settings};
 use crate::tuning::{
     EventFilter, MatchAt, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
@@ -204,6 +205,28 @@ pub struct Detector {
     buffer_hits: Vec<RuleId>,
     tracker: Tracker,
     decision: Decision,
+    /// Pending stream candidates of this worker's TCP session directions.
+    pending: PendingSlab,
+}
+
+/// A TCP stream view to inspect (see [`nfips_stream::StreamView`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TcpView<'a> {
+    /// Already-inspected context, then the new bytes.
+    pub bytes: &'a [u8],
+    /// Index in `bytes` of the first new byte.
+    pub new_from: usize,
+    /// Stream offset of `bytes[0]`.
+    pub stream_offset: u64,
+}
+
+/// Where a session direction keeps its pending-candidate slot (in its flow).
+#[derive(Debug)]
+pub struct PendingSlot<'s> {
+    pub flow_id: u64,
+    pub to_server: bool,
+    /// The flow's slot number for this direction (0: no pending candidates).
+    pub slot: &'s mut u32,
 }
 
 impl Detector {
@@ -215,6 +238,7 @@ impl Detector {
             hits: Vec::new(),
             buffer_hits: Vec::new(),
             decision: Decision::default(),
+            pending: PendingSlab::new(DEFAULT_PENDING_SLOTS),
         }
     }
 
@@ -256,34 +280,66 @@ impl Detector {
     }
 
     /// Inspect a TCP packet: its payload and, when the stream made new data contiguous, the
-    /// stream view (`bytes`, and `new_from`, the index of its first new byte). A rule that
-    /// matches the view only where it also matches the already-inspected part before
-    /// `new_from` was reported with an earlier packet and is not counted for this one.
+    /// stream view. The view is scanned for fast patterns only where they end in its new bytes;
+    /// the direction's pending candidates (rules whose fast pattern came with an earlier view
+    /// and that did not match yet, see [`crate::pending`]) are evaluated again with it, so a
+    /// rule completed by the new bytes is found as by a full scan. A rule that matches the view
+    /// only where it also matches the already-inspected part before `new_from` was reported
+    /// with an earlier packet and is not counted for this one.
     pub fn inspect_tcp(
         &mut self,
         ctx: &PacketContext,
         payload: &[u8],
-        view: Option<(&[u8], usize)>,
+        view: Option<(TcpView<'_>, PendingSlot<'_>)>,
         bits: &mut FlowBits,
         now_us: u64,
         first_in_direction: bool,
     ) {
         self.hits.clear();
         self.collect(ctx, BufferKind::Packet, payload, bits);
-        if let Some((bytes, new_from)) = view {
+        if let Some((view, session)) = view {
+            let bytes = view.bytes;
+            let new_from = view.new_from.min(bytes.len());
             let packet_hits = self.hits.len();
-            self.collect(ctx, BufferKind::Stream, bytes, bits);
-            let old = &bytes[..new_from.min(bytes.len())];
+            let stream_ctx = PacketContext {
+                buffer: BufferKind::Stream,
+                ..*ctx
+            };
+            let pending = self.pending.begin(
+                session.flow_id,
+                session.to_server,
+                *session.slot,
+                view.stream_offset,
+            );
+            let scan_from = if pending.full_scan { 0 } else { new_from };
+            let rules = &*self.plan.rules;
+            self.buffer_hits.clear();
+            rules.detect_from_with(
+                &stream_ctx,
+                bytes,
+                scan_from,
+                self.pending.pending(&pending),
+                bits,
+                &mut self.scratch,
+                &mut self.buffer_hits,
+            );
+            let matched = &self.buffer_hits;
+            let scratch = &self.scratch;
+            let unmatched = rules
+                .detect_candidates(scratch)
+                .filter(|&id| rules.has_fast_pattern(id) && !matched.contains(&id))
+                .map(|id| (id, rules.detect_extra_only(scratch).any(|e| e == id)));
+            let view_end = view.stream_offset.saturating_add(bytes.len() as u64);
+            self.pending
+                .finish(&pending, unmatched, view_end, session.slot);
+            self.merge_buffer_hits();
+            let old = &bytes[..new_from];
             if self.hits.len() > packet_hits && !old.is_empty() {
                 // Rare (a stream match): the flowbits copy keeps this re-check side-effect free.
                 let mut old_bits = bits.clone();
-                let ctx = PacketContext {
-                    buffer: BufferKind::Stream,
-                    ..*ctx
-                };
                 self.buffer_hits.clear();
                 self.plan.rules.detect(
-                    &ctx,
+                    &stream_ctx,
                     old,
                     &mut old_bits,
                     &mut self.scratch,
@@ -298,6 +354,12 @@ impl Detector {
             }
         }
         self.finish(ctx, now_us, first_in_direction);
+    }
+
+    /// Views scanned whole (a pending list overflowed or was evicted) and pending lists
+    /// evicted because the worker's slab was full.
+    pub fn pending_counters(&self) -> (u64, u64) {
+        (self.pending.full_scans, self.pending.evictions)
     }
 
     /// Add the rules matching one buffer to `self.hits` (each rule once).
@@ -316,6 +378,11 @@ impl Detector {
         self.plan
             .rules
             .detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
+        self.merge_buffer_hits();
+    }
+
+    /// Add `self.buffer_hits` to `self.hits` (each rule once).
+    fn merge_buffer_hits(&mut self) {
         for &id in &self.buffer_hits {
             if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
                 self.hits.push((0, id, Action::Alert));

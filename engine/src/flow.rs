@@ -121,6 +121,9 @@ pub struct Flow {
     pub tcp: TcpProgress,
     pub verdict: FlowVerdict,
     pub bits: FlowBits,
+    /// Slot numbers of the TCP directions' pending stream candidates ([to client, to server];
+    /// 0: none), see [`crate::pending`].
+    pub stream_pending: [u32; 2],
     // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
@@ -290,6 +293,7 @@ impl FlowTable {
                     tcp: TcpProgress::None,
                     verdict: FlowVerdict::None,
                     bits: FlowBits::default(),
+                    stream_pending: [0; 2],
                 })
             }
         };

@@ -16,6 +16,7 @@ pub mod defrag;
 pub mod detect;
 pub mod flow;
 pub mod output;
+pub mod pending;
 pub mod reject;
 pub mod replay;
 pub mod settings;

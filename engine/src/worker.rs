@@ -18,7 +18,7 @@ use nfips_rules::PacketContext;
 
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::defrag::{FragStep, IpDefrag};
-use crate::detect::{DetectionPlan, Detector, PacketAction};
+use crate::detect::{DetectionPlan, Detector, PacketAction, PendingSlot, TcpView};
 use crate::flow::{tcp_sender_is_server, Endpoint, FlowKey, FlowTable, FlowVerdict};
 use crate::output::{
     AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef,
@@ -264,6 +264,11 @@ impl Worker {
         self.stats.tuning_untracked = self.detector.untracked();
         self.stats.layer_counters.clear();
         self.tcp.counters(&mut self.stats.layer_counters);
+        let (full_scans, evictions) = self.detector.pending_counters();
+        self.stats.layer_counters.extend([
+            ("stream", "view_full_scans", full_scans),
+            ("stream", "pending_evictions", evictions),
+        ]);
         self.defrag.counters(&mut self.stats.layer_counters);
         self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
@@ -416,7 +421,11 @@ impl Worker {
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
             established = step.established;
-            view = step.view.map(|v| (v.bytes, v.new_from));
+            view = step.view.map(|v| TcpView {
+                bytes: v.bytes,
+                new_from: v.new_from,
+                stream_offset: v.stream_offset,
+            });
             if step.bypass {
                 // Both directions reached stream.depth: the rest of the flow is not inspected.
                 flow.verdict = FlowVerdict::Pass;
@@ -436,6 +445,16 @@ impl Worker {
             flow.packets_to_client == 1
         };
         if pkt.ip_proto == 6 {
+            let flow_id = flow.id;
+            let slot = &mut flow.stream_pending[usize::from(to_server)];
+            let view = view.map(|view| {
+                let session = PendingSlot {
+                    flow_id,
+                    to_server,
+                    slot,
+                };
+                (view, session)
+            });
             self.detector.inspect_tcp(
                 &ctx,
                 pkt.payload,

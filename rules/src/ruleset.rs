@@ -210,6 +210,8 @@ pub struct RuleSet {
     options: BuildOptions,
     max_vars: usize,
     max_pattern_span: usize,
+    /// Per rule: it has a fast pattern (see [`RuleSet::has_fast_pattern`]).
+    has_fast_pattern: Vec<bool>,
     group_stats: GroupStats,
     /// Matcher scratch prepared for every group; each [`Scratch`] clones it.
     mpm_prototype: MpmScratch,
@@ -245,6 +247,8 @@ pub struct Scratch {
     seen: Vec<u32>,
     epoch: u32,
     candidates: Vec<u32>,
+    /// Candidates of the last call that came only from the caller's extra list.
+    extra_only: Vec<u32>,
     vars: Vec<i64>,
     pcre: PcreScratch,
     /// The buffer ASCII-lowercased, for matchers that want it.
@@ -342,6 +346,10 @@ impl RuleSet {
         }
         let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
+        let has_fast_pattern = rules
+            .iter()
+            .map(|r| group::fast_pattern(r).is_some())
+            .collect();
         let max_pattern_span = rules
             .iter()
             .map(pattern_span)
@@ -358,6 +366,7 @@ impl RuleSet {
             options: options.clone(),
             max_vars,
             max_pattern_span,
+            has_fast_pattern,
             group_stats,
             mpm_prototype,
             id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -394,11 +403,21 @@ impl RuleSet {
         self.max_pattern_span
     }
 
+    /// Whether the rule has a fast pattern, i.e. is a candidate only where that pattern occurs
+    /// (rules without one are candidates of every buffer their group sees).
+    pub fn has_fast_pattern(&self, id: RuleId) -> bool {
+        self.has_fast_pattern
+            .get(id.0 as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             seen: vec![0; self.rules.len()],
             epoch: 0,
             candidates: Vec::with_capacity(64),
+            extra_only: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
             pcre: PcreScratch::new(self.options.pcre_match_limit, self.options.pcre_depth_limit),
             lowered: Vec::with_capacity(2048),
@@ -448,10 +467,35 @@ impl RuleSet {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
-        self.collect_candidates(ctx, buf, scan_from, scratch);
+        self.detect_from_with(ctx, buf, scan_from, &[], bits, scratch, out)
+    }
+
+    /// [`RuleSet::detect_from`] that also evaluates the rules in `extra` (deduplicated with the
+    /// other candidates, in the same evaluation order): the caller's pending candidates of an
+    /// earlier view whose fast pattern lies in the already-inspected bytes. Ids out of range
+    /// are ignored. [`RuleSet::detect_extra_only`] tells which extras were not candidates on
+    /// their own.
+    #[allow(clippy::too_many_arguments)]
+    pub fn detect_from_with(
+        &self,
+        ctx: &PacketContext,
+        buf: &[u8],
+        scan_from: usize,
+        extra: &[RuleId],
+        bits: &mut FlowBits,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        self.collect_candidates(ctx, buf, scan_from, extra, scratch);
         let candidates = std::mem::take(&mut scratch.candidates);
         self.evaluate(&candidates, ctx, buf, bits, scratch, out);
         scratch.candidates = candidates;
+    }
+
+    /// The rules of the last call's `extra` list that were candidates only because they were
+    /// listed there (no fast-pattern hit in the scanned part, not an always-candidate).
+    pub fn detect_extra_only<'s>(&self, scratch: &'s Scratch) -> impl Iterator<Item = RuleId> + 's {
+        scratch.extra_only.iter().map(|&r| RuleId(r))
     }
 
     /// The candidate rules of the last [`RuleSet::detect`] / [`RuleSet::detect_from`] call on
@@ -466,6 +510,7 @@ impl RuleSet {
         ctx: &PacketContext,
         buf: &[u8],
         scan_from: usize,
+        extra: &[RuleId],
         scratch: &mut Scratch,
     ) {
         if scratch.seen.len() != self.rules.len() || scratch.set_id != self.id {
@@ -512,6 +557,16 @@ impl RuleSet {
             );
         }
         scratch.lowered = lowered;
+        scratch.extra_only.clear();
+        for &RuleId(r) in extra {
+            if let Some(slot) = scratch.seen.get_mut(r as usize) {
+                if *slot != scratch.epoch {
+                    *slot = scratch.epoch;
+                    candidates.push(r);
+                    scratch.extra_only.push(r);
+                }
+            }
+        }
         candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
         scratch.stats.candidates += candidates.len() as u64;
         scratch.candidates = candidates;
