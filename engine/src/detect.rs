@@ -207,6 +207,8 @@ pub struct Detector {
     decision: Decision,
     /// Pending stream candidates of this worker's TCP session directions.
     pending: PendingSlab,
+    /// Extra candidates of a stream view: its pending ones, then the packet scan's.
+    extras: Vec<RuleId>,
 }
 
 /// A TCP stream view to inspect (see [`nfips_stream::StreamView`]).
@@ -239,6 +241,7 @@ impl Detector {
             buffer_hits: Vec::new(),
             decision: Decision::default(),
             pending: PendingSlab::new(DEFAULT_PENDING_SLOTS),
+            extras: Vec::new(),
         }
     }
 
@@ -311,24 +314,49 @@ impl Detector {
                 *session.slot,
                 view.stream_offset,
             );
-            let scan_from = if pending.full_scan { 0 } else { new_from };
             let rules = &*self.plan.rules;
+            let scan_from = if pending.full_scan { 0 } else { new_from };
+            // The packet's payload is usually exactly the view's new bytes: its scan already
+            // found every fast pattern lying wholly in them, so the view needs a scan only of
+            // patterns that cross into them from the older bytes.
+            self.extras.clear();
+            self.extras
+                .extend_from_slice(self.pending.pending(&pending));
+            let reuse_packet = !pending.full_scan && bytes[new_from..] == *payload;
+            let scan_to = if reuse_packet {
+                self.extras.extend(
+                    rules
+                        .detect_candidates(&self.scratch)
+                        .filter(|&id| rules.has_fast_pattern(id)),
+                );
+                new_from
+                    .saturating_add(rules.max_fast_pattern_len().saturating_sub(1))
+                    .min(bytes.len())
+            } else {
+                bytes.len()
+            };
+            let pending_count = self.pending.pending(&pending).len();
             self.buffer_hits.clear();
             rules.detect_from_with(
                 &stream_ctx,
                 bytes,
-                scan_from,
-                self.pending.pending(&pending),
+                scan_from..scan_to,
+                &self.extras,
                 bits,
                 &mut self.scratch,
                 &mut self.buffer_hits,
             );
             let matched = &self.buffer_hits;
             let scratch = &self.scratch;
+            let found_in_packet = &self.extras[pending_count..];
             let unmatched = rules
                 .detect_candidates(scratch)
                 .filter(|&id| rules.has_fast_pattern(id) && !matched.contains(&id))
-                .map(|id| (id, rules.detect_extra_only(scratch).any(|e| e == id)));
+                .map(|id| {
+                    let pending_only = rules.detect_extra_only(scratch).any(|e| e == id)
+                        && !found_in_packet.contains(&id);
+                    (id, pending_only)
+                });
             let view_end = view.stream_offset.saturating_add(bytes.len() as u64);
             self.pending
                 .finish(&pending, unmatched, view_end, session.slot);

@@ -212,6 +212,8 @@ pub struct RuleSet {
     max_pattern_span: usize,
     /// Per rule: it has a fast pattern (see [`RuleSet::has_fast_pattern`]).
     has_fast_pattern: Vec<bool>,
+    /// The longest fast pattern of any rule.
+    max_fast_pattern_len: usize,
     group_stats: GroupStats,
     /// Matcher scratch prepared for every group; each [`Scratch`] clones it.
     mpm_prototype: MpmScratch,
@@ -346,10 +348,17 @@ impl RuleSet {
         }
         let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
-        let has_fast_pattern = rules
+        let fast_pattern_lens: Vec<Option<usize>> = rules
             .iter()
-            .map(|r| group::fast_pattern(r).is_some())
+            .map(|r| group::fast_pattern(r).map(|(p, _)| p.len()))
             .collect();
+        let max_fast_pattern_len = fast_pattern_lens
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let has_fast_pattern = fast_pattern_lens.iter().map(Option::is_some).collect();
         let max_pattern_span = rules
             .iter()
             .map(pattern_span)
@@ -367,6 +376,7 @@ impl RuleSet {
             max_vars,
             max_pattern_span,
             has_fast_pattern,
+            max_fast_pattern_len,
             group_stats,
             mpm_prototype,
             id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -401,6 +411,11 @@ impl RuleSet {
     /// Capped by [`BuildOptions::pattern_span_cap`].
     pub fn max_pattern_span(&self) -> usize {
         self.max_pattern_span
+    }
+
+    /// The length of the longest fast pattern of any rule (0: none).
+    pub fn max_fast_pattern_len(&self) -> usize {
+        self.max_fast_pattern_len
     }
 
     /// Whether the rule has a fast pattern, i.e. is a candidate only where that pattern occurs
@@ -467,26 +482,29 @@ impl RuleSet {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
-        self.detect_from_with(ctx, buf, scan_from, &[], bits, scratch, out)
+        self.detect_from_with(ctx, buf, scan_from..buf.len(), &[], bits, scratch, out)
     }
 
     /// [`RuleSet::detect_from`] that also evaluates the rules in `extra` (deduplicated with the
     /// other candidates, in the same evaluation order): the caller's pending candidates of an
     /// earlier view whose fast pattern lies in the already-inspected bytes. Ids out of range
     /// are ignored. [`RuleSet::detect_extra_only`] tells which extras were not candidates on
-    /// their own.
+    /// their own. `scan.end` limits the fast-pattern scan to occurrences ending at or before
+    /// it (a caller that already knows the candidates of the later bytes passes them in
+    /// `extra`); `scan.start` is `scan_from`.
     #[allow(clippy::too_many_arguments)]
     pub fn detect_from_with(
         &self,
         ctx: &PacketContext,
         buf: &[u8],
-        scan_from: usize,
+        scan: std::ops::Range<usize>,
         extra: &[RuleId],
         bits: &mut FlowBits,
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
-        self.collect_candidates(ctx, buf, scan_from, extra, scratch);
+        let scanned = &buf[..scan.end.min(buf.len())];
+        self.collect_candidates(ctx, scanned, scan.start, extra, scratch);
         let candidates = std::mem::take(&mut scratch.candidates);
         self.evaluate(&candidates, ctx, buf, bits, scratch, out);
         scratch.candidates = candidates;
