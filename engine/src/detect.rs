@@ -17,7 +17,7 @@ use nfips_rules::ruleset::{ActionClass, BufferKind};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::output::AlertAction;
-use crate::pending::{PendingSlab, DEFAULT_PENDING_SLOTS};
+use crate::pending::PendingSlab;
 use crate::settings::{ActionScope, Settings};
 use crate::tuning::{
     EventFilter, MatchAt, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
@@ -44,6 +44,8 @@ pub struct DetectionPlan {
     ids: bool,
     scope: ActionScope,
     tracker_entries: u64,
+    /// `stream.pending-slots`.
+    pending_slots: usize,
 }
 
 fn class_index(class: ActionClass) -> usize {
@@ -134,6 +136,7 @@ impl DetectionPlan {
             ids: settings.ids,
             scope: settings.action_scope,
             tracker_entries: settings.tuning.max_entries,
+            pending_slots: usize::try_from(settings.stream.pending_slots).unwrap_or(usize::MAX),
         }
     }
 
@@ -236,11 +239,11 @@ impl Detector {
         Detector {
             scratch: plan.rules.new_scratch(),
             tracker: Tracker::new(plan.tracker_entries),
-            plan,
             hits: Vec::new(),
             buffer_hits: Vec::new(),
             decision: Decision::default(),
-            pending: PendingSlab::new(DEFAULT_PENDING_SLOTS),
+            pending: PendingSlab::new(plan.pending_slots),
+            plan,
             extras: Vec::new(),
         }
     }

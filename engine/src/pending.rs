@@ -18,9 +18,6 @@ use nfips_rules::RuleId;
 /// Pending candidates one session direction can keep before it falls back to full scans.
 pub const PENDING_PER_DIRECTION: usize = 16;
 
-/// Default number of session directions with pending candidates per worker.
-pub const DEFAULT_PENDING_SLOTS: usize = 4096;
-
 /// One session direction's pending candidates.
 #[derive(Clone, Copy, Debug)]
 pub struct PendingList {
@@ -80,11 +77,14 @@ pub struct PendingSlab {
 }
 
 impl PendingSlab {
+    /// `capacity`: `stream.pending-slots` (at least 1).
     pub fn new(capacity: usize) -> PendingSlab {
         let capacity = capacity.clamp(1, u32::MAX as usize - 1);
+        // Reserved up to the default; a larger setting grows while the worker warms up.
+        let reserve = capacity.min(4096);
         PendingSlab {
-            lists: Vec::with_capacity(capacity),
-            free: Vec::with_capacity(capacity),
+            lists: Vec::with_capacity(reserve),
+            free: Vec::with_capacity(reserve),
             capacity,
             clock: 0,
             current: PendingList::EMPTY,
