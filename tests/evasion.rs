@@ -552,6 +552,31 @@ fn many_pending_candidates_fall_back_to_full_scans(addrs: (&str, &str)) {
     assert_eq!(got, [ACCEPT, RULE_DROP]);
 }
 
+fn evicted_pending_list_falls_back_to_a_full_scan(addrs: (&str, &str)) {
+    // One pending slot for two sessions: the second session's pending rule evicts the first's,
+    // whose next view is then scanned whole, and the remainder is still found in both.
+    let other = if addrs.0.starts_with('[') {
+        ("[2001:db8::3]:40001", "[2001:db8::2]:80")
+    } else {
+        ("10.0.0.3:40001", "10.0.0.2:80")
+    };
+    let (mut first, second) = (Case::new(addrs), Case::new(other));
+    let mut packets = first.packets();
+    packets.extend(second.packets());
+    let steps = [
+        first.data(0, b"GET /EVILPAYLOAD"),
+        second.data(0, b"GET /EVILPAYLOAD"),
+        first.data(16, b" ROOTKIT"),
+        second.data(16, b" ROOTKIT"),
+    ];
+    for step in steps {
+        first.push(step);
+    }
+    packets.extend(first.packets()[3..].iter().cloned());
+    let got = verdicts_with_rules(SPLIT_RULE, &packets, &["stream.pending-slots=1"]);
+    assert_eq!(got[6..], [ACCEPT, ACCEPT, RULE_DROP, RULE_DROP]);
+}
+
 macro_rules! both_families {
     ($($case:ident),* $(,)?) => {
         mod ipv4 {
@@ -585,4 +610,5 @@ both_families!(
     fast_pattern_then_filler_then_remainder,
     fast_pattern_near_the_end_of_the_window,
     many_pending_candidates_fall_back_to_full_scans,
+    evicted_pending_list_falls_back_to_a_full_scan,
 );
