@@ -32,11 +32,16 @@ const FLOW_DROP: &str = "flow drop";
 
 /// Replay `packets` (raw IP) with `settings` and return each packet's verdict, in order.
 fn verdicts(packets: &[Vec<u8>], settings: &[&str]) -> Vec<String> {
+    verdicts_with_rules(RULES, packets, settings)
+}
+
+/// [`verdicts`] with other rules.
+fn verdicts_with_rules(rule_text: &str, packets: &[Vec<u8>], settings: &[&str]) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let pcap = dir.path().join("case.pcap");
     write_pcap(&pcap, packets);
     let rules = dir.path().join("case.rules");
-    std::fs::write(&rules, RULES).expect("write rules");
+    std::fs::write(&rules, rule_text).expect("write rules");
     let eve = dir.path().join("eve.json");
     let mut cmd = nfips();
     cmd.arg("replay")
@@ -456,6 +461,122 @@ fn fin_after_one_direction_reached_depth_passes(addrs: (&str, &str)) {
     assert_verdicts(&packets, &["stream.depth=16"], &vec![ACCEPT; packets.len()]);
 }
 
+/// A rule whose fast pattern and relative remainder can arrive in different segments.
+const SPLIT_RULE: &str = "drop tcp any any -> any any (msg:\"split\"; content:\"EVILPAYLOAD\"; fast_pattern; content:\"ROOTKIT\"; distance:0; within:40; sid:2;)\n";
+
+/// Client segments (stream offset, bytes) pushed in order after the handshake, each followed
+/// by nothing: the verdicts of the data packets.
+fn split_rule_verdicts(
+    addrs: (&str, &str),
+    rules: &str,
+    segments: &[(usize, &[u8])],
+) -> Vec<String> {
+    let mut case = Case::new(addrs);
+    for &(offset, bytes) in segments {
+        let packet = case.data(offset, bytes);
+        case.push(packet);
+    }
+    verdicts_with_rules(rules, &case.packets(), &[])[3..].to_vec()
+}
+
+fn fast_pattern_in_first_segment_remainder_in_second(addrs: (&str, &str)) {
+    // Segment 1 holds the fast pattern but not the rest: no match. Segment 2 completes the
+    // rule only together with segment 1's bytes: it is the one dropped.
+    let got = split_rule_verdicts(
+        addrs,
+        SPLIT_RULE,
+        &[
+            (0, b"GET /EVILPAYLOAD"),
+            (16, b" ROOTKIT\r\n"),
+            (26, b"more"),
+        ],
+    );
+    assert_eq!(got, [ACCEPT, RULE_DROP, FLOW_DROP]);
+}
+
+fn fast_pattern_then_filler_then_remainder(addrs: (&str, &str)) {
+    // The rule stays pending over a view that does not complete it.
+    let got = split_rule_verdicts(
+        addrs,
+        SPLIT_RULE,
+        &[(0, b"EVILPAYLOAD"), (11, b"0123456789"), (21, b"ROOTKIT")],
+    );
+    assert_eq!(got, [ACCEPT, ACCEPT, RULE_DROP]);
+}
+
+fn fast_pattern_near_the_end_of_the_window(addrs: (&str, &str)) {
+    // The fast pattern is among the oldest bytes the third view still holds (the stream keeps
+    // the rule's 51-byte span): the remainder 29 bytes later still completes the rule.
+    let filler = [b'x'; 40];
+    let gap = [b'y'; 29];
+    let got = split_rule_verdicts(
+        addrs,
+        SPLIT_RULE,
+        &[
+            (0, &filler),
+            (40, b"EVILPAYLOAD"),
+            (51, &gap),
+            (80, b"ROOTKIT"),
+        ],
+    );
+    assert_eq!(got, [ACCEPT, ACCEPT, ACCEPT, RULE_DROP]);
+    // 41 bytes later the remainder is out of `within` reach: nothing to drop.
+    let gap = [b'y'; 41];
+    let got = split_rule_verdicts(
+        addrs,
+        SPLIT_RULE,
+        &[
+            (0, &filler),
+            (40, b"EVILPAYLOAD"),
+            (51, &gap),
+            (92, b"ROOTKIT"),
+        ],
+    );
+    assert_eq!(got, [ACCEPT, ACCEPT, ACCEPT, ACCEPT]);
+}
+
+fn many_pending_candidates_fall_back_to_full_scans(addrs: (&str, &str)) {
+    // More rules wait for their remainder than a direction keeps pending: the overflow falls
+    // back to scanning whole views, and the last rule's remainder is still found.
+    let mut rules = String::new();
+    let mut first = Vec::new();
+    for n in 0..40 {
+        rules.push_str(&format!(
+            "drop tcp any any -> any any (msg:\"m{n}\"; content:\"FASTPAT{n:02}\"; fast_pattern; content:\"TAIL{n:02}\"; distance:0; within:20; sid:{};)\n",
+            100 + n
+        ));
+        first.extend_from_slice(format!("FASTPAT{n:02}").as_bytes());
+    }
+    let last = first.len();
+    let got = split_rule_verdicts(addrs, &rules, &[(0, &first), (last, b" TAIL39")]);
+    assert_eq!(got, [ACCEPT, RULE_DROP]);
+}
+
+fn evicted_pending_list_falls_back_to_a_full_scan(addrs: (&str, &str)) {
+    // One pending slot for two sessions: the second session's pending rule evicts the first's,
+    // whose next view is then scanned whole, and the remainder is still found in both.
+    let other = if addrs.0.starts_with('[') {
+        ("[2001:db8::3]:40001", "[2001:db8::2]:80")
+    } else {
+        ("10.0.0.3:40001", "10.0.0.2:80")
+    };
+    let (mut first, second) = (Case::new(addrs), Case::new(other));
+    let mut packets = first.packets();
+    packets.extend(second.packets());
+    let steps = [
+        first.data(0, b"GET /EVILPAYLOAD"),
+        second.data(0, b"GET /EVILPAYLOAD"),
+        first.data(16, b" ROOTKIT"),
+        second.data(16, b" ROOTKIT"),
+    ];
+    for step in steps {
+        first.push(step);
+    }
+    packets.extend(first.packets()[3..].iter().cloned());
+    let got = verdicts_with_rules(SPLIT_RULE, &packets, &["stream.pending-slots=1"]);
+    assert_eq!(got[6..], [ACCEPT, ACCEPT, RULE_DROP, RULE_DROP]);
+}
+
 macro_rules! both_families {
     ($($case:ident),* $(,)?) => {
         mod ipv4 {
@@ -485,4 +606,9 @@ both_families!(
     tiny_fragments,
     depth_reached_both_ways_bypasses_the_flow,
     fin_after_one_direction_reached_depth_passes,
+    fast_pattern_in_first_segment_remainder_in_second,
+    fast_pattern_then_filler_then_remainder,
+    fast_pattern_near_the_end_of_the_window,
+    many_pending_candidates_fall_back_to_full_scans,
+    evicted_pending_list_falls_back_to_a_full_scan,
 );

@@ -18,6 +18,7 @@ use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::http::{Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpState};
 use crate::output::AlertAction;
+use crate::pending::PendingSlab;
 use crate::settings::{ActionScope, Settings};
 use crate::tuning::{
     EventFilter, MatchAt, RateFilter, RuleRef, Suppress, ThresholdConfig, TrackBy, Tracker,
@@ -44,6 +45,8 @@ pub struct DetectionPlan {
     ids: bool,
     scope: ActionScope,
     tracker_entries: u64,
+    /// `stream.pending-slots`.
+    pending_slots: usize,
 }
 
 fn class_index(class: ActionClass) -> usize {
@@ -134,6 +137,7 @@ impl DetectionPlan {
             ids: settings.ids,
             scope: settings.action_scope,
             tracker_entries: settings.tuning.max_entries,
+            pending_slots: usize::try_from(settings.stream.pending_slots).unwrap_or(usize::MAX),
         }
     }
 
@@ -207,14 +211,18 @@ pub struct Detector {
     decision: Decision,
     http: HttpInspector,
     http_events: HttpEvents,
+    /// Pending stream candidates of this worker's TCP session directions.
+    pending: PendingSlab,
+    /// Extra candidates of a stream view: its pending ones, then the packet scan's.
+    extras: Vec<RuleId>,
 }
 
 /// What [`Detector::inspect_tcp`] inspects of a TCP packet: its payload; when the stream made
 /// new data contiguous, the stream view (`bytes`, and `new_from`, the index of its first new
 /// byte); and the HTTP parser input when the rules read HTTP.
-pub struct TcpData<'a> {
+pub struct TcpData<'a, 's> {
     pub payload: &'a [u8],
-    pub view: Option<(&'a [u8], usize)>,
+    pub view: Option<(TcpView<'a>, PendingSlot<'s>)>,
     pub http: Option<HttpInput<'a>>,
 }
 
@@ -226,17 +234,39 @@ pub struct HttpInput<'a> {
     pub new_bytes: &'a [u8],
 }
 
+/// A TCP stream view to inspect (see [`nfips_stream::StreamView`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TcpView<'a> {
+    /// Already-inspected context, then the new bytes.
+    pub bytes: &'a [u8],
+    /// Index in `bytes` of the first new byte.
+    pub new_from: usize,
+    /// Stream offset of `bytes[0]`.
+    pub stream_offset: u64,
+}
+
+/// Where a session direction keeps its pending-candidate slot (in its flow).
+#[derive(Debug)]
+pub struct PendingSlot<'s> {
+    pub flow_id: u64,
+    pub to_server: bool,
+    /// The flow's slot number for this direction (0: no pending candidates).
+    pub slot: &'s mut u32,
+}
+
 impl Detector {
     pub fn new(plan: Arc<DetectionPlan>) -> Detector {
         Detector {
             scratch: plan.rules.new_scratch(),
             tracker: Tracker::new(plan.tracker_entries),
-            plan,
             hits: Vec::new(),
             buffer_hits: Vec::new(),
             decision: Decision::default(),
             http: HttpInspector::default(),
             http_events: HttpEvents::default(),
+            pending: PendingSlab::new(plan.pending_slots),
+            plan,
+            extras: Vec::new(),
         }
     }
 
@@ -286,7 +316,7 @@ impl Detector {
     pub fn inspect_tcp(
         &mut self,
         ctx: &PacketContext,
-        data: TcpData,
+        data: TcpData<'_, '_>,
         bits: &mut FlowBits,
         now_us: u64,
         first_in_direction: bool,
@@ -298,20 +328,74 @@ impl Detector {
         } = data;
         self.hits.clear();
         self.collect(ctx, BufferKind::Packet, payload, bits);
-        if let Some((bytes, new_from)) = view {
+        if let Some((view, session)) = view {
+            let bytes = view.bytes;
+            let new_from = view.new_from.min(bytes.len());
             let packet_hits = self.hits.len();
-            self.collect(ctx, BufferKind::Stream, bytes, bits);
-            let old = &bytes[..new_from.min(bytes.len())];
+            let stream_ctx = PacketContext {
+                buffer: BufferKind::Stream,
+                ..*ctx
+            };
+            let pending = self.pending.begin(
+                session.flow_id,
+                session.to_server,
+                *session.slot,
+                view.stream_offset,
+            );
+            let rules = &*self.plan.rules;
+            let scan_from = if pending.full_scan { 0 } else { new_from };
+            // The packet's payload is usually exactly the view's new bytes: its scan already
+            // found every fast pattern lying wholly in them, so the view needs a scan only of
+            // patterns that cross into them from the older bytes.
+            self.extras.clear();
+            self.extras
+                .extend_from_slice(self.pending.pending(&pending));
+            let reuse_packet = !pending.full_scan && bytes[new_from..] == *payload;
+            let scan_to = if reuse_packet {
+                self.extras.extend(
+                    rules
+                        .detect_candidates(&self.scratch)
+                        .filter(|&id| rules.has_fast_pattern(id)),
+                );
+                new_from
+                    .saturating_add(rules.max_fast_pattern_len().saturating_sub(1))
+                    .min(bytes.len())
+            } else {
+                bytes.len()
+            };
+            let pending_count = self.pending.pending(&pending).len();
+            self.buffer_hits.clear();
+            rules.detect_from_with(
+                &stream_ctx,
+                bytes,
+                scan_from..scan_to,
+                &self.extras,
+                bits,
+                &mut self.scratch,
+                &mut self.buffer_hits,
+            );
+            let matched = &self.buffer_hits;
+            let scratch = &self.scratch;
+            let found_in_packet = &self.extras[pending_count..];
+            let unmatched = rules
+                .detect_candidates(scratch)
+                .filter(|&id| rules.has_fast_pattern(id) && !matched.contains(&id))
+                .map(|id| {
+                    let pending_only = rules.detect_extra_only(scratch).any(|e| e == id)
+                        && !found_in_packet.contains(&id);
+                    (id, pending_only)
+                });
+            let view_end = view.stream_offset.saturating_add(bytes.len() as u64);
+            self.pending
+                .finish(&pending, unmatched, view_end, session.slot);
+            self.merge_buffer_hits();
+            let old = &bytes[..new_from];
             if self.hits.len() > packet_hits && !old.is_empty() {
                 // Rare (a stream match): the flowbits copy keeps this re-check side-effect free.
                 let mut old_bits = bits.clone();
-                let ctx = PacketContext {
-                    buffer: BufferKind::Stream,
-                    ..*ctx
-                };
                 self.buffer_hits.clear();
                 self.plan.rules.detect(
-                    &ctx,
+                    &stream_ctx,
                     old,
                     &mut old_bits,
                     &mut self.scratch,
@@ -384,6 +468,12 @@ impl Detector {
         &self.http.counters
     }
 
+    /// Views scanned whole (a pending list overflowed or was evicted) and pending lists
+    /// evicted because the worker's slab was full.
+    pub fn pending_counters(&self) -> (u64, u64) {
+        (self.pending.full_scans, self.pending.evictions)
+    }
+
     /// Add the rules matching one buffer to `self.hits` (each rule once).
     fn collect(
         &mut self,
@@ -400,6 +490,11 @@ impl Detector {
         self.plan
             .rules
             .detect(&ctx, bytes, bits, &mut self.scratch, &mut self.buffer_hits);
+        self.merge_buffer_hits();
+    }
+
+    /// Add `self.buffer_hits` to `self.hits` (each rule once).
+    fn merge_buffer_hits(&mut self) {
         for &id in &self.buffer_hits {
             if !self.hits.iter().any(|&(_, seen, _)| seen == id) {
                 self.hits.push((0, id, Action::Alert));

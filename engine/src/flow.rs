@@ -124,6 +124,9 @@ pub struct Flow {
     /// HTTP parser state, created at the flow's first stream data when the rules read HTTP
     /// buffers (boxed: most flows never need it).
     pub http: Option<Box<crate::http::HttpState>>,
+    /// Slot numbers of the TCP directions' pending stream candidates ([to client, to server];
+    /// 0: none), see [`crate::pending`].
+    pub stream_pending: [u32; 2],
     // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
@@ -294,6 +297,7 @@ impl FlowTable {
                     verdict: FlowVerdict::None,
                     bits: FlowBits::default(),
                     http: None,
+                    stream_pending: [0; 2],
                 })
             }
         };

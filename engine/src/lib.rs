@@ -17,6 +17,7 @@ pub mod detect;
 pub mod flow;
 pub mod http;
 pub mod output;
+pub mod pending;
 pub mod reject;
 pub mod replay;
 pub mod settings;

@@ -89,6 +89,7 @@ pub struct StreamSettings {
     pub max_sessions: u64,
     pub urgent_policy: UrgentPolicy,
     pub bypass: StreamBypass,
+    pub pending_slots: u64,
 }
 
 /// `stream.bypass`: when a flow whose inspection ended at `stream.depth` stops reaching
@@ -259,6 +260,7 @@ impl Default for Settings {
                 max_sessions: 262_144,
                 urgent_policy: UrgentPolicy::Drop,
                 bypass: StreamBypass::First,
+                pending_slots: 4096,
             },
             defrag: DefragSettings {
                 memcap: 4 << 20,
@@ -598,6 +600,7 @@ settings_table! {
     "stream.max-sessions" => stream.max_sessions, "TCP sessions tracked per worker (counted when reached).";
     "stream.bypass" => stream.bypass, "When a flow past stream.depth is bypassed (its packets stop reaching nfips): first (the first direction to reach the depth, as Suricata), both, or no.";
     "stream.urgent-policy" => stream.urgent_policy, "A segment whose urgent pointer points into its payload: drop (counted) or inline (the urgent byte stays in the stream).";
+    "stream.pending-slots" => stream.pending_slots, "TCP session directions per worker that keep rules whose fast pattern was seen but that did not match yet (16 each); when full the oldest slot is reused and its direction's next view is scanned whole (counted: stream.pending_evictions).";
     "defrag.memcap" => defrag.memcap, "Bytes of pending IP fragments per worker; the oldest datagrams are evicted to stay under it (counted).";
     "defrag.max-fragments" => defrag.max_fragments, "Fragments per datagram; more are dropped (counted).";
     "defrag.max-datagrams" => defrag.max_datagrams, "Datagrams being reassembled at once per worker; the oldest is evicted when full (counted).";

@@ -18,7 +18,9 @@ use nfips_rules::PacketContext;
 
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::defrag::{FragStep, IpDefrag};
-use crate::detect::{DetectionPlan, Detector, HttpInput, PacketAction, TcpData};
+use crate::detect::{
+    DetectionPlan, Detector, HttpInput, PacketAction, PendingSlot, TcpData, TcpView,
+};
 use crate::flow::{tcp_sender_is_server, Endpoint, FlowKey, FlowTable, FlowVerdict};
 use crate::http::Direction;
 use crate::output::{
@@ -265,6 +267,11 @@ impl Worker {
         self.stats.tuning_untracked = self.detector.untracked();
         self.stats.layer_counters.clear();
         self.tcp.counters(&mut self.stats.layer_counters);
+        let (full_scans, evictions) = self.detector.pending_counters();
+        self.stats.layer_counters.extend([
+            ("stream", "view_full_scans", full_scans),
+            ("stream", "pending_evictions", evictions),
+        ]);
         self.defrag.counters(&mut self.stats.layer_counters);
         self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
@@ -417,7 +424,11 @@ impl Worker {
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
             established = step.established;
-            view = step.view.map(|v| (v.bytes, v.new_from));
+            view = step.view.map(|v| TcpView {
+                bytes: v.bytes,
+                new_from: v.new_from,
+                stream_offset: v.stream_offset,
+            });
             if step.bypass {
                 // Both directions reached stream.depth: the rest of the flow is not inspected.
                 flow.verdict = FlowVerdict::Pass;
@@ -438,9 +449,7 @@ impl Worker {
         };
         if pkt.ip_proto == 6 {
             // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
-            let new_bytes = view.map_or(&[][..], |(bytes, new_from)| {
-                bytes.get(new_from..).unwrap_or_default()
-            });
+            let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
             let http =
                 (!new_bytes.is_empty() && self.detector.plan().rules.has_http_rules()).then(|| {
                     HttpInput {
@@ -453,6 +462,16 @@ impl Worker {
                         new_bytes,
                     }
                 });
+            let flow_id = flow.id;
+            let slot = &mut flow.stream_pending[usize::from(to_server)];
+            let view = view.map(|view| {
+                let session = PendingSlot {
+                    flow_id,
+                    to_server,
+                    slot,
+                };
+                (view, session)
+            });
             let data = TcpData {
                 payload: pkt.payload,
                 view,

@@ -212,6 +212,10 @@ pub struct RuleSet {
     options: BuildOptions,
     max_vars: usize,
     max_pattern_span: usize,
+    /// Per rule: it has a fast pattern (see [`RuleSet::has_fast_pattern`]).
+    has_fast_pattern: Vec<bool>,
+    /// The longest fast pattern of any rule.
+    max_fast_pattern_len: usize,
     group_stats: GroupStats,
     /// Matcher scratch prepared for every group; each [`Scratch`] clones it.
     mpm_prototype: MpmScratch,
@@ -256,6 +260,8 @@ pub struct Scratch {
     seen: Vec<u32>,
     epoch: u32,
     candidates: Vec<u32>,
+    /// Candidates of the last call that came only from the caller's extra list.
+    extra_only: Vec<u32>,
     vars: Vec<i64>,
     pcre: PcreScratch,
     /// The buffer ASCII-lowercased, for matchers that want it.
@@ -354,6 +360,17 @@ impl RuleSet {
         let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
         let http = HttpIndex::build(&rules);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
+        let fast_pattern_lens: Vec<Option<usize>> = rules
+            .iter()
+            .map(|r| group::fast_pattern(r).map(|(p, _)| p.len()))
+            .collect();
+        let max_fast_pattern_len = fast_pattern_lens
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let has_fast_pattern = fast_pattern_lens.iter().map(Option::is_some).collect();
         let max_pattern_span = rules
             .iter()
             .map(pattern_span)
@@ -370,6 +387,8 @@ impl RuleSet {
             options: options.clone(),
             max_vars,
             max_pattern_span,
+            has_fast_pattern,
+            max_fast_pattern_len,
             group_stats,
             mpm_prototype,
             id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -407,11 +426,26 @@ impl RuleSet {
         self.max_pattern_span
     }
 
+    /// The length of the longest fast pattern of any rule (0: none).
+    pub fn max_fast_pattern_len(&self) -> usize {
+        self.max_fast_pattern_len
+    }
+
+    /// Whether the rule has a fast pattern, i.e. is a candidate only where that pattern occurs
+    /// (rules without one are candidates of every buffer their group sees).
+    pub fn has_fast_pattern(&self, id: RuleId) -> bool {
+        self.has_fast_pattern
+            .get(id.0 as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             seen: vec![0; self.rules.len()],
             epoch: 0,
             candidates: Vec::with_capacity(64),
+            extra_only: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
             pcre: PcreScratch::new(self.options.pcre_match_limit, self.options.pcre_depth_limit),
             lowered: Vec::with_capacity(2048),
@@ -461,7 +495,29 @@ impl RuleSet {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
-        self.collect_candidates(ctx, buf, scan_from, scratch);
+        self.detect_from_with(ctx, buf, scan_from..buf.len(), &[], bits, scratch, out)
+    }
+
+    /// [`RuleSet::detect_from`] that also evaluates the rules in `extra` (deduplicated with the
+    /// other candidates, in the same evaluation order): the caller's pending candidates of an
+    /// earlier view whose fast pattern lies in the already-inspected bytes. Ids out of range
+    /// are ignored. [`RuleSet::detect_extra_only`] tells which extras were not candidates on
+    /// their own. `scan.end` limits the fast-pattern scan to occurrences ending at or before
+    /// it (a caller that already knows the candidates of the later bytes passes them in
+    /// `extra`); `scan.start` is `scan_from`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn detect_from_with(
+        &self,
+        ctx: &PacketContext,
+        buf: &[u8],
+        scan: std::ops::Range<usize>,
+        extra: &[RuleId],
+        bits: &mut FlowBits,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        let scanned = &buf[..scan.end.min(buf.len())];
+        self.collect_candidates(ctx, scanned, scan.start, extra, scratch);
         let candidates = std::mem::take(&mut scratch.candidates);
         self.evaluate(&candidates, ctx, Payload::Packet(buf), bits, scratch, out);
         scratch.candidates = candidates;
@@ -521,6 +577,12 @@ impl RuleSet {
         }
     }
 
+    /// The rules of the last call's `extra` list that were candidates only because they were
+    /// listed there (no fast-pattern hit in the scanned part, not an always-candidate).
+    pub fn detect_extra_only<'s>(&self, scratch: &'s Scratch) -> impl Iterator<Item = RuleId> + 's {
+        scratch.extra_only.iter().map(|&r| RuleId(r))
+    }
+
     /// The candidate rules of the last [`RuleSet::detect`] / [`RuleSet::detect_from`] call on
     /// this scratch, in evaluation order (matched or not).
     pub fn detect_candidates<'s>(&self, scratch: &'s Scratch) -> impl Iterator<Item = RuleId> + 's {
@@ -533,6 +595,7 @@ impl RuleSet {
         ctx: &PacketContext,
         buf: &[u8],
         scan_from: usize,
+        extra: &[RuleId],
         scratch: &mut Scratch,
     ) {
         self.start_scan(scratch);
@@ -570,6 +633,16 @@ impl RuleSet {
             );
         }
         scratch.lowered = lowered;
+        scratch.extra_only.clear();
+        for &RuleId(r) in extra {
+            if let Some(slot) = scratch.seen.get_mut(r as usize) {
+                if *slot != scratch.epoch {
+                    *slot = scratch.epoch;
+                    candidates.push(r);
+                    scratch.extra_only.push(r);
+                }
+            }
+        }
         candidates.sort_unstable_by_key(|&r| self.eval_key[r as usize]);
         scratch.stats.candidates += candidates.len() as u64;
         scratch.candidates = candidates;

@@ -140,3 +140,71 @@ fn detect_candidates_lists_the_last_candidates() {
         assert_eq!(candidates, vec![RuleId(0)], "{kind}");
     }
 }
+
+/// Sids matched by `detect_from_with(buf, scan, extra)`, and the extras that were candidates
+/// only as extras.
+fn sids_with(
+    set: &RuleSet,
+    buf: &[u8],
+    scan: std::ops::Range<usize>,
+    extra: &[RuleId],
+) -> (Vec<u32>, Vec<u32>) {
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let ctx = nfips_rules::PacketContext {
+        dsize: buf.len(),
+        ..tcp_ctx()
+    };
+    set.detect_from_with(
+        &ctx,
+        buf,
+        scan,
+        extra,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut out,
+    );
+    let extra_only = set
+        .detect_extra_only(&scratch)
+        .map(|id| set.rule(id).sid)
+        .collect();
+    (out.iter().map(|&id| set.rule(id).sid).collect(), extra_only)
+}
+
+#[test]
+fn scan_end_leaves_later_patterns_to_the_extras() {
+    for kind in kinds() {
+        let set = build(kind, vec![rule(1, vec![c(content(b"attack"))])]);
+        let buf = b"xxxxxxxxattack";
+        assert_eq!(sids_with(&set, buf, 0..10, &[]), (vec![], vec![]), "{kind}");
+        assert_eq!(
+            sids_with(&set, buf, 0..buf.len(), &[]),
+            (vec![1], vec![]),
+            "{kind}"
+        );
+        // Listed as an extra: evaluated over the whole buffer, and reported as extra-only.
+        assert_eq!(
+            sids_with(&set, buf, 0..10, &[RuleId(0)]),
+            (vec![1], vec![1]),
+            "{kind}"
+        );
+        // Found by the scan too: not extra-only.
+        assert_eq!(
+            sids_with(&set, buf, 0..buf.len(), &[RuleId(0)]),
+            (vec![1], vec![]),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn fast_pattern_facts() {
+    let set = build(
+        MpmKind::Hash,
+        vec![rule(1, vec![c(content(b"attack"))]), rule(2, vec![])],
+    );
+    assert!(set.has_fast_pattern(RuleId(0)));
+    assert!(!set.has_fast_pattern(RuleId(1)));
+    assert!(!set.has_fast_pattern(RuleId(9)));
+    assert_eq!(set.max_fast_pattern_len(), 6);
+}
