@@ -201,6 +201,8 @@ pub enum DropReason {
     Urgent,
     /// Memcap reached even after truncation and pruning.
     Memcap,
+    /// Data starting inside a reassembly gap the receiver acknowledged (it discards it anyway).
+    AckedGap,
 }
 
 impl DropReason {
@@ -217,6 +219,7 @@ impl DropReason {
             DropReason::InvalidState => "invalid_state",
             DropReason::Urgent => "urgent",
             DropReason::Memcap => "memcap",
+            DropReason::AckedGap => "acked_gap",
         }
     }
 }
@@ -426,5 +429,11 @@ stats_struct! {
         urgent_drops,
         depth_reached,
         four_way_handshakes,
+        /// Reassembly gaps: the receiver acknowledged sequence space nfips never saw.
+        reassembly_gaps,
+        /// Bytes skipped by reassembly gaps (never inspected).
+        gap_bytes,
+        /// Segments starting inside an acknowledged gap, dropped.
+        gap_data_drops,
     }
 }
