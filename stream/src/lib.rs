@@ -33,6 +33,16 @@
 //! would be recognised as a retransmission and passed without a new view. Segments the stream
 //! itself drops leave no trace in it.
 //!
+//! # Gaps
+//!
+//! Packets can reach the receiver without passing nfips (fail-open NFQUEUE under ENOBUFS, queue
+//! bypass during a restart, asymmetric routing). When an in-window ACK from the receiver covers
+//! sequence space nfips never saw, those bytes are gone for good: the stream raises
+//! `stream.reassembly_gap`, skips the hole, makes queued data after it contiguous and returns a
+//! view that starts after the hole (never joined to bytes before it). Data later sent into the
+//! gap is dropped ([`DropReason::AckedGap`]), which is what keeps a forged ACK from being an
+//! evasion: the real receiver then never gets the hole and never delivers what follows it.
+//!
 //! # Memory
 //!
 //! Every buffer byte (by capacity), every queued out-of-order segment (bytes plus
