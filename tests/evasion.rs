@@ -313,6 +313,23 @@ fn out_of_window(addrs: (&str, &str)) {
     );
 }
 
+fn fake_gap_then_hole_filled_with_attack(addrs: (&str, &str)) {
+    let mut case = Case::new(addrs);
+    // "GET /EVI", then "LOAD HTTP/1.0\r\n" after a 4-byte hole, then an ACK claiming the
+    // receiver got everything (the stream declares a gap and inspects the tail alone), then
+    // the hole "LPAY" which would complete "EVILPAYLOAD" at the receiver: the stream drops it
+    // as data inside an acknowledged gap, so the receiver never assembles the attack.
+    let first = case.data(0, &ATTACK[..8]);
+    let tail = case.data(12, &ATTACK[12..]);
+    let hole = case.data(8, &ATTACK[8..12]);
+    case.push(first).push(tail).ack_to(ATTACK.len()).push(hole);
+    assert_verdicts(
+        &case.packets(),
+        &[],
+        &after_handshake(&[ACCEPT, ACCEPT, ACCEPT, "stream reassembly"]),
+    );
+}
+
 fn fake_rst_then_attack(addrs: (&str, &str)) {
     let mut case = Case::new(addrs);
     let first = case.data(0, &ATTACK[..8]);
@@ -598,6 +615,7 @@ both_families!(
     retransmission_with_other_payload,
     out_of_window,
     fake_rst_then_attack,
+    fake_gap_then_hole_filled_with_attack,
     bad_checksum_attack_then_benign,
     data_on_syn,
     data_on_syn_carrying_the_attack,

@@ -76,7 +76,8 @@ pub fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::OooPackets
         | DropReason::OooBytes
         | DropReason::SeqHoles
-        | DropReason::OverlapConflict => "stream reassembly",
+        | DropReason::OverlapConflict
+        | DropReason::AckedGap => "stream reassembly",
         DropReason::Urgent => "stream urgent",
         DropReason::Memcap => "stream memcap",
     }

@@ -53,6 +53,8 @@ events! {
     Retransmission = 23, 114, "stream.pkt_retransmission", "Retransmission of identical bytes (informational).";
     DataWithoutAck = 24, 11, "stream.data_without_ack", "Data without the ACK flag on a synchronized session (receivers discard it).";
     FinOutOfWindow = 25, 115, "stream.fin_out_of_window", "FIN before the stream's contiguous end or beyond the window.";
+    ReassemblyGap = 26, 116, "stream.reassembly_gap", "The receiver acknowledged data nfips never saw (it bypassed nfips): the stream continues after the gap.";
+    DataInGap = 27, 117, "stream.reassembly_data_in_gap", "Data starting inside an acknowledged reassembly gap (dropped: the receiver already acknowledged it).";
 }
 
 /// A set of [`StreamEvent`]s (no allocation).

@@ -33,6 +33,16 @@
 //! would be recognised as a retransmission and passed without a new view. Segments the stream
 //! itself drops leave no trace in it.
 //!
+//! # Gaps
+//!
+//! Packets can reach the receiver without passing nfips (fail-open NFQUEUE under ENOBUFS, queue
+//! bypass during a restart, asymmetric routing). When an in-window ACK from the receiver covers
+//! sequence space nfips never saw, those bytes are gone for good: the stream raises
+//! `stream.reassembly_gap`, skips the hole, makes queued data after it contiguous and returns a
+//! view that starts after the hole (never joined to bytes before it). Data later sent into the
+//! gap is dropped ([`DropReason::AckedGap`]), which is what keeps a forged ACK from being an
+//! evasion: the real receiver then never gets the hole and never delivers what follows it.
+//!
 //! # Memory
 //!
 //! Every buffer byte (by capacity), every queued out-of-order segment (bytes plus
@@ -201,6 +211,8 @@ pub enum DropReason {
     Urgent,
     /// Memcap reached even after truncation and pruning.
     Memcap,
+    /// Data starting inside a reassembly gap the receiver acknowledged (it discards it anyway).
+    AckedGap,
 }
 
 impl DropReason {
@@ -217,6 +229,7 @@ impl DropReason {
             DropReason::InvalidState => "invalid_state",
             DropReason::Urgent => "urgent",
             DropReason::Memcap => "memcap",
+            DropReason::AckedGap => "acked_gap",
         }
     }
 }
@@ -426,5 +439,11 @@ stats_struct! {
         urgent_drops,
         depth_reached,
         four_way_handshakes,
+        /// Reassembly gaps: the receiver acknowledged sequence space nfips never saw.
+        reassembly_gaps,
+        /// Bytes skipped by reassembly gaps (never inspected).
+        gap_bytes,
+        /// Segments starting inside an acknowledged gap, dropped.
+        gap_data_drops,
     }
 }

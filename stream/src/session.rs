@@ -83,14 +83,19 @@ impl OooSegment {
 }
 
 // Half-stream flags.
-const KNOWN: u8 = 1; // `next` is valid
-const ACKED: u8 = 2; // `acked` is valid
-const WINDOW: u8 = 4; // `window_end` is valid
-const FIN: u8 = 8;
-const FIN_ACKED: u8 = 16;
-const DEPTH: u8 = 32; // stream.depth reached: nothing stored any more
-const OFFERED_WSCALE: u8 = 64;
-const OFFERED_TS: u8 = 128;
+const KNOWN: u16 = 1; // `next` is valid
+const ACKED: u16 = 2; // `acked` is valid
+const WINDOW: u16 = 4; // `window_end` is valid
+const FIN: u16 = 8;
+const FIN_ACKED: u16 = 16;
+const DEPTH: u16 = 32; // stream.depth reached: nothing stored any more
+const OFFERED_WSCALE: u16 = 64;
+const OFFERED_TS: u16 = 128;
+const GAP: u16 = 256; // `gap_end` is valid: a reassembly gap was declared
+
+/// How far `next` may move past `gap_end` before the gap is forgotten (sequence comparisons
+/// are only meaningful within half the sequence space).
+const GAP_MEMORY: u32 = 1 << 30;
 
 /// The data one side sends, as reassembled on its way to the other side.
 #[derive(Default)]
@@ -113,13 +118,16 @@ pub(crate) struct Half {
     delivered: u64,
     ooo: Vec<OooSegment>,
     ooo_bytes: u32,
+    /// End of the last reassembly gap: the receiver acknowledged `[.., gap_end)` although
+    /// nfips never saw all of it, so data starting before it is never placed again.
+    gap_end: u32,
     /// Shift applied to windows this side advertises.
     wscale: u8,
-    flags: u8,
+    flags: u16,
 }
 
 impl Half {
-    fn has(&self, flag: u8) -> bool {
+    fn has(&self, flag: u16) -> bool {
         self.flags & flag != 0
     }
     fn start_at(&mut self, isn: u32, next: u32) {
@@ -791,13 +799,19 @@ impl Session {
     }
 
     /// The ACK and window of `seg` describe the other side's data.
-    fn ack(&mut self, seg: &Segment, _env: &mut Env, result: &mut SegmentResult) {
+    ///
+    /// An ACK beyond every byte nfips saw of that data means the receiver got bytes that
+    /// bypassed nfips (fail-open NFQUEUE, queue bypass during a restart, asymmetric routing).
+    /// It is trusted only when it is plausible (see [`Session::gap_ack_trusted`]); then the
+    /// unseen sequence space becomes a reassembly gap ([`Session::gap`]).
+    fn ack(&mut self, seg: &Segment, env: &mut Env, result: &mut SegmentResult) {
         let scale = if self.flags & WINDOW_SCALING != 0 && !seg.flags.syn() {
             self.half[seg.side.index()].wscale
         } else {
             0
         };
         let midstream = self.flags & MIDSTREAM != 0;
+        let trusted = self.gap_ack_trusted(seg);
         let data = &mut self.half[seg.side.other().index()];
         if !data.has(KNOWN) {
             return;
@@ -805,8 +819,20 @@ impl Session {
         let fin = if data.has(FIN) { 1 } else { 0 };
         let limit = seq_max(data.max_end, data.next).wrapping_add(fin);
         if seq_gt(seg.ack, limit) {
-            result.events.insert(StreamEvent::InvalidAck);
-            return;
+            // Beyond every byte seen: only from an in-window ACK, and only within sane sequence
+            // distance. Not bounded by the window nfips knows: the receiver's window updates
+            // bypass nfips too, and an ACK refused here would never update the window again
+            // (the sender's data beyond it would be dropped forever).
+            let plausible = trusted
+                && !midstream
+                && !data.has(FIN)
+                && !data.has(DEPTH)
+                && seg.ack.wrapping_sub(data.next) < GAP_MEMORY;
+            if !plausible {
+                result.events.insert(StreamEvent::InvalidAck);
+                return;
+            }
+            data.max_end = seg.ack;
         }
         if !data.has(ACKED) || seq_gt(seg.ack, data.acked) {
             data.acked = seg.ack;
@@ -815,13 +841,78 @@ impl Session {
         if data.has(FIN) && seq_gt(data.acked, data.fin_seq) {
             data.flags |= FIN_ACKED;
         }
-        if midstream {
-            return;
+        if !midstream {
+            let right = seg.ack.wrapping_add((seg.window as u32) << scale);
+            if !data.has(WINDOW) || seq_gt(right, data.window_end) {
+                data.window_end = right;
+                data.flags |= WINDOW;
+            }
         }
-        let right = seg.ack.wrapping_add((seg.window as u32) << scale);
-        if !data.has(WINDOW) || seq_gt(right, data.window_end) {
-            data.window_end = right;
-            data.flags |= WINDOW;
+        // The FIN's sequence number is acknowledged but carries no byte.
+        let acked_data = if data.has(FIN) && seq_gt(data.acked, data.fin_seq) {
+            data.fin_seq
+        } else {
+            data.acked
+        };
+        // One view per segment: a gap found while this segment made its own data contiguous
+        // is declared with the receiver's next segment (the condition persists).
+        if trusted
+            && !env.cfg.async_oneside
+            && !data.has(DEPTH)
+            && seq_gt(acked_data, data.next)
+            && result.view.is_none()
+        {
+            self.gap(seg.side.other(), acked_data, env, result);
+        }
+    }
+
+    /// Whether an ACK in `seg` may declare a reassembly gap in the other side's data: the
+    /// segment itself must be in its sender's window (not older than what it already sent, not
+    /// beyond what its peer allows).
+    ///
+    /// Why a fake gap is not a cheap evasion: a blind attacker cannot forge an in-window ACK
+    /// (it needs both sequence numbers and the window). An attacker that owns the connection
+    /// can, but the bytes nfips never saw then never reach the real receiver through nfips:
+    /// data starting inside a declared gap is dropped for good ([`DropReason::AckedGap`]; a real
+    /// receiver that acknowledged it discards it anyway, so honest traffic loses nothing), so
+    /// the receiver never fills the hole and never delivers anything after it to its
+    /// application. What follows the gap is inspected in a fresh view, never joined to bytes
+    /// before it, exactly as the receiver (if the gap is real) holds them: two separate pieces.
+    fn gap_ack_trusted(&self, seg: &Segment) -> bool {
+        let own = &self.half[seg.side.index()];
+        if !own.has(KNOWN) || !seg.flags.ack() {
+            return false;
+        }
+        let end = seg.seq.wrapping_add(seg.payload.len() as u32);
+        seq_ge(end, own.next) && !(own.has(WINDOW) && seq_gt(seg.seq, own.window_end))
+    }
+
+    /// The receiver acknowledged `[next, acked)` but nfips never saw all of it: those bytes are
+    /// gone for good. Skip the first hole, make what is queued after it contiguous and give
+    /// detection a view that starts after the hole. Further holes below `acked` are skipped by
+    /// the receiver's next segments (the buffer would otherwise join data across them).
+    fn gap(&mut self, side: Side, acked: u32, env: &mut Env, result: &mut SegmentResult) {
+        let half = &mut self.half[side.index()];
+        let hole_end = match half.ooo.first() {
+            Some(queued) if seq_lt(queued.seq, acked) => queued.seq,
+            _ => acked,
+        };
+        let hole = hole_end.wrapping_sub(half.next);
+        env.stats.reassembly_gaps += 1;
+        env.stats.gap_bytes += hole as u64;
+        result.events.insert(StreamEvent::ReassemblyGap);
+        // Nothing before the gap is re-presented with what follows it; what was inspected
+        // before it is acknowledged (it lies below `acked`), so it is no longer needed.
+        half.buf.clear();
+        half.next = hole_end;
+        half.base = hole_end;
+        half.delivered += hole as u64;
+        half.gap_end = hole_end;
+        half.flags |= GAP;
+        half.max_end = seq_max(half.max_end, hole_end);
+        self.advance(side, &[], hole_end, env, result);
+        if matches!(result.view, Some(view) if view.start == view.end) {
+            result.view = None;
         }
     }
 
@@ -837,6 +928,16 @@ impl Session {
                 half.free_all(&mut env.budget);
             }
             return true;
+        }
+        if half.has(GAP) && half.next.wrapping_sub(half.gap_end) > GAP_MEMORY {
+            half.flags &= !GAP;
+        }
+        if half.has(GAP) && seq_lt(seq, half.gap_end) {
+            // The receiver acknowledged this sequence space without nfips seeing all of it
+            // (see `gap_ack_trusted` for why this must not be placed).
+            env.stats.gap_data_drops += 1;
+            result.drop(DropReason::AckedGap, Some(StreamEvent::DataInGap));
+            return false;
         }
         if half.has(FIN) && seq_gt(end, half.fin_seq) {
             env.stats.data_after_close_drops += 1;
@@ -881,9 +982,7 @@ impl Session {
 
     /// Data at or across `next`: append, then drain what the queue made contiguous.
     fn in_order(&mut self, seg: &Segment, env: &mut Env, result: &mut SegmentResult) -> bool {
-        let side = seg.side.index();
-        let no_acks = env.cfg.async_oneside;
-        let half = &mut self.half[side];
+        let half = &mut self.half[seg.side.index()];
         let tail = &seg.payload[half.next.wrapping_sub(seg.seq) as usize..];
         let mut pieces = Pieces::new();
         if half.overlay(half.next, tail, &mut pieces) {
@@ -895,6 +994,23 @@ impl Session {
                 return false;
             }
         }
+        let seg_end = seg.seq.wrapping_add(seg.payload.len() as u32);
+        self.advance(seg.side, tail, seg_end, env, result)
+    }
+
+    /// Append `tail` (starting at `next`) and drain what the queue made contiguous, then
+    /// describe the newly contiguous bytes as the view. `seg_end` is the end of the sequence
+    /// space the caller covered.
+    fn advance(
+        &mut self,
+        side: Side,
+        tail: &[u8],
+        seg_end: u32,
+        env: &mut Env,
+        result: &mut SegmentResult,
+    ) -> bool {
+        let no_acks = env.cfg.async_oneside;
+        let half = &mut self.half[side.index()];
         // How far the stream becomes contiguous.
         let mut new_end = half.next.wrapping_add(tail.len() as u32);
         for queued in &half.ooo {
@@ -949,10 +1065,7 @@ impl Session {
             // Idle sessions hold nothing beyond their buffer.
             half.ooo = Vec::new();
         }
-        half.max_end = seq_max(
-            half.max_end,
-            seq_max(half.next, seg.seq.wrapping_add(seg.payload.len() as u32)),
-        );
+        half.max_end = seq_max(half.max_end, seq_max(half.next, seg_end));
         let added = half.next.wrapping_sub(old_next) as usize;
         half.delivered += added as u64;
         env.stats.bytes_reassembled += added as u64;
@@ -960,7 +1073,7 @@ impl Session {
         let new_from_index = len - added;
         let context = env.context.min(env.cfg.window_size).min(new_from_index);
         result.view = Some(ViewSpec {
-            side: seg.side,
+            side,
             start: new_from_index - context,
             new_from: context,
             end: len,
@@ -1084,6 +1197,9 @@ fn fmt_half(f: &mut fmt::Formatter<'_>, name: &str, half: &Half) -> fmt::Result 
     }
     if half.has(DEPTH) {
         f.write_str(" depth")?;
+    }
+    if half.has(GAP) {
+        write!(f, " gap={}", rel(half.gap_end))?;
     }
     f.write_str("]")
 }

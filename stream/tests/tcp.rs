@@ -1116,3 +1116,128 @@ fn midstream_pickup_from_synack_knows_both_isns() {
         "Established C[next=6 buf=1..6] S[next=1 buf=1..1 acked=1]"
     );
 }
+
+// ---- reassembly gaps (data that reached the receiver without passing nfips) -------------------
+
+#[test]
+fn acked_gap_makes_queued_data_after_it_inspected() {
+    let mut h = Harness::established(cfg());
+    assert_eq!(h.data(C, 1, b"AB"), "accept view=|AB");
+    // [3, 5) bypassed nfips (fail-open); the receiver got it and acknowledges everything.
+    assert_eq!(h.data(C, 5, b"EF"), "accept");
+    assert_eq!(h.ack(S, 7), "accept view=|EF events=stream.reassembly_gap");
+    assert_state!(
+        h,
+        "Established C[next=7 buf=5..7 acked=7 win=65542 gap=5] S[next=1 buf=1..1 acked=1 win=65536]"
+    );
+    let stats = h.table.stats();
+    assert_eq!((stats.reassembly_gaps, stats.gap_bytes), (1, 2));
+}
+
+#[test]
+fn view_after_gap_never_joins_bytes_across_it() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"ATT");
+    h.data(C, 6, b"ACK");
+    // "ATT" + unseen "xx" + "ACK": a match on "ATTACK" would be a false joining.
+    assert_eq!(h.ack(S, 9), "accept view=|ACK events=stream.reassembly_gap");
+    assert_eq!(h.data(C, 9, b"!"), "accept view=ACK|!");
+}
+
+#[test]
+fn data_starting_inside_an_acked_gap_is_dropped() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"ATT");
+    h.data(C, 6, b"CK");
+    h.ack(S, 8);
+    // Whoever sends the hole now: the receiver acknowledged it, so it must not get it.
+    assert_eq!(
+        h.data(C, 4, b"xA"),
+        "drop(acked_gap) events=stream.reassembly_data_in_gap"
+    );
+    assert_eq!(h.table.stats().gap_data_drops, 1);
+    assert_eq!(h.data(C, 8, b"more"), "accept view=CK|more");
+}
+
+#[test]
+fn ack_beyond_all_seen_data_inside_the_window_declares_a_gap() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"AB");
+    assert_eq!(h.ack(S, 11), "accept events=stream.reassembly_gap");
+    assert_eq!(h.table.stats().gap_bytes, 8);
+    // The sender's next segments continue after the gap instead of queueing forever.
+    assert_eq!(h.data(C, 11, b"hello"), "accept view=|hello");
+}
+
+#[test]
+fn ack_far_beyond_all_seen_data_is_not_trusted() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"AB");
+    assert_eq!(h.ack(S, 3 << 29), "accept events=stream.pkt_invalid_ack");
+    assert_eq!(h.table.stats().reassembly_gaps, 0);
+    assert_eq!(h.data(C, 3, b"CD"), "accept view=AB|CD");
+}
+
+#[test]
+fn stale_ack_segment_cannot_declare_a_gap() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"AB");
+    h.data(C, 5, b"EF");
+    h.data(S, 1, b"hi");
+    // Sequence number behind what the responder already sent: not in window.
+    assert_eq!(h.raw(S, 1, 7, ACK, b"", 0), "accept");
+    assert_eq!(h.table.stats().reassembly_gaps, 0);
+    assert_eq!(h.data(C, 3, b"CD"), "accept view=AB|CDEF");
+}
+
+#[test]
+fn ack_of_fin_is_not_a_gap() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"AB");
+    h.raw(C, 3, 1, FIN | ACK, b"", 0);
+    assert_eq!(h.ack(S, 4), "accept");
+    assert_eq!(h.table.stats().reassembly_gaps, 0);
+}
+
+#[test]
+fn full_ooo_queue_is_released_by_an_acked_gap() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"A");
+    for i in 0..5 {
+        assert_eq!(h.data(C, 10 + i, b"q"), "accept");
+    }
+    assert_eq!(
+        h.data(C, 15, b"q"),
+        "drop(ooo_packets) events=stream.reassembly_ooo_packets_limit"
+    );
+    // The receiver got [2, 10) past nfips and the queued bytes: the queue drains.
+    assert_eq!(
+        h.ack(S, 15),
+        "accept view=|qqqqq events=stream.reassembly_gap"
+    );
+    assert_eq!(h.data(C, 15, b"q"), "accept view=qqqqq|q");
+}
+
+#[test]
+fn second_hole_below_the_ack_is_skipped_by_the_next_ack() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"A");
+    h.data(C, 4, b"BB");
+    h.data(C, 8, b"CC");
+    assert_eq!(h.ack(S, 10), "accept view=|BB events=stream.reassembly_gap");
+    assert_eq!(h.ack(S, 10), "accept view=|CC events=stream.reassembly_gap");
+    let stats = h.table.stats();
+    assert_eq!((stats.reassembly_gaps, stats.gap_bytes), (2, 4));
+}
+
+#[test]
+fn gap_memory_returns_to_zero() {
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"A");
+    h.data(C, 4, b"BB");
+    h.data(C, 8, b"CC");
+    h.ack(S, 10);
+    assert!(h.table.memory_used() > 0);
+    assert!(h.table.remove(&KEY));
+    assert_eq!(h.table.memory_used(), 0);
+}
