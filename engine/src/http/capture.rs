@@ -665,7 +665,9 @@ mod detector_tests {
     };
     use nfips_rules::vars::Vars;
 
-    use crate::detect::{DetectionPlan, Detector, HttpInput, PacketAction, TcpData};
+    use crate::detect::{
+        DetectionPlan, Detector, HttpInput, PacketAction, PendingSlot, TcpData, TcpView,
+    };
     use crate::http::{Direction, HttpState};
     use crate::settings::Settings;
     use crate::tuning::ThresholdConfig;
@@ -731,6 +733,7 @@ mod detector_tests {
         let mut state = HttpState::default();
         let mut bits = FlowBits::default();
         let mut stream = Vec::new();
+        let mut pending_slot = 0u32;
         segments
             .iter()
             .map(|segment| {
@@ -743,7 +746,18 @@ mod detector_tests {
                 };
                 let data = TcpData {
                     payload: segment,
-                    view: Some((&stream, new_from)),
+                    view: Some((
+                        TcpView {
+                            bytes: &stream,
+                            new_from,
+                            stream_offset: 0,
+                        },
+                        PendingSlot {
+                            flow_id: 1,
+                            to_server: true,
+                            slot: &mut pending_slot,
+                        },
+                    )),
                     http: Some(http),
                 };
                 detector.inspect_tcp(&ctx(), data, &mut bits, 0, false);
