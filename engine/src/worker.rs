@@ -225,6 +225,7 @@ pub fn packet_context(pkt: &Packet<'_>, flow: FlowContext) -> PacketContext {
         flow,
         buffer: BufferKind::Packet,
         dsize: pkt.payload.len(),
+        stream_events: 0,
     }
 }
 
