@@ -270,3 +270,37 @@ fn gid129_preprocessor_rule_fires_on_its_event() {
     ));
     assert!(!fires_with_events(r, b"x", event_bit("midstream_pickup")));
 }
+
+#[test]
+fn stream_event_rule_is_a_candidate_only_on_packets_with_events() {
+    let set = RuleSet::build(
+        vec![parse(
+            r#"drop tcp any any -> any any (stream-event:reassembly_overlap_different_data; sid:1;)"#,
+        )],
+        &BuildOptions::default(),
+    );
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let mut detect = |stream_events: u64, scratch: &mut nfips_rules::Scratch| {
+        let ctx = PacketContext {
+            stream_events,
+            ..tcp_ctx()
+        };
+        out.clear();
+        set.detect(&ctx, b"x", &mut FlowBits::default(), scratch, &mut out);
+        out.len()
+    };
+    assert_eq!(detect(0, &mut scratch), 0);
+    assert_eq!(
+        scratch.stats().candidates,
+        0,
+        "evaluated on a packet without events"
+    );
+    let paws = event_bit("pkt_invalid_timestamp");
+    assert_eq!(detect(paws, &mut scratch), 0);
+    assert_eq!(scratch.stats().candidates, 1);
+    assert_eq!(
+        detect(event_bit("reassembly_overlap_different_data"), &mut scratch),
+        1
+    );
+}
