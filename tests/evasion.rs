@@ -37,11 +37,16 @@ fn verdicts(packets: &[Vec<u8>], settings: &[&str]) -> Vec<String> {
 
 /// [`verdicts`] with other rules.
 fn verdicts_with_rules(rule_text: &str, packets: &[Vec<u8>], settings: &[&str]) -> Vec<String> {
+    verdicts_of(&replay_eve(packets, rule_text, settings), packets.len())
+}
+
+/// Replay `packets` (raw IP) with the rule text `rules` and `settings`: the EVE records.
+fn replay_eve(packets: &[Vec<u8>], rules_text: &str, settings: &[&str]) -> Vec<Value> {
     let dir = tempfile::tempdir().expect("temp dir");
     let pcap = dir.path().join("case.pcap");
     write_pcap(&pcap, packets);
     let rules = dir.path().join("case.rules");
-    std::fs::write(&rules, rule_text).expect("write rules");
+    std::fs::write(&rules, rules_text).expect("write rules");
     let eve = dir.path().join("eve.json");
     let mut cmd = nfips();
     cmd.arg("replay")
@@ -58,9 +63,17 @@ fn verdicts_with_rules(rule_text: &str, packets: &[Vec<u8>], settings: &[&str]) 
         "nfips replay failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut result = vec![ACCEPT.to_string(); packets.len()];
-    for line in std::fs::read_to_string(&eve).unwrap_or_default().lines() {
-        let record: Value = serde_json::from_str(line).expect("EVE line is JSON");
+    std::fs::read_to_string(&eve)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("EVE line is JSON"))
+        .collect()
+}
+
+/// Each of `count` packets' verdict from the EVE drop records.
+fn verdicts_of(records: &[Value], count: usize) -> Vec<String> {
+    let mut result = vec![ACCEPT.to_string(); count];
+    for record in records {
         if record["event_type"] != "drop" {
             continue;
         }
@@ -605,7 +618,96 @@ macro_rules! both_families {
     };
 }
 
+/// (pcap_cnt, sid) of every EVE alert record.
+fn alerts_of(records: &[Value]) -> Vec<(u64, u64)> {
+    records
+        .iter()
+        .filter(|r| r["event_type"] == "alert")
+        .map(|r| {
+            let n = r["pcap_cnt"].as_u64().expect("alert record has pcap_cnt");
+            let sid = r["alert"]["signature_id"]
+                .as_u64()
+                .expect("alert has a sid");
+            (n, sid)
+        })
+        .collect()
+}
+
+/// `first` then a conflicting copy of the same bytes ("LXAYLOAD" then "LPAYLOAD" at offset 8):
+/// the 6th packet overlaps with different data.
+fn overlap_with_different_data(addrs: (&str, &str)) -> Vec<Vec<u8>> {
+    let mut case = Case::new(addrs);
+    let first = case.data(0, &ATTACK[..8]);
+    let benign = case.data(8, b"LXAYLOAD");
+    let conflicting = case.data(8, b"LPAYLOAD");
+    case.push(first).push(benign).push(conflicting);
+    case.packets()
+}
+
+fn stream_event_overlap_rule(action: &str) -> String {
+    format!(
+        "{action} tcp any any -> any any (msg:\"overlap\"; \
+         stream-event:reassembly_overlap_different_data; sid:1;)\n"
+    )
+}
+
+fn stream_event_drop_rule_drops_the_overlapping_packet(addrs: (&str, &str)) {
+    let packets = overlap_with_different_data(addrs);
+    let records = replay_eve(&packets, &stream_event_overlap_rule("drop"), &[]);
+    assert_eq!(
+        alerts_of(&records),
+        vec![(6, 1)],
+        "the overlap alerts, nothing else"
+    );
+    assert_eq!(
+        verdicts_of(&records, packets.len()),
+        after_handshake(&[ACCEPT, ACCEPT, RULE_DROP]),
+        "the rule, not the stream, drops the overlapping packet"
+    );
+}
+
+fn stream_event_alert_rule_alerts_and_the_policy_decides(addrs: (&str, &str)) {
+    let packets = overlap_with_different_data(addrs);
+    let records = replay_eve(&packets, &stream_event_overlap_rule("alert"), &[]);
+    assert_eq!(alerts_of(&records), vec![(6, 1)]);
+    // Overlap policy `first` (default): the stream drops the conflicting copy.
+    assert_eq!(
+        verdicts_of(&records, packets.len()),
+        after_handshake(&[ACCEPT, ACCEPT, "stream reassembly"])
+    );
+}
+
+fn stream_event_rule_stays_quiet_without_the_event(addrs: (&str, &str)) {
+    // The same bytes sent once: no overlap, no alert, nothing dropped.
+    let mut case = Case::new(addrs);
+    let first = case.data(0, &ATTACK[..8]);
+    let benign = case.data(8, b"LXAYLOAD");
+    case.push(first).push(benign);
+    let packets = case.packets();
+    let records = replay_eve(&packets, &stream_event_overlap_rule("drop"), &[]);
+    assert_eq!(alerts_of(&records), vec![]);
+    assert_eq!(
+        verdicts_of(&records, packets.len()),
+        vec![ACCEPT; packets.len()]
+    );
+}
+
+fn gid129_preprocessor_rule_drops_the_overlapping_packet(addrs: (&str, &str)) {
+    let packets = overlap_with_different_data(addrs);
+    let rules = "drop ( msg:\"STREAM overlap\"; sid:100; gid:129; rev:1; )\n";
+    let records = replay_eve(&packets, rules, &[]);
+    assert_eq!(alerts_of(&records), vec![(6, 100)]);
+    assert_eq!(
+        verdicts_of(&records, packets.len()),
+        after_handshake(&[ACCEPT, ACCEPT, RULE_DROP])
+    );
+}
+
 both_families!(
+    stream_event_drop_rule_drops_the_overlapping_packet,
+    stream_event_alert_rule_alerts_and_the_policy_decides,
+    stream_event_rule_stays_quiet_without_the_event,
+    gid129_preprocessor_rule_drops_the_overlapping_packet,
     split_in_three,
     one_byte_segments,
     reverse_order,

@@ -110,6 +110,7 @@ fn context(view: &HttpEventView, packet: &Packet) -> PacketContext {
         },
         buffer: BufferKind::Stream,
         dsize: packet.payload.len(),
+        stream_events: 0,
     }
 }
 

@@ -10,8 +10,9 @@
 //!   the flow verdict), because the view's bytes are already part of the stream: a
 //!   retransmission of them would be recognised as one and get no new view.
 //!
-//! Stream events are counted by name (`event.stream.*`); rules on gid 129 are not matched
-//! against them yet (the rule language has no stream-event keyword), see the issue notes.
+//! Stream events are counted by name (`event.stream.*`) and handed to detection as the
+//! packet's `stream_events` bits (rules' `stream-event:<name>` and gid 129 preprocessor rules),
+//! mapped by name through [`nfips_rules::stream_events`].
 //!
 //! Not here: detection, outputs, the flow table (see [`crate::worker`]).
 
@@ -107,12 +108,24 @@ pub struct TcpStep<'t> {
     pub established: bool,
     /// Both directions reached `stream.depth`: the flow needs no more inspection.
     pub bypass: bool,
+    /// The stream events this segment raised, as [`nfips_rules::PacketContext::stream_events`]
+    /// bits.
+    pub stream_events: u64,
+}
+
+/// The rule-language bit of a stream event (through its name; `None` if the rules crate has
+/// no name for it, which a test rules out).
+pub fn rule_event_bit(event: StreamEvent) -> Option<u8> {
+    let name = event.name();
+    nfips_rules::stream_events::bit_of(name.strip_prefix("stream.").unwrap_or(name))
 }
 
 /// One worker's TCP sessions and their counters.
 pub struct TcpStreams {
     table: StreamTable<FlowKey>,
     events: [u64; StreamEvent::ALL.len()],
+    /// [`rule_event_bit`] of each event as a mask, computed once.
+    event_masks: [u64; StreamEvent::ALL.len()],
     drops: u64,
     bypassed: u64,
     bypass: StreamBypass,
@@ -126,6 +139,9 @@ impl TcpStreams {
         TcpStreams {
             table,
             events: [0; StreamEvent::ALL.len()],
+            event_masks: std::array::from_fn(|i| {
+                rule_event_bit(StreamEvent::ALL[i]).map_or(0, |bit| 1u64 << bit)
+            }),
             drops: 0,
             bypassed: 0,
             bypass: settings.stream.bypass,
@@ -180,8 +196,10 @@ impl TcpStreams {
             time_us: ts_us,
         };
         let outcome: Outcome<'_> = self.table.process(key, &segment);
+        let mut stream_events = 0;
         for event in outcome.events.iter() {
             self.events[event as usize] += 1;
+            stream_events |= self.event_masks[event as usize];
         }
         let before = flow.tcp;
         flow.tcp = progress_of(outcome.state, before);
@@ -208,6 +226,7 @@ impl TcpStreams {
             view: outcome.view.filter(|_| drop.is_none()),
             established,
             bypass,
+            stream_events,
         }
     }
 
@@ -237,6 +256,28 @@ impl TcpStreams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_stream_event_has_a_rule_bit_and_its_gid129_sid() {
+        for &event in StreamEvent::ALL {
+            let bit = rule_event_bit(event);
+            assert!(bit.is_some(), "{} has no stream-event name", event.name());
+            assert_eq!(
+                nfips_rules::stream_events::bit_of_gid129_sid(event.sid()),
+                bit,
+                "gid 129 sid {} of {}",
+                event.sid(),
+                event.name()
+            );
+        }
+        let mut bits: Vec<_> = StreamEvent::ALL
+            .iter()
+            .map(|&e| rule_event_bit(e))
+            .collect();
+        bits.sort_unstable();
+        bits.dedup();
+        assert_eq!(bits.len(), StreamEvent::ALL.len(), "two events share a bit");
+    }
 
     #[test]
     fn drop_reasons_use_suricata_words() {

@@ -227,6 +227,7 @@ pub fn packet_context(pkt: &Packet<'_>, flow: FlowContext) -> PacketContext {
         flow,
         buffer: BufferKind::Packet,
         dsize: pkt.payload.len(),
+        stream_events: 0,
     }
 }
 
@@ -414,6 +415,7 @@ impl Worker {
         let mut view = None;
         let mut bypass = false;
         let mut stream_drop = None;
+        let mut stream_events = 0;
         let tcp_key = matches!(pkt.transport, Transport::Tcp(_))
             .then(|| FlowKey::of(src, dst, pkt.ip_proto).0);
         if let (Transport::Tcp(tcp), Some(key)) = (&pkt.transport, &tcp_key) {
@@ -423,6 +425,7 @@ impl Worker {
             // A segment the stream drops is still inspected as a packet (alerts), never as
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
+            stream_events = step.stream_events;
             established = step.established;
             view = step.view.map(|v| TcpView {
                 bytes: v.bytes,
@@ -435,13 +438,16 @@ impl Worker {
                 bypass = true;
             }
         }
-        let ctx = packet_context(
-            pkt,
-            FlowContext {
-                established,
-                to_server,
-            },
-        );
+        let ctx = PacketContext {
+            stream_events,
+            ..packet_context(
+                pkt,
+                FlowContext {
+                    established,
+                    to_server,
+                },
+            )
+        };
         let first_in_direction = if to_server {
             flow.packets_to_server == 1
         } else {

@@ -213,6 +213,7 @@ fn main() {
         },
         buffer: BufferKind::Packet,
         dsize: 0,
+        stream_events: 0,
     };
     let mut scratch = set.new_scratch();
     let mut out = Vec::with_capacity(64);

@@ -210,6 +210,9 @@ pub enum DetectOption {
     },
     /// `urilen`: a test of the HTTP URI buffer's length.
     UriLen(UriLen),
+    /// `stream-event:<name>`: the stream tracker raised this anomaly on the packet; the bit of
+    /// [`crate::PacketContext::stream_events`] (see [`crate::stream_events`]).
+    StreamEvent(u8),
 }
 
 impl DetectOption {

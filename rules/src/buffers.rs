@@ -498,6 +498,7 @@ mod detect_tests {
             },
             buffer: BufferKind::Stream,
             dsize: 0,
+            stream_events: 0,
         }
     }
 

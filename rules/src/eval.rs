@@ -138,6 +138,7 @@ pub(crate) fn header_option_matches(option: &DetectOption, ctx: &PacketContext) 
         | DetectOption::ByteExtract(_) => true,
         // An HTTP buffer test: rules with one load only when the engine evaluates HTTP buffers.
         DetectOption::UriLen(_) => true,
+        DetectOption::StreamEvent(bit) => ctx.stream_events & (1u64 << bit) != 0,
     }
 }
 

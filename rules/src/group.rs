@@ -315,6 +315,9 @@ pub(crate) struct Group {
     short: Option<PatternSet>,
     by_address: AddressIndex,
     always: Box<[u32]>,
+    /// Rules without a fast pattern that test `stream-event`: candidates only for packets on
+    /// which the stream tracker raised an event (most packets raise none).
+    on_stream_events: Box<[u32]>,
 }
 
 /// An IP address in one ordered space: IPv4 as IPv4-mapped IPv6.
@@ -407,6 +410,13 @@ impl AddressIndex {
     }
 }
 
+/// Whether a rule needs a stream event to match (a `stream-event` option, never negated).
+fn tests_stream_event(rule: &Rule) -> bool {
+    rule.detection
+        .iter()
+        .any(|o| matches!(o, DetectOption::StreamEvent(_)))
+}
+
 impl Group {
     fn build(
         members: &[u32],
@@ -418,9 +428,14 @@ impl Group {
         let (long, short) = split_patterns(members, patterns, kind);
         let mut always = Vec::new();
         let mut keyed = Vec::new();
+        let mut on_stream_events = Vec::new();
         for &r in members {
             if patterns[r as usize].is_none() {
                 let rule = &rules[r as usize];
+                if tests_stream_event(rule) {
+                    on_stream_events.push(r);
+                    continue;
+                }
                 let key = [&rule.src, &rule.dst]
                     .into_iter()
                     .find(|a| !a.include.is_empty());
@@ -456,18 +471,21 @@ impl Group {
             short,
             by_address,
             always: always.into_boxed_slice(),
+            on_stream_events: on_stream_events.into_boxed_slice(),
         }
     }
 
     /// Mark every candidate rule of this group for a buffer between `addrs`: rules whose fast
     /// pattern occurs ending after byte `scan_from`, rules indexed by an address in `addrs`,
-    /// and rules without a fast pattern. `mark` dedupes. Returns the number of pattern hits.
+    /// and rules without a fast pattern (those testing `stream-event` only when `stream_events`
+    /// is not empty). `mark` dedupes. Returns the number of pattern hits.
     pub(crate) fn collect(
         &self,
         input: MpmInput<'_>,
         scan_from: usize,
         scratch: &mut MpmScratch,
         addrs: [IpAddr; 2],
+        stream_events: u64,
         mut mark: impl FnMut(u32),
     ) -> u64 {
         for addr in addrs {
@@ -481,6 +499,11 @@ impl Group {
         }
         for &r in self.always.iter() {
             mark(r);
+        }
+        if stream_events != 0 {
+            for &r in self.on_stream_events.iter() {
+                mark(r);
+            }
         }
         hits
     }
@@ -504,7 +527,7 @@ impl Group {
 
     pub(crate) fn memory_usage(&self) -> usize {
         self.sets().map(PatternSet::memory_usage).sum::<usize>()
-            + self.always.len() * 4
+            + (self.always.len() + self.on_stream_events.len()) * 4
             + self.by_address.memory_usage()
     }
 

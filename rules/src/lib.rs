@@ -23,6 +23,7 @@ pub mod parse;
 pub mod pcre;
 pub mod reference;
 pub mod ruleset;
+pub mod stream_events;
 pub mod vars;
 
 pub use ast::Rule;

@@ -90,11 +90,22 @@ pub fn parse_rule_with(
         Some(Err(message)) => return Err(reject(Rejection::Error(message))),
         Some(Ok(sid)) => sid,
     };
-    let header = parse_header(header, ctx.vars).map_err(reject)?;
+    let preprocessor = preprocessor_event(header, &options, sid_value).map_err(reject)?;
+    let header = match preprocessor {
+        Some(_) => {
+            let action = header.trim();
+            parse_header(&format!("{action} tcp any any -> any any"), ctx.vars)
+        }
+        None => parse_header(header, ctx.vars),
+    }
+    .map_err(reject)?;
     if header.requires_http && !http_inspection {
         return Err(reject(Rejection::Unsupported("http".to_string())));
     }
     let mut builder = RuleBuilder::new(header, sid_value, http_inspection);
+    if let Some(bit) = preprocessor {
+        builder.detection.push(DetectOption::StreamEvent(bit));
+    }
     for (keyword, arg) in &options {
         builder
             .option(keyword, arg.as_deref(), ctx)
@@ -292,6 +303,55 @@ fn err<T>(message: impl Into<String>) -> Result<T, Rejection> {
 
 fn unsupported<T>(keyword: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection::Unsupported(keyword.into()))
+}
+
+/// Snort 2.9 preprocessor rules have no header (`alert ( msg:...; sid:N; gid:G; )`). Returns
+/// the stream event bit of a gid 129 one nfips raises, `None` for an ordinary rule; other
+/// generators and sids are unsupported (named with gid and sid).
+fn preprocessor_event(
+    header: &str,
+    options: &[RawOption],
+    sid: u32,
+) -> Result<Option<u8>, Rejection> {
+    if header.split_whitespace().count() != 1 {
+        return Ok(None);
+    }
+    let gid = options
+        .iter()
+        .find(|(keyword, _)| keyword == "gid")
+        .map(|(keyword, arg)| parse_u32_arg(keyword, arg.as_deref()))
+        .transpose()
+        .map_err(Rejection::Error)?;
+    match gid {
+        Some(crate::stream_events::STREAM_GID) => {
+            match crate::stream_events::bit_of_gid129_sid(sid) {
+                Some(bit) => Ok(Some(bit)),
+                None => unsupported(format!("preprocessor rule gid:129 sid:{sid}")),
+            }
+        }
+        Some(gid) => unsupported(format!("preprocessor rule gid:{gid}")),
+        None => err("rule header missing: only Snort preprocessor rules (gid:129) may omit it"),
+    }
+}
+
+/// `stream-event:<name>` → its bit. A Suricata event nfips never raises is unsupported; an
+/// unknown name is an error naming it.
+fn parse_stream_event(text: &str) -> Result<u8, Rejection> {
+    let name = text.trim();
+    if let Some(bit) = crate::stream_events::bit_of(name) {
+        return Ok(bit);
+    }
+    if crate::stream_events::is_suricata_only(name) {
+        return unsupported(format!("stream-event:{name}"));
+    }
+    err(format!(
+        "stream-event: unknown event '{name}' (known: {})",
+        crate::stream_events::STREAM_EVENT_BITS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// The rule being assembled from its options.
@@ -519,6 +579,10 @@ impl RuleBuilder {
                 };
                 let value = parse_int(keyword, number, 0, u16::MAX as i64)? as u16;
                 self.detection.push(DetectOption::Window { value, negated })
+            }
+            "stream-event" => {
+                let event = parse_stream_event(&need(arg)?)?;
+                self.detection.push(DetectOption::StreamEvent(event))
             }
             "sticky-drop" | "stickydrop" => self.sticky_drop(arg)?,
             // pkt_data returns to the packet buffer.
@@ -2829,6 +2893,69 @@ mod tests {
             ("sticky-drop:10,both;", "both"),
             ("sticky-drop:0;", "range"),
         ]);
+    }
+
+    // ---- stream-event ----
+
+    fn stream_events(rule: &Rule) -> Vec<u8> {
+        rule.detection
+            .iter()
+            .filter_map(|o| match o {
+                DetectOption::StreamEvent(bit) => Some(*bit),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stream_event_names_map_to_their_bit() {
+        let rule = ok("stream-event:reassembly_overlap_different_data;");
+        assert_eq!(stream_events(&rule), vec![9]);
+        let rule = ok("stream-event:pkt_invalid_timestamp; stream-event:est_packet_out_of_window;");
+        assert_eq!(stream_events(&rule), vec![3, 10]);
+    }
+
+    #[test]
+    fn stream_event_unknown_name_is_an_error_naming_it() {
+        let message = error("stream-event:no_such_anomaly;");
+        assert!(message.contains("no_such_anomaly"), "{message}");
+        assert!(error("stream-event;").contains("stream-event"));
+    }
+
+    #[test]
+    fn stream_event_suricata_name_nfips_never_raises_is_unsupported() {
+        assert_eq!(
+            unsupported_keyword(&opts("stream-event:reassembly_seq_gap;")),
+            "stream-event:reassembly_seq_gap"
+        );
+    }
+
+    #[test]
+    fn gid129_preprocessor_rule_becomes_a_tcp_stream_event_rule() {
+        let rule = parse(r#"alert ( msg:"STREAM5_SYN_ON_EST"; sid:1; gid:129; rev:1; )"#)
+            .expect("gid 129 sid 1 loads");
+        assert_eq!(rule.gid, 129);
+        assert_eq!(rule.protocol, Protocol::Tcp);
+        assert_eq!(stream_events(&rule), vec![0]);
+        let rule = parse("drop ( msg:\"overlap\"; sid:100; gid:129; )").expect("sid 100 loads");
+        assert_eq!(rule.action, Action::Drop);
+        assert_eq!(stream_events(&rule), vec![9]);
+    }
+
+    #[test]
+    fn preprocessor_rules_nfips_cannot_raise_are_unsupported() {
+        assert_eq!(
+            unsupported_keyword(r#"alert ( msg:"STREAM5_WINDOW_SLAM"; sid:19; gid:129; )"#),
+            "preprocessor rule gid:129 sid:19"
+        );
+        assert_eq!(
+            unsupported_keyword(r#"alert ( msg:"DECODE_BAD"; sid:1; gid:116; )"#),
+            "preprocessor rule gid:116"
+        );
+        assert!(matches!(
+            parse(r#"alert ( msg:"x"; sid:1; )"#),
+            Err(Rejection::Error(m)) if m.contains("header")
+        ));
     }
 
     // ---- unsupported ----

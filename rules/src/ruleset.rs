@@ -148,6 +148,9 @@ pub struct PacketContext {
     pub buffer: BufferKind,
     /// The packet's own payload length (dsize), whatever buffer is inspected.
     pub dsize: usize,
+    /// Stream anomalies raised on this packet: bit i set = the event of bit i in
+    /// [`crate::stream_events::STREAM_EVENT_BITS`]. 0 for non-TCP and clean packets.
+    pub stream_events: u64,
 }
 
 /// The flowbits of one flow: a bitset indexed by the RuleSet's interned flowbit names. Empty
@@ -623,6 +626,7 @@ impl RuleSet {
                 scan_from,
                 &mut scratch.mpm,
                 [ctx.src, ctx.dst],
+                ctx.stream_events,
                 |r| {
                     let slot = &mut seen[r as usize];
                     if *slot != epoch {

@@ -35,9 +35,15 @@ fn parse(text: &str) -> Rule {
 
 /// Whether `text` matches `buf` in a TCP packet to port 80; the reference must agree.
 fn fires(text: &str, buf: &[u8]) -> bool {
+    fires_with_events(text, buf, 0)
+}
+
+/// [`fires`] on a packet that raised the stream events `stream_events`.
+fn fires_with_events(text: &str, buf: &[u8], stream_events: u64) -> bool {
     let set = RuleSet::build(vec![parse(text)], &BuildOptions::default());
     let ctx = PacketContext {
         dsize: buf.len(),
+        stream_events,
         ..tcp_ctx()
     };
     let mut scratch = set.new_scratch();
@@ -225,4 +231,76 @@ fn manual_flags_and_dsize() {
     assert!(fires(r, &[b'a'; 350]));
     assert!(!fires(r, &[b'a'; 299]));
     assert!(!fires(r, &[b'a'; 401]));
+}
+
+fn event_bit(name: &str) -> u64 {
+    match nfips_rules::stream_events::bit_of(name) {
+        Some(bit) => 1 << bit,
+        None => panic!("{name} has no bit"),
+    }
+}
+
+#[test]
+fn stream_event_rule_fires_only_with_its_event() {
+    let r = r#"drop tcp any any -> any any (msg:"overlap"; stream-event:reassembly_overlap_different_data; sid:1;)"#;
+    let overlap = event_bit("reassembly_overlap_different_data");
+    let paws = event_bit("pkt_invalid_timestamp");
+    assert!(fires_with_events(r, b"", overlap));
+    assert!(fires_with_events(r, b"data", overlap | paws));
+    assert!(!fires_with_events(r, b"data", paws));
+    assert!(!fires_with_events(r, b"data", 0));
+}
+
+#[test]
+fn stream_event_combines_with_content_and_header_options() {
+    let r = r#"alert tcp any any -> any 80 (stream-event:pkt_invalid_timestamp; content:"GET"; dsize:>2; sid:1;)"#;
+    let paws = event_bit("pkt_invalid_timestamp");
+    assert!(fires_with_events(r, b"GET /", paws));
+    assert!(!fires_with_events(r, b"POST /", paws));
+    assert!(!fires_with_events(r, b"GET /", 0));
+}
+
+#[test]
+fn gid129_preprocessor_rule_fires_on_its_event() {
+    let r = r#"alert ( msg:"STREAM5_BAD_TIMESTAMP"; sid:4; gid:129; rev:1; )"#;
+    assert!(fires_with_events(
+        r,
+        b"x",
+        event_bit("pkt_invalid_timestamp")
+    ));
+    assert!(!fires_with_events(r, b"x", event_bit("midstream_pickup")));
+}
+
+#[test]
+fn stream_event_rule_is_a_candidate_only_on_packets_with_events() {
+    let set = RuleSet::build(
+        vec![parse(
+            r#"drop tcp any any -> any any (stream-event:reassembly_overlap_different_data; sid:1;)"#,
+        )],
+        &BuildOptions::default(),
+    );
+    let mut scratch = set.new_scratch();
+    let mut out = Vec::new();
+    let mut detect = |stream_events: u64, scratch: &mut nfips_rules::Scratch| {
+        let ctx = PacketContext {
+            stream_events,
+            ..tcp_ctx()
+        };
+        out.clear();
+        set.detect(&ctx, b"x", &mut FlowBits::default(), scratch, &mut out);
+        out.len()
+    };
+    assert_eq!(detect(0, &mut scratch), 0);
+    assert_eq!(
+        scratch.stats().candidates,
+        0,
+        "evaluated on a packet without events"
+    );
+    let paws = event_bit("pkt_invalid_timestamp");
+    assert_eq!(detect(paws, &mut scratch), 0);
+    assert_eq!(scratch.stats().candidates, 1);
+    assert_eq!(
+        detect(event_bit("reassembly_overlap_different_data"), &mut scratch),
+        1
+    );
 }

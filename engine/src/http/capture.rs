@@ -491,6 +491,7 @@ mod detection_tests {
             },
             buffer: BufferKind::Stream,
             dsize: 0,
+            stream_events: 0,
         }
     }
 
@@ -725,6 +726,7 @@ mod detector_tests {
             },
             buffer: BufferKind::Packet,
             dsize: 0,
+            stream_events: 0,
         }
     }
 

@@ -176,6 +176,7 @@ pub fn tcp_ctx() -> PacketContext {
         },
         buffer: BufferKind::Packet,
         dsize: 0,
+        stream_events: 0,
     }
 }
 
