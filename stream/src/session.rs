@@ -944,7 +944,10 @@ impl Session {
             result.drop(DropReason::DataAfterClose, Some(StreamEvent::DataOnClosed));
             return false;
         }
-        if half.has(WINDOW) && seq_gt(end, half.window_end) {
+        // After a gap the receiver's window updates may be among the packets that bypassed
+        // nfips (fail-open, queue overflow): the window nfips knows is stale and enforcing it
+        // would stall the connection, so it is not enforced until the gap is forgotten.
+        if half.has(WINDOW) && !half.has(GAP) && seq_gt(end, half.window_end) {
             env.stats.out_of_window_drops += 1;
             result.drop(DropReason::OutOfWindow, Some(StreamEvent::OutOfWindowData));
             return false;
