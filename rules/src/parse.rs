@@ -2925,8 +2925,8 @@ mod tests {
     #[test]
     fn stream_event_suricata_name_nfips_never_raises_is_unsupported() {
         assert_eq!(
-            unsupported_keyword(&opts("stream-event:reassembly_seq_gap;")),
-            "stream-event:reassembly_seq_gap"
+            unsupported_keyword(&opts("stream-event:reassembly_no_segment;")),
+            "stream-event:reassembly_no_segment"
         );
     }
 

@@ -41,6 +41,9 @@ pub const STREAM_EVENT_BITS: &[(&str, u8)] = &[
     ("pkt_retransmission", 23),
     ("data_without_ack", 24),
     ("fin_out_of_window", 25),
+    ("reassembly_gap", 26),
+    ("reassembly_seq_gap", 26),
+    ("reassembly_data_in_gap", 27),
 ];
 
 /// `(sid, bit)`: Snort 2.9 preprocessor rules of generator 129 (stream) that nfips raises, by
@@ -73,6 +76,8 @@ pub const GID129_SIDS: &[(u32, u8)] = &[
     (114, 23),
     (11, 24),
     (115, 25),
+    (116, 26),
+    (117, 27),
 ];
 
 /// Generator id of Snort's stream preprocessor rules.
@@ -140,7 +145,6 @@ pub const SURICATA_ONLY_EVENTS: &[&str] = &[
     "wrong_thread",
     "reassembly_segment_before_base_seq",
     "reassembly_no_segment",
-    "reassembly_seq_gap",
     "reassembly_overlap_different_data_and_more",
     "reassembly_insert_memcap",
     "reassembly_insert_limit",
@@ -221,7 +225,8 @@ mod tests {
         );
         assert_eq!(bit_of("no_such_event"), None);
         assert_eq!(name_of(10), Some("pkt_out_of_window"));
-        assert!(is_suricata_only("reassembly_seq_gap"));
+        assert!(is_suricata_only("reassembly_no_segment"));
+        assert_eq!(bit_of("reassembly_seq_gap"), bit_of("reassembly_gap"));
         assert!(!is_suricata_only("no_such_event"));
     }
 }
