@@ -1191,6 +1191,19 @@ fn stale_ack_segment_cannot_declare_a_gap() {
 }
 
 #[test]
+fn window_is_not_enforced_while_a_gap_is_remembered() {
+    let mut h = Harness::new(cfg());
+    h.window = 4;
+    h.handshake();
+    h.data(C, 1, b"ab");
+    // [3, 5) and the receiver's window updates bypassed nfips; it acknowledges up to 5.
+    assert_eq!(h.ack(S, 5), "accept events=stream.reassembly_gap");
+    // Beyond the stale window nfips knows (5 + 4): accepted, the real window was larger.
+    assert_eq!(h.data(C, 5, b"efghijkl"), "accept view=|efghijkl");
+    assert_eq!(h.table.stats().out_of_window_drops, 0);
+}
+
+#[test]
 fn ack_of_fin_is_not_a_gap() {
     let mut h = Harness::established(cfg());
     h.data(C, 1, b"AB");
