@@ -18,9 +18,15 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(path);
     }
     if in_ci() {
-        panic!("corpus not found at {} (set NFIPS_CORPUS); required under CI=true", path.display());
+        panic!(
+            "corpus not found at {} (set NFIPS_CORPUS); required under CI=true",
+            path.display()
+        );
     }
-    eprintln!("SKIPPED: corpus not found at {} (set NFIPS_CORPUS)", path.display());
+    eprintln!(
+        "SKIPPED: corpus not found at {} (set NFIPS_CORPUS)",
+        path.display()
+    );
     None
 }
 

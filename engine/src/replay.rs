@@ -20,8 +20,8 @@ use crate::output::OutputHandle;
 use crate::settings::Settings;
 use crate::source::pcap::{PcapReader, PcapWriter, Timestamp};
 use crate::stats::WorkerStats;
-use crate::tuning;
 use crate::stickydrop::StickyDrop;
+use crate::tuning;
 use crate::worker::{RawPacket, Shared, StickyCheck, Worker};
 
 /// Rules loaded and compiled, with what the load reported.
