@@ -37,14 +37,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         strict: args.strict,
     };
     let started = Instant::now();
-    let report = match load_paths(&args.paths, &options) {
+    let mut report = match load_paths(&args.paths, &options) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("nfips rules check: {err}");
             return Ok(ExitCode::from(USAGE_ERROR));
         }
     };
-    let ruleset = nfips_rules::RuleSet::build(report.rules.clone(), &Default::default());
+    let ruleset =
+        nfips_rules::RuleSet::build(std::mem::take(&mut report.rules), &Default::default());
     let load_ms = started.elapsed().as_millis() as u64;
     drop(ruleset);
     if args.json {

@@ -939,6 +939,7 @@ fn daemon_keeps_reading_through_enobufs() {
         exchange(&mut benign, &pattern(4096, 3), 4096),
         pattern(4096, 4)
     );
+    server.join().expect("server");
     let stats = daemon.stop(&mut lab);
     assert!(counter(&stats, "nfqueue.enobufs") > 0, "{stats:?}");
     assert!(counter(&stats, "drop_rules") >= 1, "{stats:?}");

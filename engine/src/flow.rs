@@ -335,35 +335,6 @@ pub fn tcp_sender_is_server(flags: u8, src_port: u16, dst_port: u16, midstream: 
     }
 }
 
-/// Advance the coarse TCP progress with one packet's flags. `midstream` makes a session whose
-/// handshake was not seen established at its first non-SYN packet.
-pub fn track_tcp(flow: &mut Flow, flags: u8, to_server: bool, midstream: bool) {
-    const FIN: u8 = 0x01;
-    const SYN: u8 = 0x02;
-    const RST: u8 = 0x04;
-    const ACK: u8 = 0x10;
-    if flags & (RST | FIN) != 0 && flow.tcp == TcpProgress::Established && flags & RST != 0 {
-        flow.tcp = TcpProgress::Closed;
-        return;
-    }
-    flow.tcp = match flow.tcp {
-        TcpProgress::None if flags & SYN != 0 && flags & ACK == 0 => TcpProgress::SynSeen,
-        TcpProgress::None if midstream && flags & SYN == 0 => TcpProgress::Established,
-        // Midstream pickup from the SYN-ACK: Suricata treats the sender as the server.
-        TcpProgress::None if midstream && flags & (SYN | ACK) == SYN | ACK => {
-            TcpProgress::SynAckSeen
-        }
-        TcpProgress::SynSeen if !to_server && flags & (SYN | ACK) == SYN | ACK => {
-            TcpProgress::SynAckSeen
-        }
-        TcpProgress::SynAckSeen if to_server && flags & (SYN | ACK) == ACK => {
-            TcpProgress::Established
-        }
-        TcpProgress::SynAckSeen if midstream && flags & SYN == 0 => TcpProgress::Established,
-        other => other,
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,28 +428,6 @@ mod tests {
         t.lookup(ep(1, 1), ep(3, 2), 17, 40_000_000, false);
         assert_eq!(t.sweep(40_000_000), 1);
         assert_eq!(t.len(), 1);
-    }
-
-    #[test]
-    fn tcp_handshake_establishes() {
-        let mut t = table(10);
-        let flow = t.lookup(ep(2, 4000), ep(1, 80), 6, 0, false).0;
-        track_tcp(flow, 0x02, true, false);
-        track_tcp(flow, 0x12, false, false);
-        assert!(!flow.established(6));
-        track_tcp(flow, 0x10, true, false);
-        assert!(flow.established(6));
-        assert_eq!(flow.tcp.to_string(), "established");
-    }
-
-    #[test]
-    fn tcp_without_handshake_is_established_only_midstream() {
-        let mut t = table(10);
-        let flow = t.lookup(ep(2, 4000), ep(1, 80), 6, 0, false).0;
-        track_tcp(flow, 0x18, true, false);
-        assert!(!flow.established(6));
-        track_tcp(flow, 0x18, true, true);
-        assert!(flow.established(6));
     }
 
     #[test]
