@@ -32,7 +32,9 @@ fn s(path: &Path) -> &str {
 
 const GOOD: &str =
     "alert tcp $EXTERNAL_NET any -> $HOME_NET 80 (msg:\"x\"; content:\"abc\"; sid:1;)\n";
-const HTTP: &str = "alert tcp any any -> any any (content:\"a\"; http_uri; sid:2;)\n";
+/// A keyword nfips does not implement (`asn1`): the rule is unsupported, not an error.
+const UNSUPPORTED: &str =
+    "alert tcp any any -> any any (content:\"a\"; asn1:oversize_length 10000; sid:2;)\n";
 const BROKEN: &str = "alert tcp any any -> any any (depth:4; sid:3;)\n";
 
 /// Rules in the corpus that are errors on purpose, with why (see the module doc of this test).
@@ -44,6 +46,17 @@ const KNOWN_CORPUS_ERRORS: &[(&str, &str)] = &[
     // classtype Bitcoin-event is defined in no classification.config we ship (Snort: unknown
     // ClassType).
     ("emerging-policy.rules", "Bitcoin-event"),
+    // Suricata flavour only. `byte_test:0,...,string,dec` reads no bytes, so it can never
+    // match; Snort and Suricata take 1 to 10 bytes for a string.
+    ("emerging-info.rules", "byte_test bytes: 0 is out of range"),
+    ("emerging-trojan.rules", "byte_test bytes: 0 is out of range"),
+    // `byte_extract:8,...` without `string`: Suricata reads up to 8 bytes, Snort (and nfips,
+    // whose byte_extract variables are 32-bit as Snort's) up to 4.
+    ("emerging-trojan.rules", "byte_extract bytes: 8 is out of range"),
+    // Two `threshold:` options in one rule (Snort: "only one threshold per rule").
+    ("emerging-trojan.rules", "only one threshold per rule"),
+    // `pcre:/Java/\d\.\d/Vi";`: the pattern lost its opening quote.
+    ("emerging-policy.rules", "must be quoted"),
 ];
 
 /// Every corpus file: every active rule counted as loaded/unsupported/error, errors only the
@@ -90,14 +103,24 @@ fn corpus_rulesets_load() {
     }
 }
 
-/// The ET Open snort flavour loads at least the ~7,900 rules that use only supported keywords.
+/// Issue 5's bar: fewer than 5 % of the active rules of each corpus set are unsupported (HTTP
+/// buffers, the Suricata app-layer header protocols), and HTTP keywords are not among them.
 #[test]
-fn et_open_loads_its_non_http_rules() {
+fn corpus_sets_leave_under_five_percent_unsupported() {
     let Some(corpus) = corpus() else { return };
-    let dir = corpus.join("rulesets/et-open-snort-2.9.0");
-    let json = json_of(&check(&["--json", s(&dir)]));
-    assert!(json["loaded"].as_u64().unwrap() >= 7900, "{json}");
-    assert!(json["unsupported_keywords"]["http_uri"].as_u64().unwrap() > 1000);
+    for set in ["et-open-snort-2.9.0", "snort-community"] {
+        let dir = corpus.join("rulesets").join(set);
+        let json = json_of(&check(&["--json", s(&dir)]));
+        let unsupported = json["unsupported"].as_u64().unwrap();
+        let total = json["rules_total"].as_u64().unwrap();
+        assert!(unsupported * 20 < total, "{set}: {unsupported} of {total} unsupported");
+        for keyword in ["http", "http_uri", "uricontent", "http_header", "file_data", "urilen"] {
+            assert!(
+                json["unsupported_keywords"].get(keyword).is_none(),
+                "{set}: {keyword} is unsupported: {json}"
+            );
+        }
+    }
 }
 
 /// With HOME_NET defined (as every deployment does), the `!$HOME_NET`-style rules load too: the
@@ -154,7 +177,7 @@ fn count_active_rules(dir: &Path) -> u64 {
 #[test]
 fn exit_zero_without_errors_and_unsupported_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "a.rules", &format!("{GOOD}{HTTP}"));
+    let path = write(dir.path(), "a.rules", &format!("{GOOD}{UNSUPPORTED}"));
     let output = check(&["--json", s(&path)]);
     assert_eq!(output.status.code(), Some(0));
     let json = json_of(&output);
@@ -168,7 +191,7 @@ fn exit_zero_without_errors_and_unsupported_is_not_an_error() {
     );
     assert_eq!(
         json["unsupported_keywords"],
-        serde_json::json!({"http_uri": 1})
+        serde_json::json!({"asn1": 1})
     );
 }
 
@@ -200,7 +223,7 @@ fn exit_two_on_bad_usage() {
 #[test]
 fn json_is_one_object_with_the_issue_fields() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.rules", &format!("{GOOD}{HTTP}{BROKEN}"));
+    write(dir.path(), "a.rules", &format!("{GOOD}{UNSUPPORTED}{BROKEN}"));
     write(
         dir.path(),
         "b.rules",
@@ -232,7 +255,7 @@ fn json_is_one_object_with_the_issue_fields() {
 #[test]
 fn strict_turns_unsupported_into_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "a.rules", &format!("{GOOD}{HTTP}"));
+    let path = write(dir.path(), "a.rules", &format!("{GOOD}{UNSUPPORTED}"));
     let output = check(&["--strict", "--json", s(&path)]);
     assert_eq!(output.status.code(), Some(1));
     let json = json_of(&output);
@@ -246,7 +269,7 @@ fn strict_turns_unsupported_into_errors() {
 fn include_loads_the_included_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("more")).unwrap();
-    write(dir.path(), "more/inner.rules", HTTP);
+    write(dir.path(), "more/inner.rules", UNSUPPORTED);
     let top = write(
         dir.path(),
         "top.conf",

@@ -18,7 +18,7 @@ use nfips_engine::decode::{Packet, Transport};
 use nfips_engine::http::{Direction, HttpEventView};
 use nfips_rules::ast::Origin;
 use nfips_rules::classification::Classifications;
-use nfips_rules::parse::{parse_rule_with, ParseContext, PcreCache};
+use nfips_rules::parse::{parse_rule, ParseContext, PcreCache};
 use nfips_rules::ruleset::{
     BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet, TcpFields,
 };
@@ -63,7 +63,7 @@ fn load_http_rules(dir: &Path) -> RuleSet {
                 file: Arc::clone(&name),
                 line: line + 1,
             };
-            if let Ok(rule) = parse_rule_with(rule_text, origin, &mut ctx, true) {
+            if let Ok(rule) = parse_rule(rule_text, origin, &mut ctx) {
                 if rule.is_http() {
                     rules.push(rule);
                 }

@@ -270,7 +270,7 @@ mod tests {
     use super::*;
     use crate::ast::{Origin, Rule};
     use crate::classification::Classifications;
-    use crate::parse::{parse_rule_with, ParseContext, PcreCache};
+    use crate::parse::{parse_rule, ParseContext, PcreCache};
     use crate::vars::Vars;
 
     fn rule(options: &str) -> Rule {
@@ -287,7 +287,7 @@ mod tests {
             file: Arc::from("t.rules"),
             line: 1,
         };
-        parse_rule_with(&text, origin, &mut ctx, true)
+        parse_rule(&text, origin, &mut ctx)
             .unwrap_or_else(|e| panic!("{options}: {e:?}"))
     }
 
@@ -440,7 +440,7 @@ mod detect_tests {
     use super::*;
     use crate::ast::Origin;
     use crate::classification::Classifications;
-    use crate::parse::{parse_rule_with, ParseContext, PcreCache};
+    use crate::parse::{parse_rule, ParseContext, PcreCache};
     use crate::ruleset::{
         BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
         TcpFields,
@@ -464,7 +464,7 @@ mod detect_tests {
                     file: Arc::from("t.rules"),
                     line: i + 1,
                 };
-                parse_rule_with(text, origin, &mut ctx, true)
+                parse_rule(text, origin, &mut ctx)
                     .unwrap_or_else(|e| panic!("{text}: {e:?}"))
             })
             .collect();

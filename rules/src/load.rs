@@ -573,12 +573,12 @@ mod tests {
 
     #[test]
     fn unsupported_rules_are_recorded_with_sid_and_keyword() {
-        let report = load_text("alert tcp any any -> any any (content:\"x\"; http_uri; sid:9;)\n");
+        let report = load_text("alert tcp any any -> any any (content:\"x\"; asn1:oversize_length 100; sid:9;)\n");
         assert_eq!(report.unsupported.len(), 1);
         let u = &report.unsupported[0];
         assert_eq!(
             (u.line, u.sid, u.keyword.as_str()),
-            (1, Some(9), "http_uri")
+            (1, Some(9), "asn1")
         );
         assert!(report.rules.is_empty() && report.errors.is_empty());
     }
@@ -586,7 +586,7 @@ mod tests {
     #[test]
     fn strict_makes_unsupported_an_error() {
         let dir = Scratch::new();
-        let path = dir.file("t.rules", "alert http any any -> any any (sid:9;)\n");
+        let path = dir.file("t.rules", "alert sip any any -> any any (sid:9;)\n");
         let options = LoadOptions {
             strict: true,
             ..Default::default()
@@ -595,7 +595,7 @@ mod tests {
         assert!(report.unsupported.is_empty());
         assert_eq!(
             messages(&report.errors),
-            vec!["1: unsupported keyword `http` (--strict)"]
+            vec!["1: unsupported keyword `sip` (--strict)"]
         );
         assert_eq!(report.files[0].errors, 1);
     }

@@ -52,24 +52,8 @@ const APP_LAYER_PROTOCOLS: &[&str] = &[
     "irc", "jabber", "nntp",
 ];
 
-/// Whether rules that inspect HTTP buffers (or say `alert http`) load. Off until the engine feeds
-/// those buffers to detection: while off such rules are unsupported, named by their first HTTP
-/// keyword, so a rule set never half-applies them.
-pub const HTTP_INSPECTION: bool = false;
-
 /// Parse one rule (continuations already joined; `text` starts with the action).
 pub fn parse_rule(text: &str, origin: Origin, ctx: &mut ParseContext) -> Result<Rule, Rejected> {
-    parse_rule_with(text, origin, ctx, HTTP_INSPECTION)
-}
-
-/// [`parse_rule`] with HTTP inspection switched on or off (tests of HTTP detection use it
-/// while [`HTTP_INSPECTION`] is off).
-pub fn parse_rule_with(
-    text: &str,
-    origin: Origin,
-    ctx: &mut ParseContext,
-    http_inspection: bool,
-) -> Result<Rule, Rejected> {
     let text = text.trim();
     let (header, body) = split_rule(text).map_err(|m| Rejected {
         why: Rejection::Error(m),
@@ -99,10 +83,7 @@ pub fn parse_rule_with(
         None => parse_header(header, ctx.vars),
     }
     .map_err(reject)?;
-    if header.requires_http && !http_inspection {
-        return Err(reject(Rejection::Unsupported("http".to_string())));
-    }
-    let mut builder = RuleBuilder::new(header, sid_value, http_inspection);
+    let mut builder = RuleBuilder::new(header, sid_value);
     if let Some(bit) = preprocessor {
         builder.detection.push(DetectOption::StreamEvent(bit));
     }
@@ -377,16 +358,12 @@ struct RuleBuilder {
     sticky_drop: Option<StickyDrop>,
     /// The sticky buffer in force (`file_data`, `http.uri` ...; `pkt_data` resets it).
     sticky: Buffer,
-    /// [`HTTP_INSPECTION`] as given: when off, the first HTTP keyword makes the rule
-    /// unsupported on the spot (later options are not read, as for any unsupported keyword).
-    http_inspection: bool,
 }
 
 impl RuleBuilder {
-    fn new(header: Header, sid: u32, http_inspection: bool) -> Self {
+    fn new(header: Header, sid: u32) -> Self {
         RuleBuilder {
             sticky: Buffer::Packet,
-            http_inspection,
             header,
             sid,
             gid: 1,
@@ -591,27 +568,23 @@ impl RuleBuilder {
                 self.sticky = Buffer::Packet;
             }
             "uricontent" => {
-                self.note_http(keyword)?;
                 self.content(&need(arg)?)?;
                 self.set_content_buffer(keyword, Buffer::HttpUri)?
             }
             "urilen" => {
-                self.note_http(keyword)?;
                 let urilen = parse_urilen(&need(arg)?)?;
                 self.detection.push(DetectOption::UriLen(urilen))
             }
             // Snort's file_data takes an optional `mime` argument Snort 2.9 ignores for HTTP.
-            "file_data" => self.set_sticky(keyword, Buffer::FileData)?,
+            "file_data" => self.sticky = Buffer::FileData,
             k if Buffer::from_modifier(k).is_some() => {
-                self.note_http(keyword)?;
                 none(arg)?;
                 let buffer = Buffer::from_modifier(k).unwrap_or_default();
                 self.set_content_buffer(keyword, buffer)?
             }
             k if Buffer::from_sticky(k).is_some() => {
-                self.note_http(keyword)?;
                 none(arg)?;
-                self.set_sticky(keyword, Buffer::from_sticky(k).unwrap_or_default())?
+                self.sticky = Buffer::from_sticky(k).unwrap_or_default()
             }
             // Everything else needs a buffer, decoder or state the engine lacks (http_*,
             // uricontent, urilen, file_data, Suricata sticky buffers such as dns.query,
@@ -643,24 +616,8 @@ impl RuleBuilder {
         Ok(())
     }
 
-    /// An HTTP keyword: unsupported (named by `keyword`) while HTTP inspection is off.
-    fn note_http(&self, keyword: &str) -> Result<(), Rejection> {
-        if self.http_inspection {
-            Ok(())
-        } else {
-            unsupported(keyword)
-        }
-    }
-
-    fn set_sticky(&mut self, keyword: &str, buffer: Buffer) -> Result<(), Rejection> {
-        self.note_http(keyword)?;
-        self.sticky = buffer;
-        Ok(())
-    }
-
     /// A content modifier naming a buffer (`http_uri` ...): the last content searches it.
     fn set_content_buffer(&mut self, keyword: &str, buffer: Buffer) -> Result<(), Rejection> {
-        self.note_http(keyword)?;
         self.modify(keyword, |c| match c.buffer {
             Buffer::Packet => {
                 c.buffer = buffer;
@@ -851,7 +808,6 @@ impl RuleBuilder {
                 'O' => override_limits = true,
                 // Snort's HTTP buffer flags, and Suricata's (V W Z Q).
                 flag if Buffer::from_pcre_flag(flag).is_some() => {
-                    self.note_http(&format!("pcre/{flag}"))?;
                     let flagged = Buffer::from_pcre_flag(flag).unwrap_or_default();
                     if buffer.is_some_and(|b| b != flagged) {
                         return err(format!("pcre: flags of two buffers in `{inner}`"));
@@ -2057,7 +2013,7 @@ mod tests {
             let rule = parse(&format!("alert {word} any any -> any any (sid:1;)")).unwrap();
             assert_eq!(rule.protocol, protocol);
         }
-        for app in ["http", "dns", "tls", "ssh", "ftp", "smtp", "smb", "dcerpc"] {
+        for app in ["dns", "tls", "ssh", "ftp", "smtp", "smb", "dcerpc"] {
             assert_eq!(
                 unsupported_keyword(&format!("alert {app} any any -> any any (sid:1;)")),
                 app
@@ -2482,16 +2438,6 @@ mod tests {
         // A bare `"` inside the regex is fine: Snort takes the text between the outer quotes.
         let p = only!(Pcre, r#"pcre:"/a"b/";"#);
         assert_eq!(p.regex.body(), "a\"b");
-    }
-
-    #[test]
-    fn pcre_http_flags_are_unsupported() {
-        for flag in ['U', 'I', 'H', 'D', 'C', 'K', 'M', 'S', 'Y', 'P'] {
-            assert_eq!(
-                unsupported_keyword(&opts(&format!(r#"pcre:"/x/{flag}";"#))),
-                format!("pcre/{flag}")
-            );
-        }
     }
 
     #[test]
@@ -2963,11 +2909,6 @@ mod tests {
     #[test]
     fn unsupported_keywords_are_named() {
         let cases = [
-            (r#"content:"x"; http_uri;"#, "http_uri"),
-            (r#"uricontent:"x";"#, "uricontent"),
-            ("urilen:5;", "urilen"),
-            (r#"file_data; content:"x";"#, "file_data"),
-            (r#"http.uri; content:"x";"#, "http.uri"),
             (r#"dns_query; content:"x";"#, "dns_query"),
             (r#"tls_sni; content:"x";"#, "tls_sni"),
             ("ja3_hash;", "ja3_hash"),
@@ -2984,10 +2925,10 @@ mod tests {
 
     #[test]
     fn unsupported_stops_before_later_modifiers() {
-        // nocase after uricontent would otherwise have no content to attach to.
+        // nocase after the unsupported keyword is not read (it would be an error here).
         assert_eq!(
-            unsupported_keyword(&opts(r#"uricontent:"x"; nocase;"#)),
-            "uricontent"
+            unsupported_keyword(&opts(r#"asn1:oversize_length 10; nocase;"#)),
+            "asn1"
         );
     }
 

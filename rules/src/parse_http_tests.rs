@@ -1,9 +1,9 @@
 //! Tests of the HTTP keywords of the rule parser (buffers of content, pcre, isdataat; urilen;
-//! sticky buffers; `alert http`), with HTTP inspection switched on, and of the switch itself.
+//! sticky buffers; `alert http`).
 
 use super::*;
 
-fn parse_http(text: &str, inspection: bool) -> Result<Rule, Rejection> {
+fn parse_http(text: &str) -> Result<Rule, Rejection> {
     let classes = Classifications::builtin();
     let mut cache = PcreCache::new();
     let mut vars = Vars::with_defaults();
@@ -16,17 +16,17 @@ fn parse_http(text: &str, inspection: bool) -> Result<Rule, Rejection> {
         file: Arc::from("t.rules"),
         line: 1,
     };
-    parse_rule_with(text, origin, &mut ctx, inspection).map_err(|r| r.why)
+    parse_rule(text, origin, &mut ctx).map_err(|r| r.why)
 }
 
 fn rule(options: &str) -> Rule {
     let text = format!("alert tcp any any -> any any ({options} sid:1;)");
-    parse_http(&text, true).unwrap_or_else(|why| panic!("`{options}`: {why:?}"))
+    parse_http(&text).unwrap_or_else(|why| panic!("`{options}`: {why:?}"))
 }
 
 fn error(options: &str) -> String {
     let text = format!("alert tcp any any -> any any ({options} sid:1;)");
-    match parse_http(&text, true) {
+    match parse_http(&text) {
         Err(Rejection::Error(message)) => message,
         other => panic!("`{options}`: expected an error, got {other:?}"),
     }
@@ -262,13 +262,13 @@ fn relative_isdataat_follows_the_previous_match() {
 fn byte_options_in_http_buffers_are_unsupported() {
     let text = r#"alert tcp any any -> any any (file_data; byte_test:1,=,1,0; sid:1;)"#;
     assert_eq!(
-        parse_http(text, true).err(),
+        parse_http(text).err(),
         Some(Rejection::Unsupported("byte_test in file.data".into()))
     );
     let text =
         r#"alert tcp any any -> any any (content:"a"; http_uri; byte_jump:1,0,relative; sid:1;)"#;
     assert_eq!(
-        parse_http(text, true).err(),
+        parse_http(text).err(),
         Some(Rejection::Unsupported("byte_jump in http.uri".into()))
     );
     // Not relative, no sticky buffer: the packet.
@@ -324,70 +324,11 @@ fn urilen_forms() {
 #[test]
 fn alert_http_is_tcp_requiring_http() {
     let text = r#"alert http any any -> any any (content:"x"; sid:1;)"#;
-    let rule = parse_http(text, true).expect("loads");
+    let rule = parse_http(text).expect("loads");
     assert_eq!(rule.protocol, Protocol::Tcp);
     assert!(rule.requires_http);
-    let tcp = parse_http(r#"alert tcp any any -> any any (sid:1;)"#, true).expect("loads");
+    let tcp = parse_http(r#"alert tcp any any -> any any (sid:1;)"#).expect("loads");
     assert!(!tcp.requires_http);
-}
-
-#[test]
-fn switch_off_makes_http_rules_unsupported_by_first_keyword() {
-    let cases = [
-        (
-            r#"alert tcp any any -> any any (content:"x"; http_header; sid:1;)"#,
-            "http_header",
-        ),
-        (
-            r#"alert tcp any any -> any any (content:"x"; pcre:"/a/U"; http_uri; sid:1;)"#,
-            "pcre/U",
-        ),
-        (
-            r#"alert tcp any any -> any any (http.host; content:"x"; sid:1;)"#,
-            "http.host",
-        ),
-        (
-            r#"alert tcp any any -> any any (urilen:1; sid:1;)"#,
-            "urilen",
-        ),
-        (
-            r#"alert http any any -> any any (content:"x"; sid:1;)"#,
-            "http",
-        ),
-    ];
-    for (text, keyword) in cases {
-        assert_eq!(
-            parse_http(text, false).err(),
-            Some(Rejection::Unsupported(keyword.into())),
-            "{text}"
-        );
-    }
-    assert!(parse_http(
-        r#"alert tcp any any -> any any (content:"x"; sid:1;)"#,
-        false
-    )
-    .is_ok());
-}
-
-#[test]
-fn switch_off_stops_at_the_first_http_keyword_as_any_unsupported_keyword() {
-    // An error before the HTTP keyword is reported; options after it are not read.
-    let before = r#"alert tcp any any -> any any (content:"x"; depth:0; http_uri; sid:1;)"#;
-    assert!(matches!(
-        parse_http(before, false),
-        Err(Rejection::Error(_))
-    ));
-    let after = r#"alert tcp any any -> any any (content:"x"; http_uri; depth:0; sid:1;)"#;
-    assert_eq!(
-        parse_http(after, false).err(),
-        Some(Rejection::Unsupported("http_uri".into()))
-    );
-    assert!(matches!(parse_http(after, true), Err(Rejection::Error(_))));
-    let header = r#"alert http any any -> any any (byte_test:0,=,1,0; sid:1;)"#;
-    assert_eq!(
-        parse_http(header, false).err(),
-        Some(Rejection::Unsupported("http".into()))
-    );
 }
 
 #[test]

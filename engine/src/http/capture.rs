@@ -419,7 +419,7 @@ mod detection_tests {
     use flate2::Compression;
     use nfips_rules::ast::Origin;
     use nfips_rules::classification::Classifications;
-    use nfips_rules::parse::{parse_rule_with, ParseContext, PcreCache};
+    use nfips_rules::parse::{parse_rule, ParseContext, PcreCache};
     use nfips_rules::ruleset::{
         BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
         TcpFields,
@@ -450,7 +450,7 @@ mod detection_tests {
                     file: Arc::from("http.rules"),
                     line: i + 1,
                 };
-                parse_rule_with(text, origin, &mut ctx, true)
+                parse_rule(text, origin, &mut ctx)
                     .unwrap_or_else(|e| panic!("{text}: {e:?}"))
             })
             .collect();
@@ -659,7 +659,7 @@ mod detector_tests {
 
     use nfips_rules::ast::Origin;
     use nfips_rules::classification::Classifications;
-    use nfips_rules::parse::{parse_rule_with, ParseContext, PcreCache};
+    use nfips_rules::parse::{parse_rule, ParseContext, PcreCache};
     use nfips_rules::ruleset::{
         BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
         TcpFields,
@@ -690,7 +690,7 @@ mod detector_tests {
                     file: Arc::from("http.rules"),
                     line: i + 1,
                 };
-                parse_rule_with(text, origin, &mut ctx, true)
+                parse_rule(text, origin, &mut ctx)
                     .unwrap_or_else(|e| panic!("{text}: {e:?}"))
             })
             .collect();
