@@ -5,7 +5,7 @@
 //!
 //! A measuring tool for the parser on real captures (see [`nfips_engine::http::capture`]); not a
 //! replay: no verdicts. Streams start midstream when the capture missed the handshake. With
-//! `--rules`, every HTTP event also runs `RuleSet::detect_http` over the rules of that directory
+//! `--rules`, every HTTP event also runs `RuleSet::detect_app` over the rules of that directory
 //! that read HTTP buffers (one rule per line, default variables, HTTP inspection on) and the
 //! alerts are counted by sid.
 
@@ -64,7 +64,7 @@ fn load_http_rules(dir: &Path) -> RuleSet {
                 line: line + 1,
             };
             if let Ok(rule) = parse_rule(rule_text, origin, &mut ctx) {
-                if rule.is_http() {
+                if rule.reads_app_buffers() {
                     rules.push(rule);
                 }
             }
@@ -131,7 +131,7 @@ fn run_file(path: &Path, rules: Option<&RuleSet>, totals: &mut Totals) -> Result
                     if let (Some(set), Some(scratch)) = (rules, scratch.as_mut()) {
                         out.clear();
                         let ctx = context(view, packet);
-                        set.detect_http(&ctx, view, &mut bits, scratch, &mut out);
+                        set.detect_app(&ctx, view, &mut bits, scratch, &mut out);
                         matched.extend(out.iter().map(|id| id.0));
                     }
                 });

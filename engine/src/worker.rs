@@ -457,7 +457,7 @@ impl Worker {
             // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
             let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
             let http =
-                (!new_bytes.is_empty() && self.detector.plan().rules.has_http_rules()).then(|| {
+                (!new_bytes.is_empty() && self.detector.plan().rules.has_app_rules()).then(|| {
                     HttpInput {
                         state: flow.http.get_or_insert_with(Box::default),
                         direction: if to_server {

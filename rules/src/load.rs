@@ -573,13 +573,12 @@ mod tests {
 
     #[test]
     fn unsupported_rules_are_recorded_with_sid_and_keyword() {
-        let report = load_text("alert tcp any any -> any any (content:\"x\"; asn1:oversize_length 100; sid:9;)\n");
+        let report = load_text(
+            "alert tcp any any -> any any (content:\"x\"; asn1:oversize_length 100; sid:9;)\n",
+        );
         assert_eq!(report.unsupported.len(), 1);
         let u = &report.unsupported[0];
-        assert_eq!(
-            (u.line, u.sid, u.keyword.as_str()),
-            (1, Some(9), "asn1")
-        );
+        assert_eq!((u.line, u.sid, u.keyword.as_str()), (1, Some(9), "asn1"));
         assert!(report.rules.is_empty() && report.errors.is_empty());
     }
 

@@ -409,7 +409,7 @@ mod tests {
 
 #[cfg(test)]
 mod detection_tests {
-    //! Crafted HTTP pcaps through the parser and [`RuleSet::detect_http`]: which rule alerts on
+    //! Crafted HTTP pcaps through the parser and [`RuleSet::detect_app`]: which rule alerts on
     //! which packet.
 
     use std::io::Write;
@@ -450,8 +450,7 @@ mod detection_tests {
                     file: Arc::from("http.rules"),
                     line: i + 1,
                 };
-                parse_rule(text, origin, &mut ctx)
-                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
             })
             .collect();
         RuleSet::build(rules, &BuildOptions::default())
@@ -518,7 +517,7 @@ mod detection_tests {
                 |view, _, matched| {
                     out.clear();
                     let ctx = context(view.direction);
-                    set.detect_http(&ctx, view, &mut bits, &mut scratch, &mut out);
+                    set.detect_app(&ctx, view, &mut bits, &mut scratch, &mut out);
                     matched.extend(out.iter().map(|id| id.0));
                 },
             );
@@ -690,8 +689,7 @@ mod detector_tests {
                     file: Arc::from("http.rules"),
                     line: i + 1,
                 };
-                parse_rule(text, origin, &mut ctx)
-                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
             })
             .collect();
         let set = Arc::new(RuleSet::build(rules, &BuildOptions::default()));
