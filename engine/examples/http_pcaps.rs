@@ -107,6 +107,7 @@ fn context(view: &HttpEventView, packet: &Packet) -> PacketContext {
         flow: FlowContext {
             established: true,
             to_server: view.direction == Direction::ToServer,
+            app_proto: Some(nfips_rules::ast::AppProto::Http),
         },
         buffer: BufferKind::Stream,
         dsize: packet.payload.len(),

@@ -12,8 +12,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use nfips_rules::ast::{Action, DetectOption, RejectTarget, StickyTarget};
-use nfips_rules::ruleset::{ActionClass, BufferKind};
+use nfips_rules::ast::{Action, AppProto, DetectOption, RejectTarget, StickyTarget};
+use nfips_rules::ruleset::{ActionClass, BufferKind, FlowContext};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::http::{Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpState};
@@ -423,8 +423,13 @@ impl Detector {
         input: HttpInput,
         bits: &mut FlowBits,
     ) {
+        // The HTTP parser found HTTP: `alert http` rules apply.
         let ctx = PacketContext {
             buffer: BufferKind::Stream,
+            flow: FlowContext {
+                app_proto: Some(AppProto::Http),
+                ..ctx.flow
+            },
             ..*ctx
         };
         let HttpInput {

@@ -445,6 +445,7 @@ impl Worker {
                 FlowContext {
                     established,
                     to_server,
+                    app_proto: None,
                 },
             )
         };

@@ -493,6 +493,7 @@ mod detect_tests {
             flow: FlowContext {
                 established: true,
                 to_server: true,
+                app_proto: Some(crate::ast::AppProto::Http),
             },
             buffer: BufferKind::Stream,
             dsize: 0,

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
+use crate::ast::{Action, AppProto, DetectOption, FlowbitsCommand, Rule, Value};
 pub use crate::buffers::AppBuffers;
 use crate::buffers::HttpIndex;
 use crate::eval::{self, PayloadEval, PayloadOp};
@@ -129,6 +129,9 @@ pub struct FlowContext {
     pub established: bool,
     /// The packet travels from the flow's initiator to its responder.
     pub to_server: bool,
+    /// The flow's detected application-layer protocol (None: not detected, or not one nfips
+    /// knows). Rules with a header app protocol match only where it equals theirs.
+    pub app_proto: Option<crate::ast::AppProto>,
 }
 
 /// Everything about the buffer being matched except its bytes.
@@ -226,6 +229,9 @@ pub struct RuleSet {
     id: u64,
     /// The rules that read HTTP buffers, matched by [`RuleSet::detect_app`].
     http: HttpIndex,
+    /// Bit `AppProto as u8` set: some rule reads a buffer of that protocol (see
+    /// [`RuleSet::reads_app_layer`]).
+    app_buffer_protos: u8,
 }
 
 /// What a rule's payload options read: one packet/stream buffer, or an HTTP event's buffers.
@@ -362,6 +368,16 @@ impl RuleSet {
         }
         let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
         let http = HttpIndex::build(&rules);
+        let app_buffer_protos = rules
+            .iter()
+            .flat_map(|rule| {
+                let header = rule.requires_http().then_some(AppProto::Http);
+                rule.detection
+                    .iter()
+                    .filter_map(|o| o.buffer().app_proto())
+                    .chain(header)
+            })
+            .fold(0u8, |bits, proto| bits | 1 << proto as u8);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let fast_pattern_lens: Vec<Option<usize>> = rules
             .iter()
@@ -396,6 +412,7 @@ impl RuleSet {
             mpm_prototype,
             id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             http,
+            app_buffer_protos,
         }
     }
 
@@ -564,6 +581,12 @@ impl RuleSet {
     /// Whether any rule reads HTTP buffers (the engine parses HTTP only then).
     pub fn has_app_rules(&self) -> bool {
         !self.http.is_empty()
+    }
+
+    /// Whether some rule reads a buffer that `proto`'s parser fills (`http.uri`, `tls.sni`,
+    /// `dns.query` ...; for HTTP also `alert http`): the engine parses that protocol only then.
+    pub fn reads_app_layer(&self, proto: AppProto) -> bool {
+        self.app_buffer_protos & (1 << proto as u8) != 0
     }
 
     /// Makes `scratch` fit this set and starts a new candidate epoch.

@@ -487,6 +487,7 @@ mod detection_tests {
             flow: FlowContext {
                 established: true,
                 to_server: direction == Direction::ToServer,
+                app_proto: Some(nfips_rules::ast::AppProto::Http),
             },
             buffer: BufferKind::Stream,
             dsize: 0,
@@ -721,6 +722,7 @@ mod detector_tests {
             flow: FlowContext {
                 established: true,
                 to_server: true,
+                app_proto: Some(nfips_rules::ast::AppProto::Http),
             },
             buffer: BufferKind::Packet,
             dsize: 0,

@@ -64,17 +64,17 @@ impl fmt::Display for Direction {
 
 /// A set of [`Buffer`]s as a bit mask.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct BufferSet(u32);
+pub struct BufferSet(u64);
 
 impl BufferSet {
     pub const EMPTY: BufferSet = BufferSet(0);
 
     pub fn insert(&mut self, buffer: Buffer) {
-        self.0 |= 1 << buffer as u32;
+        self.0 |= 1 << buffer as u64;
     }
 
     pub fn contains(self, buffer: Buffer) -> bool {
-        self.0 & (1 << buffer as u32) != 0
+        self.0 & (1 << buffer as u64) != 0
     }
 
     pub fn is_empty(self) -> bool {
@@ -247,6 +247,8 @@ impl AppBuffers for HttpEventView<'_> {
     fn get(&self, buffer: Buffer) -> Option<&[u8]> {
         match buffer {
             Buffer::Packet => Some(self.packet),
+            // DNS and TLS buffers are other parsers' (rules reading them are candidates too).
+            _ if !buffer.is_http() => None,
             _ => self.state.transaction_buffer(self.direction, buffer),
         }
     }
