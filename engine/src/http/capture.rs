@@ -408,7 +408,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod detection_tests {
+pub(crate) mod detection_tests {
     //! Crafted HTTP pcaps through the parser and [`RuleSet::detect_app`]: which rule alerts on
     //! which packet.
 
@@ -433,7 +433,7 @@ mod detection_tests {
     const CLIENT: &str = "10.0.0.1:40000";
     const SERVER: &str = "10.0.0.2:8080";
 
-    fn ruleset(texts: &[&str]) -> RuleSet {
+    pub(crate) fn ruleset(texts: &[&str]) -> RuleSet {
         let classes = Classifications::builtin();
         let mut cache = PcreCache::new();
         let mut vars = Vars::with_defaults();
