@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use nfips_rules::ast::{Action, AppProto, DetectOption, RejectTarget, StickyTarget};
-use nfips_rules::ruleset::{ActionClass, BufferKind, FlowContext};
+use nfips_rules::ruleset::{ActionClass, AppBuffers, BufferKind, FlowContext};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
 use crate::http::{Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpState};
@@ -219,11 +219,13 @@ pub struct Detector {
 
 /// What [`Detector::inspect_tcp`] inspects of a TCP packet: its payload; when the stream made
 /// new data contiguous, the stream view (`bytes`, and `new_from`, the index of its first new
-/// byte); and the HTTP parser input when the rules read HTTP.
+/// byte); the HTTP parser input when the rules read HTTP; and the TLS/DNS buffers this packet
+/// made ready ([`crate::applayer`]).
 pub struct TcpData<'a, 's> {
     pub payload: &'a [u8],
     pub view: Option<(TcpView<'a>, PendingSlot<'s>)>,
     pub http: Option<HttpInput<'a>>,
+    pub app: Option<&'a dyn AppBuffers>,
 }
 
 /// The HTTP side of a TCP packet for [`Detector::inspect_tcp`]: the flow's parser state, the
@@ -292,10 +294,12 @@ impl Detector {
     /// `first_in_direction`: this is the flow's first packet in its direction. In `suricata`
     /// action scope, header-only (IP-only) rules are evaluated on those packets only, as
     /// Suricata's IP-only engine does.
+    /// `app`: the app-layer buffers (a DNS query ...) this packet made ready, if any.
     pub fn inspect(
         &mut self,
         ctx: &PacketContext,
         buffers: &[(BufferKind, &[u8])],
+        app: Option<&dyn AppBuffers>,
         bits: &mut FlowBits,
         now_us: u64,
         first_in_direction: bool,
@@ -304,7 +308,20 @@ impl Detector {
         for &(kind, bytes) in buffers {
             self.collect(ctx, kind, bytes, bits);
         }
+        if let Some(app) = app {
+            self.inspect_app(ctx, app, bits);
+        }
         self.finish(ctx, now_us, first_in_direction);
+    }
+
+    /// Run the app-layer rules over one packet's TLS/DNS buffers. Each buffer is ready on one
+    /// packet only, so a rule alerts once per buffer value.
+    fn inspect_app(&mut self, ctx: &PacketContext, app: &dyn AppBuffers, bits: &mut FlowBits) {
+        self.buffer_hits.clear();
+        self.plan
+            .rules
+            .detect_app(ctx, app, bits, &mut self.scratch, &mut self.buffer_hits);
+        self.merge_buffer_hits();
     }
 
     /// Inspect a TCP packet ([`TcpData`]). A rule that
@@ -325,6 +342,7 @@ impl Detector {
             payload,
             view,
             http,
+            app,
         } = data;
         self.hits.clear();
         self.collect(ctx, BufferKind::Packet, payload, bits);
@@ -411,6 +429,13 @@ impl Detector {
         }
         if let Some(input) = http {
             self.inspect_http(ctx, payload, input, bits);
+        }
+        if let Some(app) = app {
+            let stream_ctx = PacketContext {
+                buffer: BufferKind::Stream,
+                ..*ctx
+            };
+            self.inspect_app(&stream_ctx, app, bits);
         }
         self.finish(ctx, now_us, first_in_direction);
     }

@@ -127,6 +127,11 @@ pub struct Flow {
     /// Slot numbers of the TCP directions' pending stream candidates ([to client, to server];
     /// 0: none), see [`crate::pending`].
     pub stream_pending: [u32; 2],
+    /// App-layer protocol detection (one byte), see [`crate::applayer`].
+    pub app_layer: crate::applayer::AppLayerState,
+    /// TLS / DNS-over-TCP parser state, created when the flow is detected as one of them and
+    /// rules read its buffers (boxed: most flows never need it).
+    pub app: Option<Box<crate::applayer::AppFlow>>,
     // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
@@ -298,6 +303,8 @@ impl FlowTable {
                     bits: FlowBits::default(),
                     http: None,
                     stream_pending: [0; 2],
+                    app_layer: Default::default(),
+                    app: None,
                 })
             }
         };

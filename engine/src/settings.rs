@@ -203,6 +203,8 @@ pub struct Settings {
     pub stickydrop: StickyDropSettings,
     pub reject: RejectSettings,
     pub queue: QueueSettings,
+    /// App-layer detection and the TLS/DNS parsers (`app.*`).
+    pub app: crate::applayer::AppLayerSettings,
 }
 
 impl Default for Settings {
@@ -296,6 +298,9 @@ impl Default for Settings {
                 fail_open: true,
                 bypass_mark: 0x1000_0000,
                 rcvbuf: 64 << 20,
+            },
+            app: crate::applayer::AppLayerSettings {
+                tls_max_handshake_bytes: 16384,
             },
         }
     }
@@ -623,6 +628,7 @@ settings_table! {
     "queue.fail-open" => queue.fail_open, "Accept packets the queue cannot hold (true) instead of dropping them.";
     "queue.bypass-mark" => queue.bypass_mark, "Packet mark bit set on bypassed flows (connmark copies it so later packets skip the queue).";
     "queue.rcvbuf" => queue.rcvbuf, "Netlink receive buffer bytes (SO_RCVBUFFORCE).";
+    "app.tls.max-handshake-bytes" => app.tls_max_handshake_bytes, "TLS handshake bytes buffered per flow direction to read the ClientHello's SNI and the server certificate's subject and issuer; a longer handshake message stops that direction's parsing (counted: app.tls_handshake_too_large).";
 }
 
 impl Settings {

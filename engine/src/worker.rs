@@ -12,10 +12,11 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use nfips_rules::ast::RejectTarget;
+use nfips_rules::ast::{AppProto, RejectTarget};
 use nfips_rules::ruleset::{BufferKind, FlowContext, IcmpFields, IpFields, TcpFields};
 use nfips_rules::PacketContext;
 
+use crate::applayer::{AppLayer, AppUpdate, StreamData};
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::defrag::{FragStep, IpDefrag};
 use crate::detect::{
@@ -39,8 +40,8 @@ pub trait StickyCheck: Send + Sync {
     fn block(&self, addr: IpAddr, until_secs: u64);
 }
 
-/// Stream and defrag counters (about 90 names) a worker reports.
-const LAYER_COUNTERS_CAPACITY: usize = 128;
+/// Stream, defrag and app-layer counters (about 110 names) a worker reports.
+const LAYER_COUNTERS_CAPACITY: usize = 160;
 
 /// What all workers share.
 pub struct Shared {
@@ -141,6 +142,8 @@ pub struct Worker {
     tcp: TcpStreams,
     /// IP defragmentation (see [`crate::defrag`]).
     defrag: IpDefrag,
+    /// App-layer protocol detection, TLS and DNS buffers (see [`crate::applayer`]).
+    applayer: AppLayer,
     stats: WorkerStats,
     /// Packet time of the next EVE stats record (output.stats-interval).
     next_stats_us: u64,
@@ -244,6 +247,7 @@ impl Worker {
             decoder: Decoder::new(shared.settings.checksum_validation),
             tcp: TcpStreams::new(&shared.settings, plan.rules.max_pattern_span()),
             defrag: IpDefrag::new(&shared.settings),
+            applayer: AppLayer::new(shared.settings.app.clone()),
             detector: Detector::new(plan),
             flows: FlowTable::new(&shared.settings.flow, id),
             stats: WorkerStats {
@@ -274,6 +278,9 @@ impl Worker {
             ("stream", "pending_evictions", evictions),
         ]);
         self.defrag.counters(&mut self.stats.layer_counters);
+        self.applayer
+            .counters
+            .report(&mut self.stats.layer_counters);
         self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
         for &reason in crate::decode::DecodeError::ALL {
@@ -438,6 +445,28 @@ impl Worker {
                 bypass = true;
             }
         }
+        // App-layer detection first, so the packet that reveals the protocol is inspected
+        // with it.
+        let rules = &self.detector.plan().rules;
+        let app_update = match (&pkt.transport, view) {
+            (Transport::Tcp(_), Some(v)) => self.applayer.on_tcp(
+                &mut flow.app_layer,
+                &mut flow.app,
+                to_server,
+                StreamData {
+                    bytes: v.bytes,
+                    new_from: v.new_from,
+                    stream_offset: v.stream_offset,
+                },
+                rules,
+            ),
+            (Transport::Udp { .. }, _) => {
+                self.applayer
+                    .on_udp(&mut flow.app_layer, to_server, pkt.payload, rules)
+            }
+            _ => AppUpdate::default(),
+        };
+        let app_proto = flow.app_layer.proto();
         let ctx = PacketContext {
             stream_events,
             ..packet_context(
@@ -445,7 +474,7 @@ impl Worker {
                 FlowContext {
                     established,
                     to_server,
-                    app_proto: None,
+                    app_proto,
                 },
             )
         };
@@ -457,18 +486,20 @@ impl Worker {
         if pkt.ip_proto == 6 {
             // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
             let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
-            let http =
-                (!new_bytes.is_empty() && self.detector.plan().rules.has_app_rules()).then(|| {
-                    HttpInput {
-                        state: flow.http.get_or_insert_with(Box::default),
-                        direction: if to_server {
-                            Direction::ToServer
-                        } else {
-                            Direction::ToClient
-                        },
-                        new_bytes,
-                    }
-                });
+            // Not for flows detected as another protocol.
+            let http_possible = matches!(app_proto, None | Some(AppProto::Http));
+            let http = (!new_bytes.is_empty()
+                && http_possible
+                && self.detector.plan().rules.reads_app_layer(AppProto::Http))
+            .then(|| HttpInput {
+                state: flow.http.get_or_insert_with(Box::default),
+                direction: if to_server {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                },
+                new_bytes,
+            });
             let flow_id = flow.id;
             let slot = &mut flow.stream_pending[usize::from(to_server)];
             let view = view.map(|view| {
@@ -479,17 +510,27 @@ impl Worker {
                 };
                 (view, session)
             });
+            let app_view = self
+                .applayer
+                .view(pkt.payload, flow.app.as_deref(), app_update);
             let data = TcpData {
                 payload: pkt.payload,
                 view,
                 http,
+                app: app_update
+                    .any()
+                    .then_some(&app_view as &dyn nfips_rules::ruleset::AppBuffers),
             };
             self.detector
                 .inspect_tcp(&ctx, data, &mut flow.bits, ts_us, first_in_direction);
         } else {
+            let app_view = self.applayer.view(pkt.payload, None, app_update);
             self.detector.inspect(
                 &ctx,
                 &[(BufferKind::Packet, pkt.payload)],
+                app_update
+                    .any()
+                    .then_some(&app_view as &dyn nfips_rules::ruleset::AppBuffers),
                 &mut flow.bits,
                 ts_us,
                 first_in_direction,

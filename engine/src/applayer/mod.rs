@@ -116,7 +116,7 @@ impl fmt::Debug for AppLayerState {
     }
 }
 
-/// `app.*` settings.
+/// `app.*` settings (defaults in [`crate::settings::Settings::default`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppLayerSettings {
     /// `app.tls.max-handshake-bytes`: handshake bytes buffered per TLS flow direction.
@@ -125,9 +125,7 @@ pub struct AppLayerSettings {
 
 impl Default for AppLayerSettings {
     fn default() -> Self {
-        AppLayerSettings {
-            tls_max_handshake_bytes: 16384,
-        }
+        crate::settings::Settings::default().app
     }
 }
 

@@ -761,6 +761,7 @@ mod detector_tests {
                         },
                     )),
                     http: Some(http),
+                    app: None,
                 };
                 detector.inspect_tcp(&ctx(), data, &mut bits, 0, false);
                 detector.decision().action
