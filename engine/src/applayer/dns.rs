@@ -211,12 +211,10 @@ impl DnsTcpDirection {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
+/// Builders of DNS messages for tests (engine unit tests and the replay tests).
+pub mod build {
     /// A DNS message: id, flags, one question for `name` (dotted), type A, class IN.
-    pub(crate) fn query(id: u16, flags: u16, name: &str) -> Vec<u8> {
+    pub fn query(id: u16, flags: u16, name: &str) -> Vec<u8> {
         let mut msg = Vec::new();
         msg.extend_from_slice(&id.to_be_bytes());
         msg.extend_from_slice(&flags.to_be_bytes());
@@ -228,6 +226,13 @@ pub(crate) mod tests {
         msg.extend_from_slice(&[0, 0, 1, 0, 1]);
         msg
     }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::query;
+    use super::*;
 
     fn name_of(msg: &[u8]) -> Result<(String, Question), DnsError> {
         let mut name = Vec::new();

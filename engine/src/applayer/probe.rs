@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn dns_over_tcp_behind_its_length() {
-        let query = super::super::dns::tests::query(7, 0x0100, "www.example.com");
+        let query = super::super::dns::build::query(7, 0x0100, "www.example.com");
         let framed = [(query.len() as u16).to_be_bytes().to_vec(), query].concat();
         assert_eq!(tcp(&framed, true, false), Probe::Found(AppProto::Dns));
         assert_eq!(tcp(&framed[..20], true, false), Probe::NeedMore);
@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn udp_dns_and_not_dns() {
         let mut name = Vec::new();
-        let query = super::super::dns::tests::query(7, 0x0100, "a.example");
+        let query = super::super::dns::build::query(7, 0x0100, "a.example");
         assert!(probe_udp(&query, &mut name));
         assert_eq!(name, b"a.example");
         assert!(!probe_udp(b"hello there, random datagram", &mut name));

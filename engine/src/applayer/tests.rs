@@ -4,7 +4,7 @@ use nfips_rules::ast::{AppProto, Buffer};
 use nfips_rules::ruleset::AppBuffers;
 use nfips_rules::RuleSet;
 
-use super::dns::tests::query;
+use super::dns::build::query;
 use super::tls::build::{certificate, client_hello, server_flight, C, CN, O};
 use super::*;
 use crate::http::capture::detection_tests::ruleset;
