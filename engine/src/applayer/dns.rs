@@ -226,7 +226,6 @@ pub mod build {
         msg.extend_from_slice(&[0, 0, 1, 0, 1]);
         msg
     }
-
 }
 
 #[cfg(test)]
