@@ -114,6 +114,9 @@ pub struct Flow {
     pub id: u64,
     /// The initiator is the key's `low` end.
     pub initiator_is_low: bool,
+    /// HTTP parsing of this flow stopped for good (its state was freed under the memcap or
+    /// with its stream session); `http` stays `None`.
+    pub http_off: bool,
     /// Packet time (µs) of the last packet.
     pub last_seen_us: u64,
     pub packets_to_server: u32,
@@ -290,6 +293,7 @@ impl FlowTable {
                 e.insert(Flow {
                     id,
                     initiator_is_low: src_is_low != sender_is_server,
+                    http_off: false,
                     last_seen_us: now_us,
                     packets_to_server: 0,
                     packets_to_client: 0,

@@ -39,8 +39,8 @@ pub trait StickyCheck: Send + Sync {
     fn block(&self, addr: IpAddr, until_secs: u64);
 }
 
-/// Stream and defrag counters (about 90 names) a worker reports.
-const LAYER_COUNTERS_CAPACITY: usize = 128;
+/// Stream, defrag and HTTP counters (about 120 names) a worker reports.
+const LAYER_COUNTERS_CAPACITY: usize = 192;
 
 /// What all workers share.
 pub struct Shared {
@@ -274,6 +274,12 @@ impl Worker {
             ("stream", "pending_evictions", evictions),
         ]);
         self.defrag.counters(&mut self.stats.layer_counters);
+        self.stats.layer_counters.extend(
+            self.detector
+                .http_counters()
+                .iter()
+                .map(|(name, value)| ("http", name, value)),
+        );
         self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
         for &reason in crate::decode::DecodeError::ALL {
@@ -426,6 +432,10 @@ impl Worker {
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
             stream_events = step.stream_events;
+            if !step.has_session && flow.http.take().is_some() {
+                // The session was pruned or closed: its HTTP state goes with it.
+                flow.http_off = true;
+            }
             established = step.established;
             view = step.view.map(|v| TcpView {
                 bytes: v.bytes,
@@ -456,18 +466,18 @@ impl Worker {
         if pkt.ip_proto == 6 {
             // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
             let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
-            let http =
-                (!new_bytes.is_empty() && self.detector.plan().rules.has_http_rules()).then(|| {
-                    HttpInput {
-                        state: flow.http.get_or_insert_with(Box::default),
-                        direction: if to_server {
-                            Direction::ToServer
-                        } else {
-                            Direction::ToClient
-                        },
-                        new_bytes,
-                    }
-                });
+            let wants_http = !new_bytes.is_empty()
+                && !flow.http_off
+                && self.detector.plan().rules.has_http_rules();
+            let http = wants_http.then(|| HttpInput {
+                state: flow.http.get_or_insert_with(Box::default),
+                direction: if to_server {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                },
+                new_bytes,
+            });
             let flow_id = flow.id;
             let slot = &mut flow.stream_pending[usize::from(to_server)];
             let view = view.map(|view| {
@@ -507,6 +517,16 @@ impl Worker {
         if let (Some(key), FlowVerdict::Drop | FlowVerdict::Pass) = (&tcp_key, flow.verdict) {
             // No later packet of this flow reaches the stream: free its session now.
             self.tcp.remove(key);
+            flow.http = None;
+        }
+        if let (Some(key), Some(state)) = (&tcp_key, flow.http.as_deref_mut()) {
+            if let Some(bytes) = state.charge_due() {
+                if !self.tcp.attach(key, bytes) {
+                    // No room under stream.memcap (counted: stream.attach_refused).
+                    flow.http = None;
+                    flow.http_off = true;
+                }
+            }
         }
         let rules = &self.detector.plan().rules;
         if self.outputs.enabled() && !decision.alerts.is_empty() {
