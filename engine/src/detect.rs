@@ -451,13 +451,9 @@ impl Detector {
                 events,
                 packet: payload,
             };
-            self.plan.rules.detect_http(
-                &ctx,
-                &view,
-                bits,
-                &mut self.scratch,
-                &mut self.buffer_hits,
-            );
+            self.plan
+                .rules
+                .detect_app(&ctx, &view, bits, &mut self.scratch, &mut self.buffer_hits);
             for &id in &self.buffer_hits {
                 if state.first_alert(direction, id.0)
                     && !self.hits.iter().any(|&(_, seen, _)| seen == id)

@@ -468,7 +468,7 @@ impl Worker {
             let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
             let wants_http = !new_bytes.is_empty()
                 && !flow.http_off
-                && self.detector.plan().rules.has_http_rules();
+                && self.detector.plan().rules.has_app_rules();
             let http = wants_http.then(|| HttpInput {
                 state: flow.http.get_or_insert_with(Box::default),
                 direction: if to_server {

@@ -147,9 +147,9 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule is matched by HTTP detection ([`crate::ruleset::RuleSet::detect_http`])
+    /// Whether the rule is matched by HTTP detection ([`crate::ruleset::RuleSet::detect_app`])
     /// rather than on packets: it reads an HTTP buffer or says `alert http`.
-    pub fn is_http(&self) -> bool {
+    pub fn reads_app_buffers(&self) -> bool {
         self.requires_http || self.first_http_buffer().is_some()
     }
 

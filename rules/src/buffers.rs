@@ -12,8 +12,8 @@
 //!
 //! Rules that read HTTP buffers (or say `alert http`) are kept out of the packet groups and
 //! indexed here instead ([`HttpIndex`]): per buffer, one automaton over the fast patterns rules
-//! take from that buffer. [`crate::ruleset::RuleSet::detect_http`] scans the buffers an HTTP
-//! event ([`HttpBuffers`]) offers, keeps the rules whose buffers are all present and one of them
+//! take from that buffer. [`crate::ruleset::RuleSet::detect_app`] scans the buffers an HTTP
+//! event ([`AppBuffers`]) offers, keeps the rules whose buffers are all present and one of them
 //! updated, and evaluates them with their [`BufferRuns`].
 //!
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
@@ -27,7 +27,7 @@ use crate::pcre::PcreScratch;
 
 /// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
 /// stream) data, the others the transaction's HTTP buffers.
-pub trait HttpBuffers {
+pub trait AppBuffers {
     /// The buffer's bytes, or None when the transaction does not have it (yet).
     fn get(&self, buffer: Buffer) -> Option<&[u8]>;
     /// Whether the buffer became ready or grew with this event: only rules reading at least one
@@ -64,7 +64,7 @@ impl HttpIndex {
         // Per buffer: (lowercased fast pattern, rule) pairs.
         let mut patterns: Vec<(Buffer, PatternList)> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
-            if !rule.is_http() {
+            if !rule.reads_app_buffers() {
                 index.runs.push(None);
                 continue;
             }
@@ -127,7 +127,7 @@ impl HttpIndex {
 
     /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
     /// without one (duplicates possible); the caller filters by buffers present and updated.
-    pub fn collect(&self, buffers: &dyn HttpBuffers, mut candidate: impl FnMut(u32)) -> u64 {
+    pub fn collect(&self, buffers: &dyn AppBuffers, mut candidate: impl FnMut(u32)) -> u64 {
         let mut hits = 0;
         for patterns in &self.by_buffer {
             let Some(bytes) = buffers.get(patterns.buffer) else {
@@ -212,7 +212,7 @@ impl BufferRuns {
     }
 
     /// Whether every buffer the rule reads is present and at least one was updated.
-    pub fn ready(&self, buffers: &dyn HttpBuffers) -> bool {
+    pub fn ready(&self, buffers: &dyn AppBuffers) -> bool {
         self.runs
             .iter()
             .all(|run| buffers.get(run.buffer).is_some())
@@ -416,7 +416,7 @@ mod tests {
 
 #[cfg(test)]
 mod detect_tests {
-    //! [`crate::ruleset::RuleSet::detect_http`]: candidates per buffer, evaluation per buffer.
+    //! [`crate::ruleset::RuleSet::detect_app`]: candidates per buffer, evaluation per buffer.
 
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -469,7 +469,7 @@ mod detect_tests {
         updated: &'a [Buffer],
     }
 
-    impl HttpBuffers for Event<'_> {
+    impl AppBuffers for Event<'_> {
         fn get(&self, buffer: Buffer) -> Option<&[u8]> {
             self.buffers
                 .iter()
@@ -485,7 +485,7 @@ mod detect_tests {
     fn sids(set: &RuleSet, event: &Event) -> Vec<u32> {
         let mut scratch = set.new_scratch();
         let mut out = Vec::new();
-        set.detect_http(
+        set.detect_app(
             &ctx(),
             event,
             &mut FlowBits::default(),

@@ -641,8 +641,8 @@ pub(crate) fn build_groups(
     let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
     for (index, rule) in rules.iter().enumerate() {
         let r = index as u32;
-        if rule.is_http() {
-            // Matched over HTTP buffers by `RuleSet::detect_http`, never over packets.
+        if rule.reads_app_buffers() {
+            // Matched over HTTP buffers by `RuleSet::detect_app`, never over packets.
             continue;
         }
         let ported = matches!(rule.protocol, Protocol::Tcp | Protocol::Udp);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
-pub use crate::buffers::HttpBuffers;
+pub use crate::buffers::AppBuffers;
 use crate::buffers::HttpIndex;
 use crate::eval::{self, PayloadEval, PayloadOp};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
@@ -224,7 +224,7 @@ pub struct RuleSet {
     mpm_prototype: MpmScratch,
     /// Tells this set's scratches from another's.
     id: u64,
-    /// The rules that read HTTP buffers, matched by [`RuleSet::detect_http`].
+    /// The rules that read HTTP buffers, matched by [`RuleSet::detect_app`].
     http: HttpIndex,
 }
 
@@ -232,7 +232,7 @@ pub struct RuleSet {
 #[derive(Clone, Copy)]
 enum Payload<'a> {
     Packet(&'a [u8]),
-    Http(&'a dyn HttpBuffers),
+    Http(&'a dyn AppBuffers),
 }
 
 static NEXT_RULESET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -531,10 +531,10 @@ impl RuleSet {
     /// buffer it reads is present and at least one of them was updated by the event; its
     /// options are then evaluated, each in its own buffer. `Buffer::Packet` is the packet or
     /// stream data of the event. Results, flowbits and ordering as in [`RuleSet::detect`].
-    pub fn detect_http(
+    pub fn detect_app(
         &self,
         ctx: &PacketContext,
-        buffers: &dyn HttpBuffers,
+        buffers: &dyn AppBuffers,
         bits: &mut FlowBits,
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
@@ -562,7 +562,7 @@ impl RuleSet {
     }
 
     /// Whether any rule reads HTTP buffers (the engine parses HTTP only then).
-    pub fn has_http_rules(&self) -> bool {
+    pub fn has_app_rules(&self) -> bool {
         !self.http.is_empty()
     }
 

@@ -35,7 +35,7 @@ use normalize::UriScratch;
 /// Request buffers are filled on the to-server side, response buffers on the to-client side;
 /// header, cookie and protocol buffers on both (for responses the cookie is `Set-Cookie`).
 pub use nfips_rules::ast::Buffer;
-use nfips_rules::ruleset::HttpBuffers;
+use nfips_rules::ruleset::AppBuffers;
 
 /// Which way bytes travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -232,7 +232,7 @@ http_counters! {
     tunnels,
 }
 
-/// One HTTP event as rule detection reads it ([`nfips_rules::ruleset::RuleSet::detect_http`]):
+/// One HTTP event as rule detection reads it ([`nfips_rules::ruleset::RuleSet::detect_app`]):
 /// the transaction's buffers as seen from `direction`, which of them the event updated, and the
 /// packet's payload as [`Buffer::Packet`] (new data with every event).
 pub struct HttpEventView<'a> {
@@ -242,7 +242,7 @@ pub struct HttpEventView<'a> {
     pub packet: &'a [u8],
 }
 
-impl HttpBuffers for HttpEventView<'_> {
+impl AppBuffers for HttpEventView<'_> {
     fn get(&self, buffer: Buffer) -> Option<&[u8]> {
         match buffer {
             Buffer::Packet => Some(self.packet),
