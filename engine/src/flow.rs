@@ -168,6 +168,8 @@ pub struct FlowTable {
     settings: FlowSettings,
     next_id: u64,
     last_sweep_us: u64,
+    /// Packet time of the last emergency sweep (see [`FlowTable::make_room`]).
+    last_emergency_sweep_us: Option<u64>,
     pub counters: FlowCounters,
 }
 
@@ -179,6 +181,7 @@ impl FlowTable {
             settings: settings.clone(),
             next_id: (u64::from(worker) << 48) | 1,
             last_sweep_us: 0,
+            last_emergency_sweep_us: None,
             counters: FlowCounters::default(),
         }
     }
@@ -241,18 +244,24 @@ impl FlowTable {
     }
 
     /// Make room for one flow: expired flows under emergency timeouts first, then a batch of
-    /// flows in hash order (random, since the hash is keyed).
+    /// flows in hash order (random, since the hash is keyed). The emergency sweep walks the
+    /// whole table, so it runs at most once per second of packet time: under a flood of new
+    /// flows each packet costs a batch eviction, not a table scan.
     fn make_room(&mut self, now_us: u64) {
         self.counters.emergency_prunes += 1;
-        if self.remove_expired(now_us, true) > 0 {
-            return;
+        let sweep_due = self
+            .last_emergency_sweep_us
+            .is_none_or(|last| now_us.saturating_sub(last) >= 1_000_000);
+        if sweep_due {
+            self.last_emergency_sweep_us = Some(now_us);
+            if self.remove_expired(now_us, true) > 0 {
+                return;
+            }
         }
         let batch = self.settings.prune_batch.max(1) as usize;
-        let victims: Vec<FlowKey> = self.flows.keys().take(batch).copied().collect();
-        for key in &victims {
-            self.flows.remove(key);
-        }
-        self.counters.evicted += victims.len() as u64;
+        // Dropping the iterator after `batch` items keeps the rest (no allocation).
+        let evicted = self.flows.extract_if(|_, _| true).take(batch).count();
+        self.counters.evicted += evicted as u64;
     }
 
     /// Find or create the flow of a packet from `src` to `dst`. Returns the flow, whether the
