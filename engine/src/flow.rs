@@ -435,6 +435,26 @@ mod tests {
     }
 
     #[test]
+    fn emergency_sweep_runs_at_most_once_per_second_of_packet_time() {
+        // Emergency timeout 10 s.
+        let mut t = table(2);
+        t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(3, 2), 17, 100_000, false);
+        // Full: the first emergency sweep finds nothing past 10 s and one flow is evicted.
+        t.lookup(ep(1, 1), ep(4, 2), 17, 9_500_000, false);
+        assert_eq!((t.counters.evicted, t.counters.timed_out), (1, 0));
+        // 0.8 s later no sweep is due: another eviction instead of a table walk, although the
+        // older flow left (from time 0 or 0.1 s) is now past the emergency timeout.
+        t.lookup(ep(1, 1), ep(5, 2), 17, 10_300_000, false);
+        assert_eq!((t.counters.evicted, t.counters.timed_out), (2, 0));
+        // Over a second after the last sweep, sweeping is due again and finds the idle flows.
+        t.lookup(ep(1, 1), ep(6, 2), 17, 20_600_000, false);
+        assert_eq!(t.counters.evicted, 2, "{:?}", t.counters);
+        assert!(t.counters.timed_out >= 1, "{:?}", t.counters);
+        assert!(t.len() <= 2);
+    }
+
+    #[test]
     fn sweep_removes_only_expired_flows() {
         let mut t = table(10);
         t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
