@@ -2,6 +2,7 @@
 
 mod applayer;
 mod evasion;
+mod http;
 mod inline;
 mod netns;
 mod replay;

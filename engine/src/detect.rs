@@ -16,7 +16,9 @@ use nfips_rules::ast::{Action, AppProto, DetectOption, RejectTarget, StickyTarge
 use nfips_rules::ruleset::{ActionClass, AppBuffers, BufferKind, FlowContext};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
-use crate::http::{Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpState};
+use crate::http::{
+    Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpSettings, HttpState,
+};
 use crate::output::AlertAction;
 use crate::pending::PendingSlab;
 use crate::settings::{ActionScope, Settings};
@@ -47,6 +49,8 @@ pub struct DetectionPlan {
     tracker_entries: u64,
     /// `stream.pending-slots`.
     pending_slots: usize,
+    /// `http.*`.
+    http: HttpSettings,
 }
 
 fn class_index(class: ActionClass) -> usize {
@@ -138,6 +142,7 @@ impl DetectionPlan {
             scope: settings.action_scope,
             tracker_entries: settings.tuning.max_entries,
             pending_slots: usize::try_from(settings.stream.pending_slots).unwrap_or(usize::MAX),
+            http: settings.http.clone(),
         }
     }
 
@@ -264,7 +269,7 @@ impl Detector {
             hits: Vec::new(),
             buffer_hits: Vec::new(),
             decision: Decision::default(),
-            http: HttpInspector::default(),
+            http: HttpInspector::new(plan.http.clone()),
             http_events: HttpEvents::default(),
             pending: PendingSlab::new(plan.pending_slots),
             plan,

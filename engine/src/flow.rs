@@ -114,6 +114,9 @@ pub struct Flow {
     pub id: u64,
     /// The initiator is the key's `low` end.
     pub initiator_is_low: bool,
+    /// HTTP parsing of this flow stopped for good (its state was freed under the memcap or
+    /// with its stream session); `http` stays `None`.
+    pub http_off: bool,
     /// Packet time (µs) of the last packet.
     pub last_seen_us: u64,
     pub packets_to_server: u32,
@@ -170,6 +173,8 @@ pub struct FlowTable {
     settings: FlowSettings,
     next_id: u64,
     last_sweep_us: u64,
+    /// Packet time of the last emergency sweep (see [`FlowTable::make_room`]).
+    last_emergency_sweep_us: Option<u64>,
     pub counters: FlowCounters,
 }
 
@@ -181,6 +186,7 @@ impl FlowTable {
             settings: settings.clone(),
             next_id: (u64::from(worker) << 48) | 1,
             last_sweep_us: 0,
+            last_emergency_sweep_us: None,
             counters: FlowCounters::default(),
         }
     }
@@ -243,18 +249,24 @@ impl FlowTable {
     }
 
     /// Make room for one flow: expired flows under emergency timeouts first, then a batch of
-    /// flows in hash order (random, since the hash is keyed).
+    /// flows in hash order (random, since the hash is keyed). The emergency sweep walks the
+    /// whole table, so it runs at most once per second of packet time: under a flood of new
+    /// flows each packet costs a batch eviction, not a table scan.
     fn make_room(&mut self, now_us: u64) {
         self.counters.emergency_prunes += 1;
-        if self.remove_expired(now_us, true) > 0 {
-            return;
+        let sweep_due = self
+            .last_emergency_sweep_us
+            .is_none_or(|last| now_us.saturating_sub(last) >= 1_000_000);
+        if sweep_due {
+            self.last_emergency_sweep_us = Some(now_us);
+            if self.remove_expired(now_us, true) > 0 {
+                return;
+            }
         }
         let batch = self.settings.prune_batch.max(1) as usize;
-        let victims: Vec<FlowKey> = self.flows.keys().take(batch).copied().collect();
-        for key in &victims {
-            self.flows.remove(key);
-        }
-        self.counters.evicted += victims.len() as u64;
+        // Dropping the iterator after `batch` items keeps the rest (no allocation).
+        let evicted = self.flows.extract_if(|_, _| true).take(batch).count();
+        self.counters.evicted += evicted as u64;
     }
 
     /// Find or create the flow of a packet from `src` to `dst`. Returns the flow, whether the
@@ -295,6 +307,7 @@ impl FlowTable {
                 e.insert(Flow {
                     id,
                     initiator_is_low: src_is_low != sender_is_server,
+                    http_off: false,
                     last_seen_us: now_us,
                     packets_to_server: 0,
                     packets_to_client: 0,
@@ -426,6 +439,26 @@ mod tests {
         t.lookup(ep(1, 1), ep(3, 2), 17, 20_000_000, false);
         t.lookup(ep(1, 1), ep(4, 2), 17, 20_000_001, false);
         assert_eq!((t.counters.evicted, t.counters.timed_out), (0, 1));
+    }
+
+    #[test]
+    fn emergency_sweep_runs_at_most_once_per_second_of_packet_time() {
+        // Emergency timeout 10 s.
+        let mut t = table(2);
+        t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(3, 2), 17, 100_000, false);
+        // Full: the first emergency sweep finds nothing past 10 s and one flow is evicted.
+        t.lookup(ep(1, 1), ep(4, 2), 17, 9_500_000, false);
+        assert_eq!((t.counters.evicted, t.counters.timed_out), (1, 0));
+        // 0.8 s later no sweep is due: another eviction instead of a table walk, although the
+        // older flow left (from time 0 or 0.1 s) is now past the emergency timeout.
+        t.lookup(ep(1, 1), ep(5, 2), 17, 10_300_000, false);
+        assert_eq!((t.counters.evicted, t.counters.timed_out), (2, 0));
+        // Over a second after the last sweep, sweeping is due again and finds the idle flows.
+        t.lookup(ep(1, 1), ep(6, 2), 17, 20_600_000, false);
+        assert_eq!(t.counters.evicted, 2, "{:?}", t.counters);
+        assert!(t.counters.timed_out >= 1, "{:?}", t.counters);
+        assert!(t.len() <= 2);
     }
 
     #[test]

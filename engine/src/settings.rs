@@ -16,6 +16,7 @@ use nfips_rules::mpm::MpmKind;
 use nfips_rules::ruleset::ActionClass;
 
 pub use crate::decode::ChecksumMode;
+pub use crate::http::HttpSettings;
 
 /// `decode-error-verdict`: what happens to a packet that cannot be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +196,7 @@ pub struct Settings {
     pub ids: bool,
     pub rules: RuleFiles,
     pub detect: DetectSettings,
+    pub http: HttpSettings,
     pub flow: FlowSettings,
     pub stream: StreamSettings,
     pub defrag: DefragSettings,
@@ -230,6 +232,7 @@ impl Default for Settings {
                 pattern_span_cap: 4096,
             },
             detect: DetectSettings { mpm: MpmKind::Auto },
+            http: HttpSettings::default(),
             flow: FlowSettings {
                 max_flows: 65_536,
                 prune_batch: 64,
@@ -348,6 +351,17 @@ impl SettingValue for u64 {
         base.ok().and_then(|v| v.checked_mul(scale)).ok_or_else(|| {
             format!("expected a non-negative integer (k/m/g suffix allowed), got {text:?}")
         })
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for usize {
+    fn parse_value(text: &str) -> Result<Self, String> {
+        u64::parse_value(text)?
+            .try_into()
+            .map_err(|_| format!("{text:?} is too large"))
     }
     fn show(&self) -> String {
         self.to_string()
@@ -578,6 +592,13 @@ settings_table! {
     "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
+    "http.max-start-line" => http.max_start_line, "Longest HTTP request or status line; a longer one stops HTTP inspection of that direction (counted: http.start_line_too_long).";
+    "http.max-header-bytes" => http.max_header_bytes, "Largest HTTP header block; a larger one stops HTTP inspection of that direction (counted: http.headers_too_long).";
+    "http.request-body-depth" => http.request_body_depth, "Request body bytes kept for http_client_body / http.request_body (Snort's post_depth; 0 keeps none; counted when reached).";
+    "http.response-body-depth" => http.response_body_depth, "Response body bytes kept for file_data, after dechunking and decompression (Snort's server_flow_depth / decompress_depth; 0 keeps none; counted).";
+    "http.compressed-depth" => http.compressed_depth, "Compressed response body bytes fed to the gzip/deflate decoder (Snort's compress_depth); decompressed output is bounded by http.response-body-depth (counted).";
+    "http.max-pending-requests" => http.max_pending_requests, "Pipelined HTTP requests remembered while their responses are outstanding (counted when exceeded).";
+    "http.cookie-in-header" => http.cookie_in_header, "Whether http_header also holds Cookie / Set-Cookie (Suricata) or not (Snort 2.9's http_inspect, the default).";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";

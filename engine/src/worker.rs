@@ -40,8 +40,8 @@ pub trait StickyCheck: Send + Sync {
     fn block(&self, addr: IpAddr, until_secs: u64);
 }
 
-/// Stream, defrag and app-layer counters (about 110 names) a worker reports.
-const LAYER_COUNTERS_CAPACITY: usize = 160;
+/// Stream, defrag, HTTP and app-layer counters (about 140 names) a worker reports.
+const LAYER_COUNTERS_CAPACITY: usize = 224;
 
 /// What all workers share.
 pub struct Shared {
@@ -278,6 +278,12 @@ impl Worker {
             ("stream", "pending_evictions", evictions),
         ]);
         self.defrag.counters(&mut self.stats.layer_counters);
+        self.stats.layer_counters.extend(
+            self.detector
+                .http_counters()
+                .iter()
+                .map(|(name, value)| ("http", name, value)),
+        );
         self.applayer
             .counters
             .report(&mut self.stats.layer_counters);
@@ -433,6 +439,10 @@ impl Worker {
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
             stream_events = step.stream_events;
+            if !step.has_session && flow.http.take().is_some() {
+                // The session was pruned or closed: its HTTP state goes with it.
+                flow.http_off = true;
+            }
             established = step.established;
             view = step.view.map(|v| TcpView {
                 bytes: v.bytes,
@@ -487,11 +497,11 @@ impl Worker {
             // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
             let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
             // Not for flows detected as another protocol.
-            let http_possible = matches!(app_proto, None | Some(AppProto::Http));
-            let http = (!new_bytes.is_empty()
-                && http_possible
-                && self.detector.plan().rules.reads_app_layer(AppProto::Http))
-            .then(|| HttpInput {
+            let wants_http = !new_bytes.is_empty()
+                && !flow.http_off
+                && matches!(app_proto, None | Some(AppProto::Http))
+                && self.detector.plan().rules.reads_app_layer(AppProto::Http);
+            let http = wants_http.then(|| HttpInput {
                 state: flow.http.get_or_insert_with(Box::default),
                 direction: if to_server {
                     Direction::ToServer
@@ -549,6 +559,16 @@ impl Worker {
         if let (Some(key), FlowVerdict::Drop | FlowVerdict::Pass) = (&tcp_key, flow.verdict) {
             // No later packet of this flow reaches the stream: free its session now.
             self.tcp.remove(key);
+            flow.http = None;
+        }
+        if let (Some(key), Some(state)) = (&tcp_key, flow.http.as_deref_mut()) {
+            if let Some(bytes) = state.charge_due() {
+                if !self.tcp.attach(key, bytes) {
+                    // No room under stream.memcap (counted: stream.attach_refused).
+                    flow.http = None;
+                    flow.http_off = true;
+                }
+            }
         }
         let rules = &self.detector.plan().rules;
         if self.outputs.enabled() && !decision.alerts.is_empty() {

@@ -265,29 +265,14 @@ impl BufferRuns {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::ast::{Origin, Rule};
-    use crate::classification::Classifications;
-    use crate::parse::{parse_rule, ParseContext, PcreCache};
-    use crate::vars::Vars;
+    use crate::ast::Rule;
+    use crate::load::rules_from_text;
 
     fn rule(options: &str) -> Rule {
-        let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
-        let mut vars = Vars::with_defaults();
-        let mut ctx = ParseContext {
-            vars: &mut vars,
-            classes: &classes,
-            pcre_cache: &mut cache,
-        };
         let text = format!("alert tcp any any -> any any ({options} sid:1;)");
-        let origin = Origin {
-            file: Arc::from("t.rules"),
-            line: 1,
-        };
-        parse_rule(&text, origin, &mut ctx).unwrap_or_else(|e| panic!("{options}: {e:?}"))
+        let mut rules = rules_from_text(&text).unwrap_or_else(|e| panic!("{options}: {e}"));
+        rules.remove(0)
     }
 
     /// Whether the rule's payload matches the given buffers.
@@ -434,38 +419,16 @@ mod detect_tests {
     //! [`crate::ruleset::RuleSet::detect_app`]: candidates per buffer, evaluation per buffer.
 
     use std::net::{IpAddr, Ipv4Addr};
-    use std::sync::Arc;
 
     use super::*;
-    use crate::ast::Origin;
-    use crate::classification::Classifications;
-    use crate::parse::{parse_rule, ParseContext, PcreCache};
+    use crate::load::rules_from_text;
     use crate::ruleset::{
         BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
         TcpFields,
     };
-    use crate::vars::Vars;
 
     fn rules(texts: &[&str]) -> RuleSet {
-        let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
-        let mut vars = Vars::with_defaults();
-        let mut ctx = ParseContext {
-            vars: &mut vars,
-            classes: &classes,
-            pcre_cache: &mut cache,
-        };
-        let parsed = texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let origin = Origin {
-                    file: Arc::from("t.rules"),
-                    line: i + 1,
-                };
-                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
-            })
-            .collect();
+        let parsed = rules_from_text(&texts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
         RuleSet::build(parsed, &BuildOptions::default())
     }
 

@@ -382,6 +382,9 @@ pub(crate) struct Session {
     /// The side that sent the SYN (or the first segment, midstream).
     client: Side,
     flags: u8,
+    /// Bytes the caller keeps for this session outside the stream (an application parser's
+    /// state), charged to the same memcap: see [`crate::StreamTable::attach`].
+    attached: u32,
 }
 
 impl Session {
@@ -419,12 +422,24 @@ impl Session {
             state,
             client,
             flags: 0,
+            attached: 0,
         }
     }
 
-    /// Bytes this session holds beyond its fixed overhead.
+    /// Bytes this session holds beyond its fixed overhead (attached bytes included).
     pub fn charged(&self) -> usize {
-        self.half[0].charged() + self.half[1].charged()
+        self.half[0].charged() + self.half[1].charged() + self.attached as usize
+    }
+
+    pub fn attached(&self) -> usize {
+        self.attached as usize
+    }
+
+    /// Replace the attached charge (the table has made room for any growth).
+    pub fn set_attached(&mut self, bytes: u32, budget: &mut Budget) {
+        budget.release(self.attached as usize);
+        *budget.used += u64::from(bytes);
+        self.attached = bytes;
     }
 
     pub fn buffer(&self, side: Side) -> &[u8] {
@@ -475,11 +490,12 @@ impl Session {
         freed
     }
 
-    /// Free every buffer (the session is closed or pruned).
+    /// Free every buffer and the attached charge (the session is closed or pruned).
     pub fn free_all(&mut self, budget: &mut Budget) {
         for half in &mut self.half {
             half.free_all(budget);
         }
+        self.set_attached(0, budget);
     }
 
     pub fn process(&mut self, seg: &Segment, env: &mut Env, result: &mut SegmentResult) {

@@ -377,6 +377,34 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         self.live -= 1;
     }
 
+    /// Charge `bytes` that the caller keeps for `key`'s session outside the stream (an
+    /// application-layer parser's state) to the memcap, replacing the previous charge, so one
+    /// budget bounds everything a session costs. Growth makes room as segment data does
+    /// (truncating, then pruning other sessions). Returns false, with the charge released
+    /// (counted: `attach_refused`), when the session does not exist or no room was found: the
+    /// caller must then free that state.
+    pub fn attach(&mut self, key: &K, bytes: usize) -> bool {
+        let Some(index) = self.find(key) else {
+            return false;
+        };
+        let old = self.slots[index as usize].session.attached();
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        let fits = bytes as usize <= old || self.make_room(bytes as usize - old, index);
+        let kept = if fits { bytes } else { 0 };
+        let mut budget = Budget {
+            used: &mut self.used,
+            cap: self.cfg.memcap,
+        };
+        self.slots[index as usize]
+            .session
+            .set_attached(kept, &mut budget);
+        debug_assert!(self.used <= self.cfg.memcap, "memcap exceeded by attach");
+        if !fits {
+            self.stats.attach_refused += 1;
+        }
+        fits
+    }
+
     /// Forget a session (the engine closed or rejected the flow).
     pub fn remove(&mut self, key: &K) -> bool {
         match self.find(key) {

@@ -7,7 +7,11 @@ use nfips_rules::RuleSet;
 use super::dns::build::query;
 use super::tls::build::{certificate, client_hello, server_flight, C, CN, O};
 use super::*;
-use crate::http::capture::detection_tests::ruleset;
+
+fn ruleset(texts: &[&str]) -> RuleSet {
+    let rules = nfips_rules::load::rules_from_text(&texts.join("\n")).unwrap();
+    RuleSet::build(rules, &Default::default())
+}
 
 const TLS_BUFFER_RULES: &[&str] = &[
     r#"alert tls any any -> any any (tls.sni; content:"x"; sid:1;)"#,

@@ -19,7 +19,6 @@
 //! Not here: reassembly (nfips-stream), matching rules against the buffers (detect), HTTP/2.
 
 mod body;
-pub mod capture;
 pub mod normalize;
 mod parser;
 

@@ -194,6 +194,8 @@ impl Half {
 pub struct HttpState {
     halves: [Half; 2],
     pending: VecDeque<RequestKind>,
+    /// Bytes last charged to the stream memcap for this state (see [`HttpState::charge_due`]).
+    charged: usize,
 }
 
 impl Default for HttpState {
@@ -204,6 +206,7 @@ impl Default for HttpState {
                 Half::new(Direction::ToClient),
             ],
             pending: VecDeque::new(),
+            charged: 0,
         }
     }
 }
@@ -261,10 +264,21 @@ impl HttpState {
         })
     }
 
-    /// Bytes this flow's HTTP state holds, for the memcap.
+    /// Heap bytes this flow's HTTP state holds, for the memcap.
     pub fn memory_bytes(&self) -> usize {
         self.halves.iter().map(Half::memory_bytes).sum::<usize>()
             + self.pending.capacity() * std::mem::size_of::<RequestKind>()
+    }
+
+    /// The bytes to charge to the memcap (the boxed state itself and its heap) when they
+    /// changed since the last call: buffers change by capacity, so most packets cost no memcap
+    /// update.
+    pub fn charge_due(&mut self) -> Option<usize> {
+        let bytes = std::mem::size_of::<HttpState>() + self.memory_bytes();
+        (bytes != self.charged).then(|| {
+            self.charged = bytes;
+            bytes
+        })
     }
 
     pub(super) fn finish(&mut self, direction: Direction, events: &mut HttpEvents) {
