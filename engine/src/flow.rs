@@ -473,7 +473,7 @@ mod tests {
     #[test]
     fn flow_entry_stays_small() {
         assert!(
-            std::mem::size_of::<Flow>() <= 80,
+            std::mem::size_of::<Flow>() <= 56,
             "{}",
             std::mem::size_of::<Flow>()
         );

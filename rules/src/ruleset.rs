@@ -157,10 +157,10 @@ pub struct PacketContext {
 }
 
 /// The flowbits of one flow: a bitset indexed by the RuleSet's interned flowbit names. Empty
-/// (and allocation-free) until a bit is set.
+/// (and allocation-free) until a bit is set, and one pointer wide: every flow carries one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FlowBits {
-    words: Vec<u64>,
+    words: thin_vec::ThinVec<u64>,
 }
 
 impl FlowBits {

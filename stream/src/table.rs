@@ -100,10 +100,11 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         self.live == 0
     }
 
-    /// Bytes charged per session: its slot and its hash-table entry (index and control byte,
-    /// rounded up for the table's spare capacity).
+    /// Bytes charged per session: its slot, its hash-table entry (index and control byte,
+    /// rounded up for the table's spare capacity), and the heap headers (length and capacity)
+    /// of the two directions' thin buffers, which exist once a direction holds data.
     pub fn session_overhead() -> usize {
-        std::mem::size_of::<Slot<K>>() + 8
+        std::mem::size_of::<Slot<K>>() + 8 + 2 * 2 * std::mem::size_of::<usize>()
     }
 
     /// The slot index of `key`'s session.
