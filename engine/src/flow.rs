@@ -130,11 +130,9 @@ pub struct Flow {
     /// Slot numbers of the TCP directions' pending stream candidates ([to client, to server];
     /// 0: none), see [`crate::pending`].
     pub stream_pending: [u32; 2],
-    /// App-layer protocol detection (one byte), see [`crate::applayer`].
+    /// App-layer protocol detection (one byte), see [`crate::applayer`] (its parser state
+    /// lives in the worker's table, keyed by `id`).
     pub app_layer: crate::applayer::AppLayerState,
-    /// TLS / DNS-over-TCP parser state, created when the flow is detected as one of them and
-    /// rules read its buffers (boxed: most flows never need it).
-    pub app: Option<Box<crate::applayer::AppFlow>>,
     // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
@@ -317,7 +315,6 @@ impl FlowTable {
                     http: None,
                     stream_pending: [0; 2],
                     app_layer: Default::default(),
-                    app: None,
                 })
             }
         };

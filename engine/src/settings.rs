@@ -304,6 +304,7 @@ impl Default for Settings {
             },
             app: crate::applayer::AppLayerSettings {
                 tls_max_handshake_bytes: 16384,
+                max_parser_flows: 1024,
             },
         }
     }
@@ -650,6 +651,7 @@ settings_table! {
     "queue.bypass-mark" => queue.bypass_mark, "Packet mark bit set on bypassed flows (connmark copies it so later packets skip the queue).";
     "queue.rcvbuf" => queue.rcvbuf, "Netlink receive buffer bytes (SO_RCVBUFFORCE).";
     "app.tls.max-handshake-bytes" => app.tls_max_handshake_bytes, "TLS handshake bytes buffered per flow direction to read the ClientHello's SNI and the server certificate's subject and issuer; a longer handshake message stops that direction's parsing (counted: app.tls_handshake_too_large).";
+    "app.max-parser-flows" => app.max_parser_flows, "Flows per worker holding TLS or DNS-over-TCP parser state (at most 2 x app.tls.max-handshake-bytes each); when full the oldest is evicted and its flow's TLS/DNS buffers are no longer read (counted: app.parser_evictions).";
 }
 
 impl Settings {

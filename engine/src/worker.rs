@@ -461,7 +461,7 @@ impl Worker {
         let app_update = match (&pkt.transport, view) {
             (Transport::Tcp(_), Some(v)) => self.applayer.on_tcp(
                 &mut flow.app_layer,
-                &mut flow.app,
+                flow.id,
                 to_server,
                 StreamData {
                     bytes: v.bytes,
@@ -520,9 +520,7 @@ impl Worker {
                 };
                 (view, session)
             });
-            let app_view = self
-                .applayer
-                .view(pkt.payload, flow.app.as_deref(), app_update);
+            let app_view = self.applayer.view(pkt.payload, flow_id, app_update);
             let data = TcpData {
                 payload: pkt.payload,
                 view,
@@ -534,7 +532,7 @@ impl Worker {
             self.detector
                 .inspect_tcp(&ctx, data, &mut flow.bits, ts_us, first_in_direction);
         } else {
-            let app_view = self.applayer.view(pkt.payload, None, app_update);
+            let app_view = self.applayer.view(pkt.payload, flow_id, app_update);
             self.detector.inspect(
                 &ctx,
                 &[(BufferKind::Packet, pkt.payload)],

@@ -8,15 +8,21 @@
 //! rule reads that protocol's buffers, parse them and return which buffers this packet made
 //! ready; [`AppEventView`] shows them to [`nfips_rules::RuleSet::detect_app`].
 //!
+//! Parser state ([`AppFlow`]) exists only for flows detected as TLS or DNS over TCP while rules
+//! read their buffers. It lives in a per-worker table keyed by flow id (not in the flow, which
+//! stays small), bounded by `app.max-parser-flows` (the oldest entry is evicted, counted) and
+//! `app.tls.max-handshake-bytes`; a TLS entry is freed at the flow's first packet after its
+//! handshake was read.
+//!
 //! Not here: HTTP parsing ([`crate::http`]), rule evaluation, or anything that needs
-//! decryption. Per-flow parser state ([`AppFlow`]) is allocated only for flows detected as TLS
-//! or DNS over TCP while rules read their buffers, and is bounded (`app.tls.max-handshake-bytes`).
+//! decryption.
 
 pub mod der;
 pub mod dns;
 pub mod probe;
 pub mod tls;
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use nfips_rules::ast::{AppProto, Buffer};
@@ -121,6 +127,8 @@ impl fmt::Debug for AppLayerState {
 pub struct AppLayerSettings {
     /// `app.tls.max-handshake-bytes`: handshake bytes buffered per TLS flow direction.
     pub tls_max_handshake_bytes: u64,
+    /// `app.max-parser-flows`: flows per worker with TLS / DNS-over-TCP parser state.
+    pub max_parser_flows: u64,
 }
 
 impl Default for AppLayerSettings {
@@ -151,6 +159,8 @@ pub struct AppCounters {
     pub dns_queries: u64,
     /// Packets or TCP messages of DNS flows that are not sane DNS.
     pub dns_malformed: u64,
+    /// Limit hits: parser state evicted because `app.max-parser-flows` flows had some.
+    pub parser_evictions: u64,
 }
 
 impl AppCounters {
@@ -181,6 +191,7 @@ impl AppCounters {
             ("app", "tls_midstream", t.midstream),
             ("app", "dns_queries", self.dns_queries),
             ("app", "dns_malformed", self.dns_malformed),
+            ("app", "parser_evictions", self.parser_evictions),
         ]);
     }
 
@@ -216,11 +227,16 @@ pub struct StreamData<'a> {
     pub stream_offset: u64,
 }
 
-/// The per-worker side: settings, counters, scratch for query names.
+/// The per-worker side: settings, counters, the parser table, scratch for query names.
 #[derive(Debug, Default)]
 pub struct AppLayer {
     pub settings: AppLayerSettings,
     pub counters: AppCounters,
+    /// Parser state by flow id.
+    parsers: HashMap<u64, AppFlow>,
+    /// Flow ids in the order their parser state was created (may hold ids already removed),
+    /// for eviction.
+    created: VecDeque<u64>,
     /// The current packet's DNS query name.
     query: Vec<u8>,
     /// Further query names of the same packet (not inspected; see `on_tcp`).
@@ -232,9 +248,41 @@ impl AppLayer {
         AppLayer {
             settings,
             counters: AppCounters::default(),
+            parsers: HashMap::new(),
+            created: VecDeque::new(),
             query: Vec::with_capacity(256),
             spare: Vec::with_capacity(256),
         }
+    }
+
+    /// Flows with parser state now.
+    pub fn parser_flows(&self) -> usize {
+        self.parsers.len()
+    }
+
+    /// Before `flow_id` gets parser state: evicts the oldest entries while the table is full
+    /// (counted) and records the new id's creation order.
+    fn make_room(&mut self, flow_id: u64) {
+        if self.parsers.contains_key(&flow_id) {
+            return;
+        }
+        let max = usize::try_from(self.settings.max_parser_flows)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        while self.parsers.len() >= max {
+            let Some(old) = self.created.pop_front() else {
+                break;
+            };
+            if self.parsers.remove(&old).is_some() {
+                self.counters.parser_evictions += 1;
+            }
+        }
+        if self.created.len() >= 2 * max {
+            // Forget the ids of entries freed since: the queue stays proportional to the table.
+            let parsers = &self.parsers;
+            self.created.retain(|id| parsers.contains_key(id));
+        }
+        self.created.push_back(flow_id);
     }
 
     fn max_handshake(&self) -> usize {
@@ -245,7 +293,7 @@ impl AppLayer {
     pub fn on_tcp(
         &mut self,
         state: &mut AppLayerState,
-        flow: &mut Option<Box<AppFlow>>,
+        flow_id: u64,
         to_server: bool,
         data: StreamData<'_>,
         rules: &RuleSet,
@@ -278,18 +326,24 @@ impl AppLayer {
         if !rules.reads_app_layer(proto) {
             return update;
         }
-        let parser = flow.get_or_insert_with(|| {
-            Box::new(match proto {
-                AppProto::Tls => AppFlow::Tls(TlsFlow::default()),
-                _ => AppFlow::DnsTcp(Default::default()),
-            })
+        if let Some(AppFlow::Tls(tls)) = self.parsers.get(&flow_id) {
+            if tls.is_finished() {
+                // Read on an earlier packet (its view is gone): nothing more to parse.
+                self.parsers.remove(&flow_id);
+                return update;
+            }
+        }
+        let max = self.max_handshake();
+        self.make_room(flow_id);
+        let parser = self.parsers.entry(flow_id).or_insert_with(|| match proto {
+            AppProto::Tls => AppFlow::Tls(TlsFlow::default()),
+            _ => AppFlow::DnsTcp(Default::default()),
         });
         // A direction's parser starts at its stream's first byte: the whole view when it
         // starts there, else the direction was picked up midstream.
         let from_start = (data.stream_offset == 0).then_some(data.bytes);
-        match &mut **parser {
+        match parser {
             AppFlow::Tls(tls) => {
-                let max = self.max_handshake();
                 let found = if tls.needs_start(to_server) {
                     tls.start(to_server, from_start, max, &mut self.counters.tls)
                 } else {
@@ -353,17 +407,17 @@ impl AppLayer {
         }
     }
 
-    /// The view detection reads for a packet whose [`AppUpdate`] is `update`.
+    /// The view detection reads for a packet of `flow_id` whose [`AppUpdate`] is `update`.
     pub fn view<'a>(
         &'a self,
         packet: &'a [u8],
-        flow: Option<&'a AppFlow>,
+        flow_id: u64,
         update: AppUpdate,
     ) -> AppEventView<'a> {
         AppEventView {
             packet,
             dns_query: update.dns_query.then_some(self.query.as_slice()),
-            tls: match flow {
+            tls: match self.parsers.get(&flow_id) {
                 Some(AppFlow::Tls(tls)) => Some(tls),
                 _ => None,
             },

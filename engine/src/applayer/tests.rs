@@ -18,6 +18,9 @@ const TLS_BUFFER_RULES: &[&str] = &[
     r#"alert dns any any -> any any (dns.query; content:"x"; sid:2;)"#,
 ];
 
+/// The flow id of the flow under test.
+const FLOW: u64 = 7;
+
 fn buffer_rules() -> RuleSet {
     ruleset(TLS_BUFFER_RULES)
 }
@@ -60,18 +63,18 @@ fn state_becomes_unknown_when_both_directions_give_up() {
 fn tls_detected_and_sni_read_on_the_same_packet() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let hello = client_hello(Some("bad.example"));
     let update = app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         true,
         from_start(&hello, hello.len()),
         &rules,
     );
     assert_eq!(state.proto(), Some(AppProto::Tls));
     assert!(update.tls_sni && !update.tls_certificate);
-    let view = app.view(b"payload", flow.as_deref(), update);
+    let view = app.view(b"payload", FLOW, update);
     assert_eq!(view.get(Buffer::TlsSni), Some(&b"bad.example"[..]));
     assert!(view.updated(Buffer::TlsSni) && !view.updated(Buffer::TlsCertSubject));
     assert_eq!(view.get(Buffer::HttpUri), None);
@@ -82,21 +85,15 @@ fn tls_detected_and_sni_read_on_the_same_packet() {
 fn tls_hello_split_over_two_packets() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let hello = client_hello(Some("split.example"));
-    let first = app.on_tcp(
-        &mut state,
-        &mut flow,
-        true,
-        from_start(&hello[..3], 3),
-        &rules,
-    );
+    let first = app.on_tcp(&mut state, FLOW, true, from_start(&hello[..3], 3), &rules);
     assert_eq!(state.proto(), None, "3 bytes decide nothing");
     assert!(!first.any());
     // The next view holds the stream from its start, the rest of the hello being new.
     let second = app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         true,
         from_start(&hello, hello.len() - 3),
         &rules,
@@ -109,11 +106,11 @@ fn tls_hello_split_over_two_packets() {
 fn server_certificate_names_on_the_server_packet() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let hello = client_hello(Some("a.example"));
     app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         true,
         from_start(&hello, hello.len()),
         &rules,
@@ -122,13 +119,13 @@ fn server_certificate_names_on_the_server_packet() {
     let flight = server_flight(&[&cert]);
     let update = app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         false,
         from_start(&flight, flight.len()),
         &rules,
     );
     assert!(update.tls_certificate && !update.tls_sni);
-    let view = app.view(&flight, flow.as_deref(), update);
+    let view = app.view(&flight, FLOW, update);
     assert_eq!(view.get(Buffer::TlsCertSubject), Some(&b"CN=a.example"[..]));
     assert_eq!(
         view.get(Buffer::TlsCertIssuer),
@@ -141,32 +138,32 @@ fn server_certificate_names_on_the_server_packet() {
 fn no_parser_state_without_rules_reading_tls() {
     let rules = ruleset(&[r#"alert tls any any -> any any (content:"x"; sid:1;)"#]);
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let hello = client_hello(Some("a.example"));
     let update = app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         true,
         from_start(&hello, hello.len()),
         &rules,
     );
     assert_eq!(state.proto(), Some(AppProto::Tls));
     assert!(!update.any());
-    assert!(flow.is_none());
+    assert_eq!(app.parser_flows(), 0);
 }
 
 #[test]
 fn midstream_direction_is_not_probed() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let hello = client_hello(Some("a.example"));
     let late = StreamData {
         bytes: &hello,
         new_from: 0,
         stream_offset: 1000,
     };
-    app.on_tcp(&mut state, &mut flow, true, late, &rules);
+    app.on_tcp(&mut state, FLOW, true, late, &rules);
     assert_eq!(state.proto(), None);
     assert_eq!(app.counters.probe_midstream, 1);
     assert_eq!(state.to_string(), "probing to_server-done");
@@ -176,24 +173,18 @@ fn midstream_direction_is_not_probed() {
 fn smtp_after_the_banner() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let banner = b"220 mail.example ESMTP\r\n";
     app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         false,
         from_start(banner, banner.len()),
         &rules,
     );
     assert_eq!(state.to_string(), "probing to_client-done banner-220");
     let ehlo = b"EHLO me\r\n";
-    app.on_tcp(
-        &mut state,
-        &mut flow,
-        true,
-        from_start(ehlo, ehlo.len()),
-        &rules,
-    );
+    app.on_tcp(&mut state, FLOW, true, from_start(ehlo, ehlo.len()), &rules);
     assert_eq!(state.proto(), Some(AppProto::Smtp));
 }
 
@@ -201,12 +192,12 @@ fn smtp_after_the_banner() {
 fn unknown_tcp_counts_once() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     for to_server in [true, false, true] {
         let data = b"\x01\x02 some private protocol";
         app.on_tcp(
             &mut state,
-            &mut flow,
+            FLOW,
             to_server,
             from_start(data, data.len()),
             &rules,
@@ -226,7 +217,7 @@ fn dns_over_udp_query_and_response() {
     assert_eq!(state.proto(), Some(AppProto::Dns));
     assert!(update.dns_query);
     assert_eq!(
-        app.view(&request, None, update).get(Buffer::DnsQuery),
+        app.view(&request, FLOW, update).get(Buffer::DnsQuery),
         Some(&b"evil.example"[..])
     );
     let response = query(9, 0x8180, "evil.example");
@@ -255,12 +246,12 @@ fn non_dns_udp_is_never_dns() {
 fn dns_over_tcp_reads_each_message() {
     let rules = buffer_rules();
     let mut app = AppLayer::default();
-    let (mut state, mut flow) = (AppLayerState::default(), None);
+    let mut state = AppLayerState::default();
     let msg = query(3, 0x0100, "tcp.example");
     let framed = [(msg.len() as u16).to_be_bytes().to_vec(), msg].concat();
     let update = app.on_tcp(
         &mut state,
-        &mut flow,
+        FLOW,
         true,
         from_start(&framed, framed.len()),
         &rules,
@@ -268,8 +259,7 @@ fn dns_over_tcp_reads_each_message() {
     assert_eq!(state.proto(), Some(AppProto::Dns));
     assert!(update.dns_query);
     assert_eq!(
-        app.view(&framed, flow.as_deref(), update)
-            .get(Buffer::DnsQuery),
+        app.view(&framed, FLOW, update).get(Buffer::DnsQuery),
         Some(&b"tcp.example"[..])
     );
 }
@@ -284,4 +274,68 @@ fn counters_are_reported_by_name() {
     assert!(out.contains(&("app", "detected_tls", 3)));
     assert!(out.contains(&("app", "tls_handshake_too_large", 2)));
     assert!(out.iter().all(|(prefix, ..)| *prefix == "app"));
+}
+
+#[test]
+fn parser_table_evicts_the_oldest_flow_and_counts() {
+    let rules = buffer_rules();
+    let mut app = AppLayer::new(AppLayerSettings {
+        max_parser_flows: 2,
+        ..AppLayerSettings::default()
+    });
+    let hello = client_hello(None);
+    for flow_id in 1..=3 {
+        let mut state = AppLayerState::default();
+        app.on_tcp(
+            &mut state,
+            flow_id,
+            true,
+            from_start(&hello, hello.len()),
+            &rules,
+        );
+    }
+    assert_eq!(app.parser_flows(), 2);
+    assert_eq!(app.counters.parser_evictions, 1);
+    // Flow 1 was evicted: its server flight is no longer read.
+    let cert = certificate(&[(CN, "i")], &[(CN, "s")]);
+    let flight = server_flight(&[&cert]);
+    let mut state = AppLayerState::default();
+    state.found(AppProto::Tls);
+    let kept = app.on_tcp(
+        &mut state,
+        2,
+        false,
+        from_start(&flight, flight.len()),
+        &rules,
+    );
+    assert!(kept.tls_certificate, "flow 2 kept its state");
+}
+
+#[test]
+fn finished_tls_state_is_freed_at_the_next_packet() {
+    let rules = buffer_rules();
+    let mut app = AppLayer::default();
+    let mut state = AppLayerState::default();
+    let hello = client_hello(Some("a.example"));
+    app.on_tcp(
+        &mut state,
+        FLOW,
+        true,
+        from_start(&hello, hello.len()),
+        &rules,
+    );
+    let cert = certificate(&[(CN, "i")], &[(CN, "s")]);
+    let flight = server_flight(&[&cert]);
+    let update = app.on_tcp(
+        &mut state,
+        FLOW,
+        false,
+        from_start(&flight, flight.len()),
+        &rules,
+    );
+    assert!(update.tls_certificate);
+    assert_eq!(app.parser_flows(), 1, "kept for this packet's view");
+    let data = [&flight[..], b"encrypted"].concat();
+    app.on_tcp(&mut state, FLOW, false, from_start(&data, 9), &rules);
+    assert_eq!(app.parser_flows(), 0);
 }

@@ -99,6 +99,11 @@ impl TlsFlow {
         self.issuer.as_deref()
     }
 
+    /// Both directions stopped (handshakes read, encrypted, or given up): nothing more to read.
+    pub fn is_finished(&self) -> bool {
+        self.directions.iter().all(|d| d.phase == Phase::Done)
+    }
+
     /// Whether `to_server`'s reader has not started yet (it must start at the stream's first
     /// byte: see [`TlsFlow::start`]).
     pub fn needs_start(&self, to_server: bool) -> bool {
