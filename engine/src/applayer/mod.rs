@@ -43,6 +43,9 @@ const UNKNOWN: u8 = 0x0f;
 const TO_CLIENT_DONE: u8 = 0x10;
 const TO_SERVER_DONE: u8 = 0x20;
 const BANNER_220: u8 = 0x40;
+/// The flow got parser state once: when the worker's table no longer has it (read to the end,
+/// or evicted), it is not created again (that would read the handshake twice).
+const PARSER_CREATED: u8 = 0x80;
 
 impl AppLayerState {
     /// The detected protocol.
@@ -91,6 +94,10 @@ impl AppLayerState {
 
     fn banner_seen(self) -> bool {
         self.0 & BANNER_220 != 0
+    }
+
+    fn parser_created(self) -> bool {
+        self.0 & PARSER_CREATED != 0
     }
 }
 
@@ -333,6 +340,10 @@ impl AppLayer {
                 return update;
             }
         }
+        if state.parser_created() && !self.parsers.contains_key(&flow_id) {
+            return update;
+        }
+        state.0 |= PARSER_CREATED;
         let max = self.max_handshake();
         self.make_room(flow_id);
         let parser = self.parsers.entry(flow_id).or_insert_with(|| match proto {

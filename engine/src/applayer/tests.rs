@@ -284,10 +284,11 @@ fn parser_table_evicts_the_oldest_flow_and_counts() {
         ..AppLayerSettings::default()
     });
     let hello = client_hello(None);
+    let mut states = [AppLayerState::default(); 4];
     for flow_id in 1..=3 {
-        let mut state = AppLayerState::default();
+        let state = &mut states[flow_id as usize];
         app.on_tcp(
-            &mut state,
+            state,
             flow_id,
             true,
             from_start(&hello, hello.len()),
@@ -296,19 +297,16 @@ fn parser_table_evicts_the_oldest_flow_and_counts() {
     }
     assert_eq!(app.parser_flows(), 2);
     assert_eq!(app.counters.parser_evictions, 1);
-    // Flow 1 was evicted: its server flight is no longer read.
     let cert = certificate(&[(CN, "i")], &[(CN, "s")]);
     let flight = server_flight(&[&cert]);
-    let mut state = AppLayerState::default();
-    state.found(AppProto::Tls);
-    let kept = app.on_tcp(
-        &mut state,
-        2,
-        false,
-        from_start(&flight, flight.len()),
-        &rules,
-    );
+    let server = from_start(&flight, flight.len());
+    let kept = app.on_tcp(&mut states[2], 2, false, server, &rules);
     assert!(kept.tls_certificate, "flow 2 kept its state");
+    // Flow 1 was evicted: its server flight is not read, nor its handshake read again.
+    let evicted = app.on_tcp(&mut states[1], 1, false, server, &rules);
+    assert!(!evicted.any());
+    assert_eq!(app.parser_flows(), 2);
+    assert_eq!(app.counters.tls.client_hellos, 3);
 }
 
 #[test]
@@ -338,4 +336,10 @@ fn finished_tls_state_is_freed_at_the_next_packet() {
     let data = [&flight[..], b"encrypted"].concat();
     app.on_tcp(&mut state, FLOW, false, from_start(&data, 9), &rules);
     assert_eq!(app.parser_flows(), 0);
+    // Later packets (the views still start at the stream's first byte) read nothing again.
+    let again = [&hello[..], b"more"].concat();
+    let update = app.on_tcp(&mut state, FLOW, true, from_start(&again, 4), &rules);
+    assert!(!update.any());
+    assert_eq!(app.parser_flows(), 0);
+    assert_eq!(app.counters.tls.client_hellos, 1);
 }
