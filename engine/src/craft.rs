@@ -163,8 +163,18 @@ impl PacketBuilder {
 
     /// An ICMP (IPv4) or ICMPv6 echo request with `id` and `seq`.
     pub fn icmp_echo(src: &str, dst: &str, id: u16, seq: u16) -> PacketBuilder {
+        Self::echo(src, dst, id, seq, [8, 128])
+    }
+
+    /// The echo reply to [`icmp_echo`](Self::icmp_echo).
+    pub fn icmp_echo_reply(src: &str, dst: &str, id: u16, seq: u16) -> PacketBuilder {
+        Self::echo(src, dst, id, seq, [0, 129])
+    }
+
+    /// An echo message of type `types[0]` (IPv4) or `types[1]` (IPv6).
+    fn echo(src: &str, dst: &str, id: u16, seq: u16, types: [u8; 2]) -> PacketBuilder {
         let (s, d) = (ip(src), ip(dst));
-        let itype = if s.is_ipv6() { 128 } else { 8 };
+        let itype = types[usize::from(s.is_ipv6())];
         let [a, b] = id.to_be_bytes();
         let [c, e] = seq.to_be_bytes();
         PacketBuilder::new(

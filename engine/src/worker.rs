@@ -188,6 +188,16 @@ fn ports(pkt: &Packet<'_>) -> (u16, u16) {
     }
 }
 
+/// The ports of a packet's flow key: its ports, and for ICMP echo the echo identifier on both
+/// ends, so each ping (request and reply) is its own flow as in Suricata, not every ICMP
+/// packet between two hosts one flow.
+fn flow_ports(pkt: &Packet<'_>) -> (u16, u16) {
+    match pkt.transport {
+        Transport::Icmp { id: Some(id), .. } => (id, id),
+        _ => ports(pkt),
+    }
+}
+
 /// The rules' view of a decoded packet.
 pub fn packet_context(pkt: &Packet<'_>, flow: FlowContext) -> PacketContext {
     let (src_port, dst_port) = ports(pkt);
@@ -384,7 +394,7 @@ impl Worker {
         if pkt.fragment.is_some() {
             return self.process_fragment(pkt, ts_us, pcap_cnt);
         }
-        let (src_port, dst_port) = ports(pkt);
+        let (src_port, dst_port) = flow_ports(pkt);
         self.flows.sweep(ts_us);
         let settings = &self.shared.settings;
         let midstream = settings.stream.midstream || settings.stream.async_oneside;

@@ -1322,9 +1322,21 @@ impl ByteArgs {
 }
 
 /// Bytes to convert: 1-4 in binary, 1-10 as a string (Snort's limits).
+/// The byte count of byte_test/byte_jump/byte_extract: 1-10 for a string, 1-4 for binary as
+/// Snort takes them, plus Suricata's extensions: byte_jump of 0 bytes (the jump is only its
+/// offsets) and byte_extract of up to 8 binary bytes (variables are 64-bit).
 fn check_bytes(keyword: &str, text: &str, string: bool) -> Result<u8, Rejection> {
-    let max = if string { 10 } else { 4 };
-    let n = parse_int(&format!("{keyword} bytes"), text, 1, max)?;
+    let min = if keyword == "byte_jump" && !string {
+        0
+    } else {
+        1
+    };
+    let max = match (string, keyword) {
+        (true, _) => 10,
+        (false, "byte_extract") => 8,
+        (false, _) => 4,
+    };
+    let n = parse_int(&format!("{keyword} bytes"), text, min, max)?;
     Ok(n as u8)
 }
 
@@ -2338,7 +2350,8 @@ mod tests {
         let e = only!(ByteExtract, "byte_extract:3,0,v,string,hex;");
         assert_eq!(e.string, Some(NumberBase::Hex));
         assert_errors(&[
-            ("byte_extract:5,0,v;", "bytes"),
+            ("byte_extract:9,0,v;", "bytes"),
+            ("byte_extract:11,0,v,string;", "bytes"),
             ("byte_extract:1,0,1v;", "name"),
             ("byte_extract:1,0,v,align 3;", "align"),
             ("byte_extract:1,0;", "needs"),
@@ -2424,6 +2437,14 @@ mod tests {
         );
         let j = only!(ByteJump, "byte_jump:2,0,string,hex,from_end;");
         assert!(j.from_end && j.string == Some(NumberBase::Hex) && j.multiplier == 1);
+        // Suricata's forms: a jump of only its offsets, and 8-byte extractions.
+        let j = only!(ByteJump, "byte_jump:0,0,relative,post_offset -7;");
+        assert_eq!((j.bytes, j.post_offset), (0, -7));
+        assert_eq!(only!(ByteExtract, "byte_extract:8,0,v;").bytes, 8);
+        assert_errors(&[
+            ("byte_jump:0,0,string,dec;", "out of range"),
+            ("byte_test:0,=,1,0;", "out of range"),
+        ]);
         assert_errors(&[
             ("byte_jump:2,0,from_beginning,from_end;", "from_end"),
             ("byte_jump:2;", "needs"),
