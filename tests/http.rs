@@ -258,6 +258,8 @@ fn every_response_buffer_matches_only_its_own_bytes() {
         ),
         (14, r#"pcre:"/^404$/S";"#),
         (15, r#"pcre:"/^Not\s+Found$/Y";"#),
+        (16, r#"http.server; content:"srv-x"; isdataat:!1,relative;"#),
+        (17, r#"http.content_len; content:"12";"#),
     ];
     let silent: &[(u64, &str)] = &[
         (101, r#"content:"Not Found"; http_stat_code;"#),
