@@ -204,6 +204,12 @@ fn every_request_buffer_matches_only_its_own_bytes() {
             39,
             r#"content:"EVIL-AGENT"; nocase; http_user_agent; fast_pattern;"#,
         ),
+        (40, r#"http.host.raw; content:"Example.COM:8080";"#),
+        (41, r#"http.cookie.raw; content:"s=%41";"#),
+        (
+            42,
+            r#"http.start; content:"POST /a//b/"; content:"|0d 0a|Host: Example.COM:8080|0d 0a|";"#,
+        ),
     ];
     let silent: &[(u64, &str)] = &[
         // Each value searched in a buffer that does not hold it.
