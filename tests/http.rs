@@ -569,3 +569,41 @@ fn corpus_http_pcaps_replay_clean_with_et_open() {
     assert!(summary.counter("http.requests") > 0, "{stderr}");
     assert!(summary.counter("http.responses") > 0, "{stderr}");
 }
+
+#[test]
+fn byte_options_read_the_response_body() {
+    let mut conversation = conversation();
+    conversation.client_sends(b"GET /a.exe HTTP/1.1\r\n\r\n", &[]);
+    // "MZ", a little-endian 0x0090, a one-byte length 3 and a 3-byte field, then "PE".
+    let body = b"MZ\x90\x00\x03abcPE";
+    let mut response =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    response.extend_from_slice(body);
+    conversation.server_sends(&response, &[]);
+    let fire: &[(u64, &str)] = &[
+        (
+            1,
+            r#"file_data; content:"MZ"; depth:2; byte_test:2,=,144,0,relative,little;"#,
+        ),
+        (
+            2,
+            r#"file_data; content:"MZ"; byte_jump:1,2,relative; content:"PE"; within:2;"#,
+        ),
+        (
+            3,
+            r#"file_data; byte_extract:1,4,len; content:"PE"; distance:len; within:2;"#,
+        ),
+    ];
+    let silent: &[(u64, &str)] = &[
+        (
+            101,
+            r#"file_data; content:"MZ"; depth:2; byte_test:2,=,144,0,relative;"#,
+        ),
+        (
+            102,
+            r#"file_data; content:"MZ"; byte_jump:1,1,relative; content:"PE"; within:2;"#,
+        ),
+    ];
+    let run = replay(&conversation, &rules_of(&[fire, silent]), &[]);
+    assert_fires(&run, fire, silent);
+}

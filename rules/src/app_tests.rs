@@ -149,12 +149,10 @@ fn contents_after_a_dns_or_tls_sticky_buffer_search_it() {
 }
 
 #[test]
-fn byte_test_in_a_tls_buffer_is_unsupported_by_name() {
-    let why = parse(r#"alert tls any any -> any any (tls.sni; byte_test:1,>,3,0; sid:1;)"#);
-    assert_eq!(
-        why.err(),
-        Some(Rejection::Unsupported("byte_test in tls.sni".into()))
-    );
+fn byte_test_in_a_tls_buffer_reads_it() {
+    let rule = parse(r#"alert tls any any -> any any (tls.sni; byte_test:1,>,3,0; sid:1;)"#)
+        .expect("loads");
+    assert_eq!(rule.first_app_buffer(), Some(Buffer::TlsSni));
 }
 
 #[test]

@@ -300,6 +300,9 @@ impl DetectOption {
             DetectOption::Content(c) => c.buffer,
             DetectOption::Pcre(p) => p.buffer,
             DetectOption::IsDataAt(d) => d.buffer,
+            DetectOption::ByteTest(b) => b.buffer,
+            DetectOption::ByteJump(b) => b.buffer,
+            DetectOption::ByteExtract(b) => b.buffer,
             DetectOption::UriLen(u) if u.raw => Buffer::HttpRawUri,
             DetectOption::UriLen(_) => Buffer::HttpUri,
             _ => Buffer::Packet,
@@ -674,6 +677,8 @@ pub struct ByteTest {
     pub endian: Endian,
     pub string: Option<NumberBase>,
     pub bitmask: Option<u32>,
+    /// The buffer read (the sticky buffer in force; the packet otherwise).
+    pub buffer: Buffer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -689,6 +694,8 @@ pub struct ByteJump {
     pub from_end: bool,
     pub post_offset: i64,
     pub bitmask: Option<u32>,
+    /// The buffer read (the sticky buffer in force; the packet otherwise).
+    pub buffer: Buffer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -703,6 +710,9 @@ pub struct ByteExtract {
     pub string: Option<NumberBase>,
     pub align: u8,
     pub bitmask: Option<u32>,
+    /// The buffer read (the sticky buffer in force; the packet otherwise). All byte_extract
+    /// options of a rule read one buffer (their variables are numbered within it).
+    pub buffer: Buffer,
 }
 
 /// A numeric comparison as used by dsize, ttl, tos, id, ip_proto, itype, icode.

@@ -655,13 +655,20 @@ impl RuleBuilder {
         }
     }
 
-    /// byte_test/byte_jump/byte_extract read the packet only (for now): in an HTTP buffer they
-    /// make the rule unsupported rather than read the wrong bytes.
-    fn byte_option_in_packet(&self, keyword: &str, relative: bool) -> Result<(), Rejection> {
-        match self.option_buffer(relative) {
-            Buffer::Packet => Ok(()),
-            buffer => unsupported(format!("{keyword} in {}", buffer.sticky_name())),
+    /// The buffer a byte_test/byte_jump/byte_extract reads ([`Self::option_buffer`]). The
+    /// byte_extract variables of a rule are numbered within one buffer's options, so extracting
+    /// from two buffers in one rule is unsupported rather than misnumbered.
+    fn byte_option_buffer(&self, keyword: &str, relative: bool) -> Result<Buffer, Rejection> {
+        let buffer = self.option_buffer(relative);
+        let extracts_elsewhere = keyword == "byte_extract"
+            && self
+                .detection
+                .iter()
+                .any(|option| matches!(option, DetectOption::ByteExtract(e) if e.buffer != buffer));
+        if extracts_elsewhere {
+            return unsupported("byte_extract in two buffers");
         }
+        Ok(buffer)
     }
 
     fn modify(
@@ -919,8 +926,9 @@ impl RuleBuilder {
         let offset = self.offset_value("byte_test", parts[3])?;
         let extra = ByteArgs::parse("byte_test", &parts[4..], &[])?;
         let bytes = check_bytes("byte_test", parts[0], extra.string.is_some())?;
-        self.byte_option_in_packet("byte_test", extra.relative)?;
+        let buffer = self.byte_option_buffer("byte_test", extra.relative)?;
         self.detection.push(DetectOption::ByteTest(ByteTest {
+            buffer,
             bytes,
             negated,
             op,
@@ -967,8 +975,9 @@ impl RuleBuilder {
         if extra.from_beginning && extra.from_end {
             return err("byte_jump: from_beginning and from_end cannot be combined");
         }
-        self.byte_option_in_packet("byte_jump", extra.relative)?;
+        let buffer = self.byte_option_buffer("byte_jump", extra.relative)?;
         self.detection.push(DetectOption::ByteJump(ByteJump {
+            buffer,
             bytes,
             offset,
             relative: extra.relative,
@@ -1001,8 +1010,9 @@ impl RuleBuilder {
         }
         let extra = ByteArgs::parse("byte_extract", &parts[3..], &["multiplier", "align_n"])?;
         let bytes = check_bytes("byte_extract", parts[0], extra.string.is_some())?;
-        self.byte_option_in_packet("byte_extract", extra.relative)?;
+        let buffer = self.byte_option_buffer("byte_extract", extra.relative)?;
         self.detection.push(DetectOption::ByteExtract(ByteExtract {
+            buffer,
             bytes,
             offset,
             name: name.to_string(),
@@ -1322,20 +1332,16 @@ impl ByteArgs {
 }
 
 /// Bytes to convert: 1-4 in binary, 1-10 as a string (Snort's limits).
-/// The byte count of byte_test/byte_jump/byte_extract: 1-10 for a string, 1-4 for binary as
-/// Snort takes them, plus Suricata's extensions: byte_jump of 0 bytes (the jump is only its
-/// offsets) and byte_extract of up to 8 binary bytes (variables are 64-bit).
+/// The byte count of byte_test/byte_jump/byte_extract: 1-10 for a string; 1-8 binary bytes
+/// (Snort takes 1-4, Suricata up to 8: values are 64-bit here); byte_jump also takes 0
+/// (Suricata's: the jump is only its offsets).
 fn check_bytes(keyword: &str, text: &str, string: bool) -> Result<u8, Rejection> {
     let min = if keyword == "byte_jump" && !string {
         0
     } else {
         1
     };
-    let max = match (string, keyword) {
-        (true, _) => 10,
-        (false, "byte_extract") => 8,
-        (false, _) => 4,
-    };
+    let max = if string { 10 } else { 8 };
     let n = parse_int(&format!("{keyword} bytes"), text, min, max)?;
     Ok(n as u8)
 }
@@ -2412,7 +2418,7 @@ mod tests {
         );
         assert!(t.relative && t.endian == Endian::Little);
         assert_errors(&[
-            ("byte_test:5,=,1,0;", "bytes"),
+            ("byte_test:9,=,1,0;", "bytes"),
             ("byte_test:1,=,1,0,hex;", "string"),
             ("byte_test:1,=,1,0,big,little;", "big"),
             ("byte_test:1,=,09,0;", "09"),

@@ -259,20 +259,45 @@ fn relative_isdataat_follows_the_previous_match() {
 }
 
 #[test]
-fn byte_options_in_http_buffers_are_unsupported() {
-    let text = r#"alert tcp any any -> any any (file_data; byte_test:1,=,1,0; sid:1;)"#;
+fn byte_options_read_the_sticky_or_the_previous_match_buffer() {
+    let buffer_of = |options: &str| {
+        rule(options)
+            .detection
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    DetectOption::ByteTest(_)
+                        | DetectOption::ByteJump(_)
+                        | DetectOption::ByteExtract(_)
+                )
+            })
+            .map(DetectOption::buffer)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        parse_http(text).err(),
-        Some(Rejection::Unsupported("byte_test in file.data".into()))
+        buffer_of("file_data; byte_test:1,=,1,0;"),
+        [Buffer::FileData]
     );
-    let text =
-        r#"alert tcp any any -> any any (content:"a"; http_uri; byte_jump:1,0,relative; sid:1;)"#;
     assert_eq!(
-        parse_http(text).err(),
-        Some(Rejection::Unsupported("byte_jump in http.uri".into()))
+        buffer_of(r#"content:"a"; http_uri; byte_jump:1,0,relative;"#),
+        [Buffer::HttpUri]
     );
     // Not relative, no sticky buffer: the packet.
-    assert!(buffers(r#"content:"a"; http_uri; byte_test:1,=,1,0;"#).len() == 1);
+    assert_eq!(
+        buffer_of(r#"content:"a"; http_uri; byte_test:1,=,1,0;"#),
+        [Buffer::Packet]
+    );
+    assert_eq!(
+        buffer_of("file_data; byte_extract:1,0,a; byte_extract:1,1,b; byte_test:1,=,a,b;"),
+        [Buffer::FileData; 3]
+    );
+    // byte_extract variables are numbered within one buffer.
+    let text = r#"alert tcp any any -> any any (byte_extract:1,0,a; file_data; byte_extract:1,0,b; sid:1;)"#;
+    assert_eq!(
+        parse_http(text).err(),
+        Some(Rejection::Unsupported("byte_extract in two buffers".into()))
+    );
 }
 
 #[test]

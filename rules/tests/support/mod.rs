@@ -107,6 +107,7 @@ pub fn byte_test(bytes: u8, op: ByteTestOp, value: i64, offset: i64) -> ByteTest
         endian: Endian::Big,
         string: None,
         bitmask: None,
+        buffer: Buffer::Packet,
     }
 }
 
@@ -123,6 +124,7 @@ pub fn byte_jump(bytes: u8, offset: i64) -> ByteJump {
         from_end: false,
         post_offset: 0,
         bitmask: None,
+        buffer: Buffer::Packet,
     }
 }
 
@@ -137,6 +139,7 @@ pub fn byte_extract(bytes: u8, offset: i64, name: &str) -> ByteExtract {
         string: None,
         align: 0,
         bitmask: None,
+        buffer: Buffer::Packet,
     }
 }
 
