@@ -18,11 +18,10 @@
 //!
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
 
-use aho_corasick::{AhoCorasick, MatchKind};
-
 use crate::ast::{Buffer, DetectOption, Rule, UriLen};
 use crate::eval::{PayloadEval, PayloadOp};
 use crate::group::{fast_pattern, fast_pattern_content};
+use crate::mpm::{build_matcher, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 use crate::pcre::PcreScratch;
 
 /// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
@@ -36,9 +35,10 @@ pub trait HttpBuffers {
     fn updated(&self, buffer: Buffer) -> bool;
 }
 
-/// Which HTTP rules can match an event: per buffer, an automaton over the fast patterns that
-/// rules take from that buffer (matched ASCII case-insensitively: a superset, the prefilter only
-/// has to be sound), and the rules with no fast pattern.
+/// Which HTTP rules can match an event: per buffer, a matcher ([`crate::mpm`], the back end of
+/// `detect.mpm`) over the fast patterns that rules take from that buffer (matched ASCII
+/// case-insensitively: a superset, the prefilter only has to be sound), and the rules with no
+/// fast pattern.
 #[derive(Debug, Default)]
 pub(crate) struct HttpIndex {
     by_buffer: Vec<BufferPatterns>,
@@ -53,13 +53,19 @@ type PatternList = Vec<(Vec<u8>, u32)>;
 #[derive(Debug)]
 struct BufferPatterns {
     buffer: Buffer,
-    automaton: AhoCorasick,
+    matcher: Box<dyn MultiPatternMatcher>,
     /// Rules of each pattern id.
-    rules: Vec<Vec<u32>>,
+    rules: Vec<Box<[u32]>>,
+    /// Every buffer read by a rule indexed here: an event that updated none of them cannot
+    /// make such a rule ready, so the buffer is not scanned then (a body that grows does not
+    /// make the headers be scanned again).
+    read_by_rules: Box<[Buffer]>,
 }
 
 impl HttpIndex {
-    pub fn build(rules: &[Rule]) -> HttpIndex {
+    /// Matchers are built with the back end `kind` resolves to per buffer; their scratch needs
+    /// are added to `prototype`.
+    pub fn build(rules: &[Rule], kind: MpmKind, prototype: &mut MpmScratch) -> HttpIndex {
         let mut index = HttpIndex::default();
         // Per buffer: (lowercased fast pattern, rule) pairs.
         let mut patterns: Vec<(Buffer, PatternList)> = Vec::new();
@@ -85,6 +91,7 @@ impl HttpIndex {
             list.sort_unstable();
             let mut distinct: Vec<Vec<u8>> = Vec::new();
             let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+            let mut read_by_rules = vec![buffer];
             for (lower, r) in list {
                 if distinct.last() != Some(&lower) {
                     distinct.push(lower);
@@ -93,18 +100,33 @@ impl HttpIndex {
                 if let Some(rules) = pattern_rules.last_mut() {
                     rules.push(r);
                 }
+                for read in index.runs(r as usize).into_iter().flat_map(BufferRuns::buffers) {
+                    if !read_by_rules.contains(&read) {
+                        read_by_rules.push(read);
+                    }
+                }
             }
-            let built = AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&distinct);
+            let mpm_patterns: Vec<MpmPattern<'_>> = distinct
+                .iter()
+                .enumerate()
+                .map(|(id, bytes)| MpmPattern {
+                    bytes,
+                    nocase: true,
+                    id: id as u32,
+                })
+                .collect();
+            let built = build_matcher(kind, &mpm_patterns).and_then(|matcher| {
+                matcher.prepare_scratch(prototype)?;
+                Ok(matcher)
+            });
             match built {
-                Ok(automaton) => index.by_buffer.push(BufferPatterns {
+                Ok(matcher) => index.by_buffer.push(BufferPatterns {
                     buffer,
-                    automaton,
-                    rules: pattern_rules,
+                    matcher,
+                    rules: pattern_rules.into_iter().map(Vec::into_boxed_slice).collect(),
+                    read_by_rules: read_by_rules.into_boxed_slice(),
                 }),
-                // Too big an automaton: its rules are evaluated on every event instead (sound).
+                // Its rules are evaluated on every event instead (sound, slower).
                 Err(error) => {
                     tracing::warn!("HTTP {buffer} fast patterns not indexed ({error}); their rules are evaluated on every event");
                     index.unindexed.extend(pattern_rules.into_iter().flatten());
@@ -126,19 +148,28 @@ impl HttpIndex {
     }
 
     /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
-    /// without one (duplicates possible); the caller filters by buffers present and updated.
-    pub fn collect(&self, buffers: &dyn HttpBuffers, mut candidate: impl FnMut(u32)) -> u64 {
+    /// without one (duplicates possible), skipping buffers whose rules read nothing the event
+    /// updated; the caller filters by buffers present and updated. Returns the pattern hits.
+    pub fn collect(
+        &self,
+        buffers: &dyn HttpBuffers,
+        scratch: &mut MpmScratch,
+        mut candidate: impl FnMut(u32),
+    ) -> u64 {
         let mut hits = 0;
         for patterns in &self.by_buffer {
             let Some(bytes) = buffers.get(patterns.buffer) else {
                 continue;
             };
-            for found in patterns.automaton.find_overlapping_iter(bytes) {
-                hits += 1;
-                for &r in &patterns.rules[found.pattern().as_usize()] {
-                    candidate(r);
-                }
+            if !patterns.read_by_rules.iter().any(|&b| buffers.updated(b)) {
+                continue;
             }
+            patterns.matcher.scan(bytes, scratch, &mut |id, _| {
+                hits += 1;
+                if let Some(rules) = patterns.rules.get(id as usize) {
+                    rules.iter().for_each(|&r| candidate(r));
+                }
+            });
         }
         for &r in &self.unindexed {
             candidate(r);

@@ -360,8 +360,8 @@ impl RuleSet {
                 bit_actions,
             });
         }
-        let (classes, group_stats, mpm_prototype) = group::build_groups(&rules, options.mpm);
-        let http = HttpIndex::build(&rules);
+        let (classes, group_stats, mut mpm_prototype) = group::build_groups(&rules, options.mpm);
+        let http = HttpIndex::build(&rules, options.mpm, &mut mpm_prototype);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let fast_pattern_lens: Vec<Option<usize>> = rules
             .iter()
@@ -543,7 +543,7 @@ impl RuleSet {
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-        scratch.stats.pattern_hits += self.http.collect(buffers, |r| {
+        scratch.stats.pattern_hits += self.http.collect(buffers, &mut scratch.mpm, |r| {
             let slot = &mut seen[r as usize];
             if *slot != epoch {
                 *slot = epoch;
