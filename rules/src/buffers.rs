@@ -35,6 +35,62 @@ pub trait HttpBuffers {
     fn updated(&self, buffer: Buffer) -> bool;
 }
 
+/// Pattern hits one growing buffer can remember before its scans fall back to whole-buffer.
+pub const REMEMBERED_HITS: usize = 24;
+
+/// Buffers that grow during one message (the bodies): scanned only in their new bytes, with
+/// the patterns found earlier remembered in [`HttpScanMemory`].
+const GROWING: [Buffer; 2] = [Buffer::FileData, Buffer::HttpClientBody];
+
+/// What the prefilter already scanned of one growing buffer in the current message.
+#[derive(Clone, Copy, Debug, Default)]
+struct GrowingScan {
+    /// Bytes of the buffer already scanned (0: nothing remembered).
+    scanned: usize,
+    /// More distinct patterns were found than fit: whole-buffer scans until the next message.
+    overflowed: bool,
+    len: u8,
+    /// Pattern ids (of the buffer's matcher) found in the first `scanned` bytes.
+    hits: [u32; REMEMBERED_HITS],
+}
+
+impl GrowingScan {
+    fn hits(&self) -> &[u32] {
+        &self.hits[..usize::from(self.len)]
+    }
+
+    fn remember(&mut self, id: u32) {
+        if self.overflowed || self.hits().contains(&id) {
+            return;
+        }
+        match self.hits.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = id;
+                self.len += 1;
+            }
+            None => self.overflowed = true,
+        }
+    }
+}
+
+/// Per transaction direction (kept by the caller between events, e.g. in its HTTP state): what
+/// the HTTP prefilter already scanned of the growing bodies ([`Buffer::FileData`],
+/// [`Buffer::HttpClientBody`]), so that each body byte is scanned about once instead of at
+/// every event. Fixed size; forgotten when an event updates a non-body HTTP buffer (a new
+/// message) or a body got shorter. [`crate::ruleset::RuleSet::detect_http`] without memory
+/// scans every buffer whole.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpScanMemory {
+    bodies: [GrowingScan; GROWING.len()],
+}
+
+impl HttpScanMemory {
+    /// Forget everything (a new message, or the caller cannot vouch for continuity).
+    pub fn reset(&mut self) {
+        *self = HttpScanMemory::default();
+    }
+}
+
 /// Which HTTP rules can match an event: per buffer, a matcher ([`crate::mpm`], the back end of
 /// `detect.mpm`) over the fast patterns that rules take from that buffer (matched ASCII
 /// case-insensitively: a superset, the prefilter only has to be sound), and the rules with no
@@ -100,7 +156,11 @@ impl HttpIndex {
                 if let Some(rules) = pattern_rules.last_mut() {
                     rules.push(r);
                 }
-                for read in index.runs(r as usize).into_iter().flat_map(BufferRuns::buffers) {
+                for read in index
+                    .runs(r as usize)
+                    .into_iter()
+                    .flat_map(BufferRuns::buffers)
+                {
                     if !read_by_rules.contains(&read) {
                         read_by_rules.push(read);
                     }
@@ -123,7 +183,10 @@ impl HttpIndex {
                 Ok(matcher) => index.by_buffer.push(BufferPatterns {
                     buffer,
                     matcher,
-                    rules: pattern_rules.into_iter().map(Vec::into_boxed_slice).collect(),
+                    rules: pattern_rules
+                        .into_iter()
+                        .map(Vec::into_boxed_slice)
+                        .collect(),
                     read_by_rules: read_by_rules.into_boxed_slice(),
                 }),
                 // Its rules are evaluated on every event instead (sound, slower).
@@ -149,14 +212,25 @@ impl HttpIndex {
 
     /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
     /// without one (duplicates possible), skipping buffers whose rules read nothing the event
-    /// updated; the caller filters by buffers present and updated. Returns the pattern hits.
+    /// updated; the caller filters by buffers present and updated. Growing bodies are scanned
+    /// from where `memory` says the last scan ended (less the longest pattern, so a pattern
+    /// split across events is found), their earlier hits replayed from `memory`. Returns the
+    /// pattern hits and whether a body had to be scanned whole because its memory overflowed.
     pub fn collect(
         &self,
         buffers: &dyn HttpBuffers,
+        memory: &mut HttpScanMemory,
         scratch: &mut MpmScratch,
         mut candidate: impl FnMut(u32),
-    ) -> u64 {
+    ) -> (u64, bool) {
+        let new_message = Buffer::HTTP
+            .iter()
+            .any(|&b| !GROWING.contains(&b) && buffers.updated(b));
+        if new_message {
+            memory.reset();
+        }
         let mut hits = 0;
+        let mut whole_rescan = false;
         for patterns in &self.by_buffer {
             let Some(bytes) = buffers.get(patterns.buffer) else {
                 continue;
@@ -164,17 +238,49 @@ impl HttpIndex {
             if !patterns.read_by_rules.iter().any(|&b| buffers.updated(b)) {
                 continue;
             }
-            patterns.matcher.scan(bytes, scratch, &mut |id, _| {
+            let mut report = |id: u32| {
                 hits += 1;
                 if let Some(rules) = patterns.rules.get(id as usize) {
                     rules.iter().for_each(|&r| candidate(r));
                 }
-            });
+            };
+            // Only a body this event grew is its direction's current body: anything else (the
+            // other direction's body, needed by a rule that reads an updated buffer) is
+            // scanned whole and leaves the memory alone.
+            let slot = GROWING
+                .iter()
+                .position(|&b| b == patterns.buffer)
+                .filter(|_| buffers.updated(patterns.buffer));
+            let Some(slot) = slot else {
+                patterns
+                    .matcher
+                    .scan(bytes, scratch, &mut |id, _| report(id));
+                continue;
+            };
+            let seen = &mut memory.bodies[slot];
+            if seen.scanned > bytes.len() {
+                *seen = GrowingScan::default();
+            }
+            seen.hits().iter().for_each(|&id| report(id));
+            let from = if seen.overflowed {
+                whole_rescan = true;
+                0
+            } else {
+                let overlap = patterns.matcher.max_pattern_len().saturating_sub(1);
+                seen.scanned.saturating_sub(overlap)
+            };
+            if let Some(fresh) = bytes.get(from..).filter(|f| !f.is_empty()) {
+                patterns.matcher.scan(fresh, scratch, &mut |id, _| {
+                    seen.remember(id);
+                    report(id);
+                });
+            }
+            seen.scanned = bytes.len();
         }
         for &r in &self.unindexed {
             candidate(r);
         }
-        hits
+        (hits, whole_rescan)
     }
 }
 
@@ -318,8 +424,7 @@ mod tests {
             file: Arc::from("t.rules"),
             line: 1,
         };
-        parse_rule(&text, origin, &mut ctx)
-            .unwrap_or_else(|e| panic!("{options}: {e:?}"))
+        parse_rule(&text, origin, &mut ctx).unwrap_or_else(|e| panic!("{options}: {e:?}"))
     }
 
     /// Whether the rule's payload matches the given buffers.
@@ -495,8 +600,7 @@ mod detect_tests {
                     file: Arc::from("t.rules"),
                     line: i + 1,
                 };
-                parse_rule(text, origin, &mut ctx)
-                    .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
             })
             .collect();
         RuleSet::build(parsed, &BuildOptions::default())

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
-pub use crate::buffers::HttpBuffers;
 use crate::buffers::HttpIndex;
+pub use crate::buffers::{HttpBuffers, HttpScanMemory};
 use crate::eval::{self, PayloadEval, PayloadOp};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
 use crate::mpm::{MpmInput, MpmKind, MpmScratch};
@@ -255,6 +255,10 @@ pub struct DetectStats {
     /// Matcher scans that could not run and reported every pattern instead (no rule is missed,
     /// only time is lost); nonzero means a Vectorscan scratch could not be allocated.
     pub mpm_failed_scans: u64,
+    /// HTTP events whose growing body was prefiltered whole because more than
+    /// [`crate::buffers::REMEMBERED_HITS`] of its patterns had been found (slower, never
+    /// missing a rule).
+    pub http_body_rescans: u64,
 }
 
 /// Per-thread mutable state for matching. Create with [`RuleSet::new_scratch`].
@@ -539,17 +543,35 @@ impl RuleSet {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
+        let mut memory = HttpScanMemory::default();
+        self.detect_http_with_memory(ctx, buffers, &mut memory, bits, scratch, out);
+    }
+
+    /// [`RuleSet::detect_http`] for one of a series of events of a transaction direction:
+    /// `memory` (kept by the caller per direction, [`HttpScanMemory::default`] at first) lets
+    /// growing bodies be scanned only in their new bytes. Same results as without it.
+    pub fn detect_http_with_memory(
+        &self,
+        ctx: &PacketContext,
+        buffers: &dyn HttpBuffers,
+        memory: &mut HttpScanMemory,
+        bits: &mut FlowBits,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
         self.start_scan(scratch);
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-        scratch.stats.pattern_hits += self.http.collect(buffers, &mut scratch.mpm, |r| {
+        let (hits, whole_rescan) = self.http.collect(buffers, memory, &mut scratch.mpm, |r| {
             let slot = &mut seen[r as usize];
             if *slot != epoch {
                 *slot = epoch;
                 candidates.push(r);
             }
         });
+        scratch.stats.pattern_hits += hits;
+        scratch.stats.http_body_rescans += u64::from(whole_rescan);
         candidates.retain(|&r| {
             self.http
                 .runs(r as usize)
