@@ -125,6 +125,8 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             "workers": args.workers,
             "iterations": args.iterations,
             "per_worker_packets": report.per_worker_packets,
+            "cpu_seconds": report.cpu_seconds(),
+            "gbps_per_cpu": report.gbit_per_cpu_second(),
         });
         println!("{value}");
     } else {
@@ -151,6 +153,11 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             "workers:      {} (share {})",
             args.workers,
             shares.join(" ")
+        );
+        println!(
+            "cpu:          {:.3} s of worker CPU  {:.3} Gbit/s per CPU-second",
+            report.cpu_seconds(),
+            report.gbit_per_cpu_second()
         );
         println!("alerts:       {alerts} (last iteration)");
         println!("rules:        {rule_count} loaded in {load_ms} ms");
