@@ -91,6 +91,9 @@ impl HttpScanMemory {
     }
 }
 
+/// Buffers updated by (nearly) every event of a message: the packet, and the growing bodies.
+const VOLATILE: [Buffer; 3] = [Buffer::Packet, Buffer::FileData, Buffer::HttpClientBody];
+
 /// Which HTTP rules can match an event: per buffer, a matcher ([`crate::mpm`], the back end of
 /// `detect.mpm`) over the fast patterns that rules take from that buffer (matched ASCII
 /// case-insensitively: a superset, the prefilter only has to be sound), and the rules with no
@@ -124,7 +127,11 @@ impl HttpIndex {
     pub fn build(rules: &[Rule], kind: MpmKind, prototype: &mut MpmScratch) -> HttpIndex {
         let mut index = HttpIndex::default();
         // Per buffer: (lowercased fast pattern, rule) pairs.
-        let mut patterns: Vec<(Buffer, PatternList)> = Vec::new();
+        // Per (buffer, whether its rules also read a volatile buffer): rules that also read
+        // the packet or a body become ready at nearly every event, so a stable buffer (URI,
+        // headers ...) keeps them in a matcher of their own and its other patterns are scanned
+        // only when a buffer their rules read changes (about once per message).
+        let mut patterns: Vec<((Buffer, bool), PatternList)> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
             if !rule.is_http() {
                 index.runs.push(None);
@@ -138,12 +145,18 @@ impl HttpIndex {
                 continue;
             };
             let bytes = bytes.to_ascii_lowercase();
-            match patterns.iter_mut().find(|(b, _)| *b == content.buffer) {
+            // A volatile buffer keeps one matcher (a growing body's scan memory is per buffer).
+            let volatile = !VOLATILE.contains(&content.buffer)
+                && index
+                    .runs(r)
+                    .is_some_and(|runs| runs.buffers().any(|b| VOLATILE.contains(&b)));
+            let key = (content.buffer, volatile);
+            match patterns.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, list)) => list.push((bytes, r as u32)),
-                None => patterns.push((content.buffer, vec![(bytes, r as u32)])),
+                None => patterns.push((key, vec![(bytes, r as u32)])),
             }
         }
-        for (buffer, mut list) in patterns {
+        for ((buffer, _), mut list) in patterns {
             list.sort_unstable();
             let mut distinct: Vec<Vec<u8>> = Vec::new();
             let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
