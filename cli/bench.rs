@@ -52,6 +52,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = load_rules(&settings).map_err(|e| anyhow!(e))?;
     let load_ms = load_started.elapsed().as_millis() as u64;
     let rule_count = loaded.plan.rules.rules().len();
+    let disk_cache = loaded.plan.rules.group_stats().disk_cache;
 
     let mut arena = PacketArena::default();
     match (args.synthetic, args.pcaps.is_empty()) {
@@ -121,6 +122,12 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             "alerts": alerts,
             "load_ms": load_ms,
             "rules": rule_count,
+            "mpm_cache": {
+                "hits": disk_cache.hits,
+                "misses": disk_cache.misses,
+                "rejected": disk_cache.rejected,
+                "write_errors": disk_cache.write_errors,
+            },
             "peak_rss_kb": peak_rss,
             "workers": args.workers,
             "iterations": args.iterations,
@@ -161,6 +168,12 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
         );
         println!("alerts:       {alerts} (last iteration)");
         println!("rules:        {rule_count} loaded in {load_ms} ms");
+        if disk_cache != Default::default() {
+            println!(
+                "mpm cache:    {} hits, {} misses, {} rejected, {} write errors",
+                disk_cache.hits, disk_cache.misses, disk_cache.rejected, disk_cache.write_errors
+            );
+        }
         println!("peak rss:     {peak_rss} KiB");
     }
     Ok(ExitCode::SUCCESS)

@@ -159,6 +159,8 @@ pub struct RuleFiles {
 pub struct DetectSettings {
     /// Multi-pattern matcher back end (`nfips_rules::mpm::MpmKind`).
     pub mpm: MpmKind,
+    /// Directory of compiled Vectorscan databases reused between loads; None: off.
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,7 +229,10 @@ impl Default for Settings {
                 retry_limit: 1024,
                 pattern_span_cap: 4096,
             },
-            detect: DetectSettings { mpm: MpmKind::Auto },
+            detect: DetectSettings {
+                mpm: MpmKind::Auto,
+                cache_dir: None,
+            },
             flow: FlowSettings {
                 max_flows: 65_536,
                 prune_batch: 64,
@@ -573,6 +578,7 @@ settings_table! {
     "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
+    "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules (empty: off). Entries that do not verify are ignored, counted and logged, then rewritten.";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";

@@ -21,7 +21,9 @@
 use crate::ast::{Buffer, DetectOption, Rule, UriLen};
 use crate::eval::{PayloadEval, PayloadOp};
 use crate::group::{fast_pattern, fast_pattern_content};
-use crate::mpm::{build_matcher, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
+use crate::mpm::{
+    build_matcher_cached, DiskCache, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher,
+};
 use crate::pcre::PcreScratch;
 
 /// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
@@ -124,7 +126,12 @@ struct BufferPatterns {
 impl HttpIndex {
     /// Matchers are built with the back end `kind` resolves to per buffer; their scratch needs
     /// are added to `prototype`.
-    pub fn build(rules: &[Rule], kind: MpmKind, prototype: &mut MpmScratch) -> HttpIndex {
+    pub fn build(
+        rules: &[Rule],
+        kind: MpmKind,
+        disk: Option<&DiskCache>,
+        prototype: &mut MpmScratch,
+    ) -> HttpIndex {
         let mut index = HttpIndex::default();
         // Per buffer: (lowercased fast pattern, rule) pairs.
         // Per (buffer, whether its rules also read a volatile buffer): rules that also read
@@ -188,7 +195,7 @@ impl HttpIndex {
                     id: id as u32,
                 })
                 .collect();
-            let built = build_matcher(kind, &mpm_patterns).and_then(|matcher| {
+            let built = build_matcher_cached(kind, &mpm_patterns, disk).and_then(|matcher| {
                 matcher.prepare_scratch(prototype)?;
                 Ok(matcher)
             });

@@ -14,7 +14,7 @@ use crate::buffers::HttpIndex;
 pub use crate::buffers::{HttpBuffers, HttpScanMemory};
 use crate::eval::{self, PayloadEval, PayloadOp};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
-use crate::mpm::{MpmInput, MpmKind, MpmScratch};
+use crate::mpm::{DiskCache, MpmInput, MpmKind, MpmScratch};
 use crate::pcre::PcreScratch;
 
 /// Index of a rule in [`RuleSet::rules`].
@@ -61,6 +61,9 @@ pub struct BuildOptions {
     /// Multi-pattern matcher back end for the groups' fast patterns (the `detect.mpm` setting).
     /// Default [`MpmKind::Auto`].
     pub mpm: MpmKind,
+    /// Directory of compiled Vectorscan databases reused between loads (the
+    /// `detect.cache-dir` setting, see [`crate::mpm::DiskCache`]); None: compile every time.
+    pub mpm_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for BuildOptions {
@@ -77,6 +80,7 @@ impl Default for BuildOptions {
             retry_limit: 1024,
             pattern_span_cap: 4096,
             mpm: MpmKind::Auto,
+            mpm_cache_dir: None,
         }
     }
 }
@@ -364,8 +368,11 @@ impl RuleSet {
                 bit_actions,
             });
         }
-        let (classes, group_stats, mut mpm_prototype) = group::build_groups(&rules, options.mpm);
-        let http = HttpIndex::build(&rules, options.mpm, &mut mpm_prototype);
+        let disk = options.mpm_cache_dir.as_ref().map(DiskCache::new);
+        let (classes, mut group_stats, mut mpm_prototype) =
+            group::build_groups(&rules, options.mpm, disk.as_ref());
+        let http = HttpIndex::build(&rules, options.mpm, disk.as_ref(), &mut mpm_prototype);
+        group_stats.disk_cache = disk.map(|d| d.stats()).unwrap_or_default();
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let fast_pattern_lens: Vec<Option<usize>> = rules
             .iter()
