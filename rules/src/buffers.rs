@@ -825,3 +825,219 @@ mod detect_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod growing_tests {
+    //! [`HttpScanMemory`]: bodies scanned in their new bytes find what whole scans find.
+
+    use super::detect_tests_support::*;
+    use super::*;
+    use crate::ruleset::HttpScanMemory;
+
+    const SPLIT_RULE: &str = r#"alert tcp any any -> any any (file_data; content:"evilpayload"; content:"trigger"; distance:0; sid:1;)"#;
+
+    /// sids matching each event in turn, with one memory across the events.
+    fn series(rules: &[&str], events: &[Event]) -> Vec<Vec<u32>> {
+        let set = rules_of(rules);
+        let mut memory = HttpScanMemory::default();
+        let mut scratch = set.new_scratch();
+        events
+            .iter()
+            .map(|event| sids_with(&set, event, &mut memory, &mut scratch))
+            .collect()
+    }
+
+    fn body(bytes: &[u8]) -> Event<'_> {
+        Event {
+            buffers: vec![(Buffer::FileData, bytes)],
+            updated: vec![Buffer::FileData],
+        }
+    }
+
+    #[test]
+    fn fast_pattern_in_an_earlier_event_still_makes_the_rule_a_candidate() {
+        let out = series(
+            &[SPLIT_RULE],
+            &[
+                body(b"xx evilpayload yy"),
+                body(b"xx evilpayload yy zz trigger"),
+            ],
+        );
+        assert_eq!(out, [vec![], vec![1]]);
+    }
+
+    #[test]
+    fn pattern_split_across_events_is_found() {
+        let out = series(
+            &[SPLIT_RULE],
+            &[
+                body(b"aaaaaaaaaaevilpay"),
+                body(b"aaaaaaaaaaevilpayload trigger"),
+            ],
+        );
+        assert_eq!(out, [vec![], vec![1]]);
+    }
+
+    #[test]
+    fn a_new_message_forgets_what_the_last_body_scanned() {
+        let old = [b'x'; 40];
+        let mut new = b"evilpayload trigger".to_vec();
+        new.resize(50, b'.');
+        let mut next = body(&new);
+        next.buffers.push((Buffer::HttpStatCode, b"200"));
+        next.updated.push(Buffer::HttpStatCode);
+        assert_eq!(
+            series(&[SPLIT_RULE], &[body(&old), next]),
+            [vec![], vec![1]]
+        );
+    }
+
+    #[test]
+    fn a_shorter_body_is_scanned_from_its_start() {
+        let old = [b'x'; 60];
+        let mut new = b"evilpayload trigger".to_vec();
+        new.resize(50, b'.');
+        assert_eq!(
+            series(&[SPLIT_RULE], &[body(&old), body(&new)]),
+            [vec![], vec![1]]
+        );
+    }
+
+    #[test]
+    fn more_patterns_than_remembered_fall_back_to_whole_scans() {
+        let count = REMEMBERED_HITS + 6;
+        let texts: Vec<String> = (0..count)
+            .map(|i| {
+                format!(
+                    r#"alert tcp any any -> any any (file_data; content:"marker{i:03}"; content:"theend"; distance:0; sid:{};)"#,
+                    i + 1
+                )
+            })
+            .collect();
+        let rules: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut first: Vec<u8> = Vec::new();
+        for i in 0..count {
+            first.extend_from_slice(format!("marker{i:03} ").as_bytes());
+        }
+        let mut second = first.clone();
+        second.extend_from_slice(b"theend");
+        let mut third = second.clone();
+        third.extend_from_slice(b" more");
+        let out = series(&rules, &[body(&first), body(&second), body(&third)]);
+        let all: Vec<u32> = (1..=count as u32).collect();
+        assert_eq!(out[0], Vec::<u32>::new());
+        assert_eq!(out[1], all);
+        assert_eq!(out[2], all);
+    }
+}
+
+#[cfg(test)]
+mod detect_tests_support {
+    //! Rule sets and HTTP events for the detection tests.
+
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ast::Origin;
+    use crate::classification::Classifications;
+    use crate::parse::{parse_rule, ParseContext, PcreCache};
+    use crate::ruleset::{
+        BufferKind, BuildOptions, FlowBits, FlowContext, HttpScanMemory, IpFields, PacketContext,
+        RuleSet, Scratch, TcpFields,
+    };
+    use crate::vars::Vars;
+
+    pub fn rules_of(texts: &[&str]) -> RuleSet {
+        let classes = Classifications::builtin();
+        let mut cache = PcreCache::new();
+        let mut vars = Vars::with_defaults();
+        let mut ctx = ParseContext {
+            vars: &mut vars,
+            classes: &classes,
+            pcre_cache: &mut cache,
+        };
+        let parsed = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let origin = Origin {
+                    file: Arc::from("t.rules"),
+                    line: i + 1,
+                };
+                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+            })
+            .collect();
+        RuleSet::build(parsed, &BuildOptions::default())
+    }
+
+    /// An HTTP event: buffers present, and which of them the event updated.
+    pub struct Event<'a> {
+        pub buffers: Vec<(Buffer, &'a [u8])>,
+        pub updated: Vec<Buffer>,
+    }
+
+    impl HttpBuffers for Event<'_> {
+        fn get(&self, buffer: Buffer) -> Option<&[u8]> {
+            self.buffers
+                .iter()
+                .find(|(b, _)| *b == buffer)
+                .map(|(_, v)| *v)
+        }
+        fn updated(&self, buffer: Buffer) -> bool {
+            self.updated.contains(&buffer)
+        }
+    }
+
+    fn ctx() -> PacketContext {
+        PacketContext {
+            ip_proto: 6,
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            src_port: 80,
+            dst_port: 40000,
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 1,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: Some(TcpFields {
+                flags: 0x18,
+                seq: 1,
+                ack: 1,
+                window: 512,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server: false,
+            },
+            buffer: BufferKind::Stream,
+            dsize: 0,
+            stream_events: 0,
+        }
+    }
+
+    /// Sorted sids matching `event`.
+    pub fn sids_with(
+        set: &RuleSet,
+        event: &Event,
+        memory: &mut HttpScanMemory,
+        scratch: &mut Scratch,
+    ) -> Vec<u32> {
+        let mut out = Vec::new();
+        set.detect_http_with_memory(
+            &ctx(),
+            event,
+            memory,
+            &mut FlowBits::default(),
+            scratch,
+            &mut out,
+        );
+        let mut sids: Vec<u32> = out.iter().map(|id| set.rule(*id).sid).collect();
+        sids.sort_unstable();
+        sids
+    }
+}
