@@ -38,58 +38,54 @@ pub trait HttpBuffers {
 }
 
 /// Pattern hits one growing buffer can remember before its scans fall back to whole-buffer.
-pub const REMEMBERED_HITS: usize = 24;
+pub const REMEMBERED_HITS: usize = 16;
 
 /// Buffers that grow during one message (the bodies): scanned only in their new bytes, with
 /// the patterns found earlier remembered in [`HttpScanMemory`].
 const GROWING: [Buffer; 2] = [Buffer::FileData, Buffer::HttpClientBody];
 
-/// What the prefilter already scanned of one growing buffer in the current message.
+/// Per transaction direction (kept by the caller between events, in its per-flow HTTP state):
+/// what the HTTP prefilter already scanned of the direction's growing body
+/// ([`Buffer::FileData`] or [`Buffer::HttpClientBody`]), so that each body byte is scanned
+/// about once instead of at every event. Fixed size (40 bytes); forgotten when an event
+/// updates a non-body HTTP buffer (a new message), another body, or a body got shorter.
+/// [`crate::ruleset::RuleSet::detect_http`] without memory scans every buffer whole.
 #[derive(Clone, Copy, Debug, Default)]
-struct GrowingScan {
-    /// Bytes of the buffer already scanned (0: nothing remembered).
-    scanned: usize,
+pub struct HttpScanMemory {
+    /// The body remembered.
+    buffer: Option<Buffer>,
     /// More distinct patterns were found than fit: whole-buffer scans until the next message.
     overflowed: bool,
     len: u8,
-    /// Pattern ids (of the buffer's matcher) found in the first `scanned` bytes.
-    hits: [u32; REMEMBERED_HITS],
-}
-
-impl GrowingScan {
-    fn hits(&self) -> &[u32] {
-        &self.hits[..usize::from(self.len)]
-    }
-
-    fn remember(&mut self, id: u32) {
-        if self.overflowed || self.hits().contains(&id) {
-            return;
-        }
-        match self.hits.get_mut(usize::from(self.len)) {
-            Some(slot) => {
-                *slot = id;
-                self.len += 1;
-            }
-            None => self.overflowed = true,
-        }
-    }
-}
-
-/// Per transaction direction (kept by the caller between events, e.g. in its HTTP state): what
-/// the HTTP prefilter already scanned of the growing bodies ([`Buffer::FileData`],
-/// [`Buffer::HttpClientBody`]), so that each body byte is scanned about once instead of at
-/// every event. Fixed size; forgotten when an event updates a non-body HTTP buffer (a new
-/// message) or a body got shorter. [`crate::ruleset::RuleSet::detect_http`] without memory
-/// scans every buffer whole.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct HttpScanMemory {
-    bodies: [GrowingScan; GROWING.len()],
+    /// Bytes of the body already scanned (saturating: beyond, bytes are scanned again).
+    scanned: u32,
+    /// Pattern ids (of the body's matcher) found in the first `scanned` bytes.
+    hits: [u16; REMEMBERED_HITS],
 }
 
 impl HttpScanMemory {
     /// Forget everything (a new message, or the caller cannot vouch for continuity).
     pub fn reset(&mut self) {
         *self = HttpScanMemory::default();
+    }
+
+    fn hits(&self) -> impl Iterator<Item = u32> + '_ {
+        self.hits[..usize::from(self.len)]
+            .iter()
+            .map(|&id| u32::from(id))
+    }
+
+    fn remember(&mut self, id: u32) {
+        if self.overflowed || self.hits().any(|seen| seen == id) {
+            return;
+        }
+        match (u16::try_from(id), self.hits.get_mut(usize::from(self.len))) {
+            (Ok(id), Some(slot)) => {
+                *slot = id;
+                self.len += 1;
+            }
+            _ => self.overflowed = true,
+        }
     }
 }
 
@@ -124,14 +120,9 @@ struct BufferPatterns {
 }
 
 impl HttpIndex {
-    /// Matchers are built with the back end `kind` resolves to per buffer; their scratch needs
-    /// are added to `prototype`.
-    pub fn build(
-        rules: &[Rule],
-        kind: MpmKind,
-        disk: Option<&DiskCache>,
-        prototype: &mut MpmScratch,
-    ) -> HttpIndex {
+    /// Matchers are built with the back end `kind` resolves to per buffer (call
+    /// [`HttpIndex::prepare_scratch`] before scanning).
+    pub fn build(rules: &[Rule], kind: MpmKind, disk: Option<&DiskCache>) -> HttpIndex {
         let mut index = HttpIndex::default();
         // Per buffer: (lowercased fast pattern, rule) pairs.
         // Per (buffer, whether its rules also read a volatile buffer): rules that also read
@@ -195,11 +186,7 @@ impl HttpIndex {
                     id: id as u32,
                 })
                 .collect();
-            let built = build_matcher_cached(kind, &mpm_patterns, disk).and_then(|matcher| {
-                matcher.prepare_scratch(prototype)?;
-                Ok(matcher)
-            });
-            match built {
+            match build_matcher_cached(kind, &mpm_patterns, disk) {
                 Ok(matcher) => index.by_buffer.push(BufferPatterns {
                     buffer,
                     matcher,
@@ -218,6 +205,22 @@ impl HttpIndex {
         }
         index.unindexed.sort_unstable();
         index
+    }
+
+    /// Adds the scratch needs of every matcher to `prototype`. A matcher whose scratch cannot
+    /// be prepared is dropped and its rules become candidates of every event (logged).
+    pub fn prepare_scratch(&mut self, prototype: &mut MpmScratch) {
+        let unindexed = &mut self.unindexed;
+        self.by_buffer.retain(|patterns| match patterns.matcher.prepare_scratch(prototype) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!("HTTP {} matcher scratch not prepared ({error}); its rules are evaluated on every event", patterns.buffer);
+                unindexed.extend(patterns.rules.iter().flat_map(|r| r.iter().copied()));
+                false
+            }
+        });
+        self.unindexed.sort_unstable();
+        self.unindexed.dedup();
     }
 
     /// Whether no rule reads HTTP buffers.
@@ -267,35 +270,34 @@ impl HttpIndex {
             // Only a body this event grew is its direction's current body: anything else (the
             // other direction's body, needed by a rule that reads an updated buffer) is
             // scanned whole and leaves the memory alone.
-            let slot = GROWING
-                .iter()
-                .position(|&b| b == patterns.buffer)
-                .filter(|_| buffers.updated(patterns.buffer));
-            let Some(slot) = slot else {
+            let remembered = GROWING.contains(&patterns.buffer) && buffers.updated(patterns.buffer);
+            if !remembered {
                 patterns
                     .matcher
                     .scan(bytes, scratch, &mut |id, _| report(id));
                 continue;
-            };
-            let seen = &mut memory.bodies[slot];
-            if seen.scanned > bytes.len() {
-                *seen = GrowingScan::default();
             }
-            seen.hits().iter().for_each(|&id| report(id));
-            let from = if seen.overflowed {
+            if memory.buffer != Some(patterns.buffer) || memory.scanned as usize > bytes.len() {
+                *memory = HttpScanMemory {
+                    buffer: Some(patterns.buffer),
+                    ..HttpScanMemory::default()
+                };
+            }
+            memory.hits().for_each(&mut report);
+            let from = if memory.overflowed {
                 whole_rescan = true;
                 0
             } else {
                 let overlap = patterns.matcher.max_pattern_len().saturating_sub(1);
-                seen.scanned.saturating_sub(overlap)
+                (memory.scanned as usize).saturating_sub(overlap)
             };
             if let Some(fresh) = bytes.get(from..).filter(|f| !f.is_empty()) {
                 patterns.matcher.scan(fresh, scratch, &mut |id, _| {
-                    seen.remember(id);
+                    memory.remember(id);
                     report(id);
                 });
             }
-            seen.scanned = bytes.len();
+            memory.scanned = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         }
         for &r in &self.unindexed {
             candidate(r);
@@ -852,6 +854,11 @@ mod growing_tests {
             buffers: vec![(Buffer::FileData, bytes)],
             updated: vec![Buffer::FileData],
         }
+    }
+
+    #[test]
+    fn memory_is_small_enough_for_every_http_flow() {
+        assert!(std::mem::size_of::<HttpScanMemory>() <= 40);
     }
 
     #[test]

@@ -369,9 +369,18 @@ impl RuleSet {
             });
         }
         let disk = options.mpm_cache_dir.as_ref().map(DiskCache::new);
-        let (classes, mut group_stats, mut mpm_prototype) =
-            group::build_groups(&rules, options.mpm, disk.as_ref());
-        let http = HttpIndex::build(&rules, options.mpm, disk.as_ref(), &mut mpm_prototype);
+        // The HTTP matchers compile while the packet groups do (both mostly Vectorscan time).
+        let ((classes, mut group_stats, mut mpm_prototype), mut http) =
+            std::thread::scope(|scope| {
+                let http = scope.spawn(|| HttpIndex::build(&rules, options.mpm, disk.as_ref()));
+                let groups = group::build_groups(&rules, options.mpm, disk.as_ref());
+                // A panic there is a bug: surface it as the build's own.
+                let http = http
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (groups, http)
+            });
+        http.prepare_scratch(&mut mpm_prototype);
         group_stats.disk_cache = disk.map(|d| d.stats()).unwrap_or_default();
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let fast_pattern_lens: Vec<Option<usize>> = rules
