@@ -159,7 +159,7 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
         "verdicts:   accepted {}  dropped {} (rules {}, flow drop {}, stickydrop {}, decode error {}, stream {}, defrag {})  rejected {}  passed {}",
         s.accepted, s.dropped, s.drop_rules, s.drop_flow, s.drop_stickydrop, s.drop_decode, s.drop_stream, s.drop_defrag, s.rejected, s.passed
     );
-    // Stream and defrag counters that moved (`stream.*`, `defrag.*`, `event.*`).
+    // Stream, defrag and HTTP counters that moved (`stream.*`, `defrag.*`, `http.*`, `event.*`).
     let layer: Vec<String> = s
         .layer_counters
         .iter()
@@ -167,7 +167,7 @@ fn print_summary(report: &ReplayReport, rules: &nfips_rules::RuleSet, eve_record
         .map(|(prefix, name, value)| format!("{prefix}.{name}={value}"))
         .collect();
     if !layer.is_empty() {
-        eprintln!("stream:     {}", layer.join(" "));
+        eprintln!("counters:   {}", layer.join(" "));
     }
     eprintln!("alerts:     {}", s.alerts);
     let mut by_sid: Vec<(&(u32, u32), &u64)> = s.alerts_by_sid.iter().collect();

@@ -921,6 +921,9 @@ fn daemon_keeps_reading_through_enobufs() {
     let _ = exchange(&mut bulk, &pattern(MIB, 1), MIB);
     drop(bulk);
     let _ = server.join();
+    // Let the bulk flow's last packets (FINs, retransmissions) drain from the tiny buffer, so
+    // the probes below are not failed open by leftovers of the overload.
+    std::thread::sleep(Duration::from_secs(1));
     // The reader kept reading: new connections still get their verdicts.
     let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(3));
     let mut attack =
@@ -982,4 +985,31 @@ fn daemon_sigterm_during_transfer_exits_cleanly_and_traffic_fails_open() {
         "transfer damaged: {} of {size} bytes",
         received[0].len()
     );
+}
+
+#[test]
+fn daemon_drops_an_encoded_uri_at_the_segment_that_ends_the_request_line() {
+    let Some(mut lab) =
+        Lab::new("daemon_drops_an_encoded_uri_at_the_segment_that_ends_the_request_line")
+    else {
+        return;
+    };
+    lab.apply_firewall(&["--fail-closed"]);
+    let rules =
+        r#"drop tcp any any -> any any (msg:"uri"; content:"/etc/passwd"; http_uri; sid:2001;)"#;
+    let daemon = InlineDaemon::start(&mut lab, rules, "0", &[]);
+    let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(3));
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    // The raw bytes never hold "/etc/passwd" (%65 is 'e'); the normalised URI does once the
+    // request line ends, in the second segment, which is dropped with the rest of the flow.
+    write_slowly(
+        &mut stream,
+        &[b"GET /a/%65tc/pa", b"sswd HTTP/1.1\r\nHost: x\r\n", b"\r\n"],
+    );
+    let (received, _) = server.join().expect("server");
+    assert_eq!(String::from_utf8_lossy(&received), "GET /a/%65tc/pa");
+    let stats = daemon.stop(&mut lab);
+    assert_eq!(counter(&stats, "drop_rules"), 1, "{stats:?}");
+    assert_eq!(counter(&stats, "http.requests"), 1, "{stats:?}");
 }

@@ -684,3 +684,39 @@ fn full_flow_table_evicts_and_says_so() {
         .unwrap();
     assert!(!line.contains(" 0 evicted"), "{line}");
 }
+
+#[test]
+fn each_ping_is_its_own_flow_keyed_by_echo_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = ("10.1.1.1", "10.2.2.2");
+    let packets = [
+        PacketBuilder::icmp_echo(a, b, 7, 1)
+            .payload(b"ping")
+            .build(),
+        PacketBuilder::icmp_echo_reply(b, a, 7, 1)
+            .payload(b"ping")
+            .build(),
+        PacketBuilder::icmp_echo(a, b, 8, 1)
+            .payload(b"ping")
+            .build(),
+        PacketBuilder::icmp_echo(a, b, 9, 1)
+            .payload(b"ping")
+            .build(),
+    ];
+    let pcap = write_pcap(dir.path(), "ping.pcap", &packets);
+    let rules = write(
+        dir.path(),
+        "r.rules",
+        "alert icmp any any -> any any (msg:\"reply in an established ping\"; itype:0; flow:established; sid:1;)\n",
+    );
+    let run = replay(&["--rules", &rules, pcap.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("flows:      3 created"),
+        "{}",
+        run.stderr
+    );
+    let alerts = alerts_for(&run.eve, 1);
+    assert_eq!(alerts.len(), 1, "{}", run.stderr);
+    assert_eq!(alerts[0]["pcap_cnt"], 2);
+}

@@ -49,10 +49,16 @@ const KNOWN_CORPUS_ERRORS: &[(&str, &str)] = &[
     // Suricata flavour only. `byte_test:0,...,string,dec` reads no bytes, so it can never
     // match; Snort and Suricata take 1 to 10 bytes for a string.
     ("emerging-info.rules", "byte_test bytes: 0 is out of range"),
-    ("emerging-trojan.rules", "byte_test bytes: 0 is out of range"),
+    (
+        "emerging-trojan.rules",
+        "byte_test bytes: 0 is out of range",
+    ),
     // `byte_extract:8,...` without `string`: Suricata reads up to 8 bytes, Snort (and nfips,
     // whose byte_extract variables are 32-bit as Snort's) up to 4.
-    ("emerging-trojan.rules", "byte_extract bytes: 8 is out of range"),
+    (
+        "emerging-trojan.rules",
+        "byte_extract bytes: 8 is out of range",
+    ),
     // Two `threshold:` options in one rule (Snort: "only one threshold per rule").
     ("emerging-trojan.rules", "only one threshold per rule"),
     // `pcre:/Java/\d\.\d/Vi";`: the pattern lost its opening quote.
@@ -108,13 +114,38 @@ fn corpus_rulesets_load() {
 #[test]
 fn corpus_sets_leave_under_five_percent_unsupported() {
     let Some(corpus) = corpus() else { return };
-    for set in ["et-open-snort-2.9.0", "snort-community"] {
+    for set in [
+        "et-open-snort-2.9.0",
+        "snort-community",
+        "et-open-suricata-4.0",
+    ] {
         let dir = corpus.join("rulesets").join(set);
         let json = json_of(&check(&["--json", s(&dir)]));
         let unsupported = json["unsupported"].as_u64().unwrap();
         let total = json["rules_total"].as_u64().unwrap();
-        assert!(unsupported * 20 < total, "{set}: {unsupported} of {total} unsupported");
-        for keyword in ["http", "http_uri", "uricontent", "http_header", "file_data", "urilen"] {
+        assert!(
+            unsupported * 20 < total,
+            "{set}: {unsupported} of {total} unsupported"
+        );
+        for keyword in [
+            "http",
+            "http_uri",
+            "uricontent",
+            "http_header",
+            "file_data",
+            "urilen",
+            "tls",
+            "dns",
+            "ftp",
+            "smtp",
+            "smb",
+            "ssh",
+            "dns_query",
+            "tls_sni",
+            "tls.sni",
+            "tls_cert_subject",
+            "tls_cert_issuer",
+        ] {
             assert!(
                 json["unsupported_keywords"].get(keyword).is_none(),
                 "{set}: {keyword} is unsupported: {json}"
@@ -189,10 +220,7 @@ fn exit_zero_without_errors_and_unsupported_is_not_an_error() {
         ),
         (Some(1), Some(1), Some(0))
     );
-    assert_eq!(
-        json["unsupported_keywords"],
-        serde_json::json!({"asn1": 1})
-    );
+    assert_eq!(json["unsupported_keywords"], serde_json::json!({"asn1": 1}));
 }
 
 #[test]
@@ -223,7 +251,11 @@ fn exit_two_on_bad_usage() {
 #[test]
 fn json_is_one_object_with_the_issue_fields() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.rules", &format!("{GOOD}{UNSUPPORTED}{BROKEN}"));
+    write(
+        dir.path(),
+        "a.rules",
+        &format!("{GOOD}{UNSUPPORTED}{BROKEN}"),
+    );
     write(
         dir.path(),
         "b.rules",

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `nfips` binary: one test binary, a module per area.
 
+mod applayer;
 mod evasion;
+mod http;
 mod inline;
 mod netns;
 mod replay;

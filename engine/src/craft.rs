@@ -163,8 +163,18 @@ impl PacketBuilder {
 
     /// An ICMP (IPv4) or ICMPv6 echo request with `id` and `seq`.
     pub fn icmp_echo(src: &str, dst: &str, id: u16, seq: u16) -> PacketBuilder {
+        Self::echo(src, dst, id, seq, [8, 128])
+    }
+
+    /// The echo reply to [`icmp_echo`](Self::icmp_echo).
+    pub fn icmp_echo_reply(src: &str, dst: &str, id: u16, seq: u16) -> PacketBuilder {
+        Self::echo(src, dst, id, seq, [0, 129])
+    }
+
+    /// An echo message of type `types[0]` (IPv4) or `types[1]` (IPv6).
+    fn echo(src: &str, dst: &str, id: u16, seq: u16, types: [u8; 2]) -> PacketBuilder {
         let (s, d) = (ip(src), ip(dst));
-        let itype = if s.is_ipv6() { 128 } else { 8 };
+        let itype = types[usize::from(s.is_ipv6())];
         let [a, b] = id.to_be_bytes();
         let [c, e] = seq.to_be_bytes();
         PacketBuilder::new(
@@ -732,5 +742,61 @@ impl TcpConversation {
             writer.write_packet(*timestamp, data)?;
         }
         writer.finish().map(|_| ())
+    }
+}
+
+/// HTTP message bodies as servers encode them, for crafted conversations: compressed with
+/// gzip, zlib (what `Content-Encoding: deflate` usually carries) or raw deflate, and chunked.
+pub mod http_body {
+    use std::io::Write;
+
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use flate2::Compression;
+
+    fn finish<W: Write>(
+        mut encoder: W,
+        data: &[u8],
+        end: impl FnOnce(W) -> std::io::Result<Vec<u8>>,
+    ) -> Vec<u8> {
+        encoder
+            .write_all(data)
+            .and_then(|()| end(encoder))
+            .expect("compressing into memory cannot fail")
+    }
+
+    pub fn gzip(data: &[u8]) -> Vec<u8> {
+        finish(
+            GzEncoder::new(Vec::new(), Compression::default()),
+            data,
+            GzEncoder::finish,
+        )
+    }
+
+    pub fn zlib(data: &[u8]) -> Vec<u8> {
+        finish(
+            ZlibEncoder::new(Vec::new(), Compression::default()),
+            data,
+            ZlibEncoder::finish,
+        )
+    }
+
+    pub fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        finish(
+            DeflateEncoder::new(Vec::new(), Compression::default()),
+            data,
+            DeflateEncoder::finish,
+        )
+    }
+
+    /// `body` in chunks of `chunk` bytes, then the last chunk.
+    pub fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in body.chunks(chunk.max(1)) {
+            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            out.extend_from_slice(piece);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        out
     }
 }

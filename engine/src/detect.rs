@@ -12,11 +12,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use nfips_rules::ast::{Action, DetectOption, RejectTarget, StickyTarget};
-use nfips_rules::ruleset::{ActionClass, BufferKind};
+use nfips_rules::ast::{Action, AppProto, DetectOption, RejectTarget, StickyTarget};
+use nfips_rules::ruleset::{ActionClass, AppBuffers, BufferKind, FlowContext};
 use nfips_rules::{FlowBits, PacketContext, RuleId, RuleSet, Scratch};
 
-use crate::http::{Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpState};
+use crate::http::{
+    Direction, HttpCounters, HttpEventView, HttpEvents, HttpInspector, HttpSettings, HttpState,
+};
 use crate::output::AlertAction;
 use crate::pending::PendingSlab;
 use crate::settings::{ActionScope, Settings};
@@ -47,6 +49,8 @@ pub struct DetectionPlan {
     tracker_entries: u64,
     /// `stream.pending-slots`.
     pending_slots: usize,
+    /// `http.*`.
+    http: HttpSettings,
 }
 
 fn class_index(class: ActionClass) -> usize {
@@ -138,6 +142,7 @@ impl DetectionPlan {
             scope: settings.action_scope,
             tracker_entries: settings.tuning.max_entries,
             pending_slots: usize::try_from(settings.stream.pending_slots).unwrap_or(usize::MAX),
+            http: settings.http.clone(),
         }
     }
 
@@ -219,11 +224,13 @@ pub struct Detector {
 
 /// What [`Detector::inspect_tcp`] inspects of a TCP packet: its payload; when the stream made
 /// new data contiguous, the stream view (`bytes`, and `new_from`, the index of its first new
-/// byte); and the HTTP parser input when the rules read HTTP.
+/// byte); the HTTP parser input when the rules read HTTP; and the TLS/DNS buffers this packet
+/// made ready ([`crate::applayer`]).
 pub struct TcpData<'a, 's> {
     pub payload: &'a [u8],
     pub view: Option<(TcpView<'a>, PendingSlot<'s>)>,
     pub http: Option<HttpInput<'a>>,
+    pub app: Option<&'a dyn AppBuffers>,
 }
 
 /// The HTTP side of a TCP packet for [`Detector::inspect_tcp`]: the flow's parser state, the
@@ -262,7 +269,7 @@ impl Detector {
             hits: Vec::new(),
             buffer_hits: Vec::new(),
             decision: Decision::default(),
-            http: HttpInspector::default(),
+            http: HttpInspector::new(plan.http.clone()),
             http_events: HttpEvents::default(),
             pending: PendingSlab::new(plan.pending_slots),
             plan,
@@ -292,10 +299,12 @@ impl Detector {
     /// `first_in_direction`: this is the flow's first packet in its direction. In `suricata`
     /// action scope, header-only (IP-only) rules are evaluated on those packets only, as
     /// Suricata's IP-only engine does.
+    /// `app`: the app-layer buffers (a DNS query ...) this packet made ready, if any.
     pub fn inspect(
         &mut self,
         ctx: &PacketContext,
         buffers: &[(BufferKind, &[u8])],
+        app: Option<&dyn AppBuffers>,
         bits: &mut FlowBits,
         now_us: u64,
         first_in_direction: bool,
@@ -304,7 +313,20 @@ impl Detector {
         for &(kind, bytes) in buffers {
             self.collect(ctx, kind, bytes, bits);
         }
+        if let Some(app) = app {
+            self.inspect_app(ctx, app, bits);
+        }
         self.finish(ctx, now_us, first_in_direction);
+    }
+
+    /// Run the app-layer rules over one packet's TLS/DNS buffers. Each buffer is ready on one
+    /// packet only, so a rule alerts once per buffer value.
+    fn inspect_app(&mut self, ctx: &PacketContext, app: &dyn AppBuffers, bits: &mut FlowBits) {
+        self.buffer_hits.clear();
+        self.plan
+            .rules
+            .detect_app(ctx, app, bits, &mut self.scratch, &mut self.buffer_hits);
+        self.merge_buffer_hits();
     }
 
     /// Inspect a TCP packet ([`TcpData`]). A rule that
@@ -325,6 +347,7 @@ impl Detector {
             payload,
             view,
             http,
+            app,
         } = data;
         self.hits.clear();
         self.collect(ctx, BufferKind::Packet, payload, bits);
@@ -412,6 +435,13 @@ impl Detector {
         if let Some(input) = http {
             self.inspect_http(ctx, payload, input, bits);
         }
+        if let Some(app) = app {
+            let stream_ctx = PacketContext {
+                buffer: BufferKind::Stream,
+                ..*ctx
+            };
+            self.inspect_app(&stream_ctx, app, bits);
+        }
         self.finish(ctx, now_us, first_in_direction);
     }
 
@@ -423,8 +453,13 @@ impl Detector {
         input: HttpInput,
         bits: &mut FlowBits,
     ) {
+        // The HTTP parser found HTTP: `alert http` rules apply.
         let ctx = PacketContext {
             buffer: BufferKind::Stream,
+            flow: FlowContext {
+                app_proto: Some(AppProto::Http),
+                ..ctx.flow
+            },
             ..*ctx
         };
         let HttpInput {
@@ -448,7 +483,7 @@ impl Detector {
                 events,
                 packet: payload,
             };
-            self.plan.rules.detect_http_with_memory(
+            self.plan.rules.detect_app_with_memory(
                 &ctx,
                 &view,
                 &mut memory,

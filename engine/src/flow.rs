@@ -8,7 +8,11 @@
 //!
 //! Not here: TCP reassembly (the stream crate adds its session to [`Flow`]) and rule matching.
 
-use std::collections::hash_map::{Entry, HashMap, RandomState};
+use std::collections::hash_map::{Entry, HashMap};
+
+/// Keyed per table with a random seed (flooders cannot aim at one bucket), and several times
+/// faster than SipHash on these 38-byte keys: the flow lookup is on every packet.
+use foldhash::fast::RandomState;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -114,6 +118,9 @@ pub struct Flow {
     pub id: u64,
     /// The initiator is the key's `low` end.
     pub initiator_is_low: bool,
+    /// HTTP parsing of this flow stopped for good (its state was freed under the memcap or
+    /// with its stream session); `http` stays `None`.
+    pub http_off: bool,
     /// Packet time (µs) of the last packet.
     pub last_seen_us: u64,
     pub packets_to_server: u32,
@@ -127,6 +134,9 @@ pub struct Flow {
     /// Slot numbers of the TCP directions' pending stream candidates ([to client, to server];
     /// 0: none), see [`crate::pending`].
     pub stream_pending: [u32; 2],
+    /// App-layer protocol detection (one byte), see [`crate::applayer`] (its parser state
+    /// lives in the worker's table, keyed by `id`).
+    pub app_layer: crate::applayer::AppLayerState,
     // The stream crate adds its TCP session here (boxed, so UDP/ICMP flows stay small).
 }
 
@@ -165,6 +175,8 @@ pub struct FlowTable {
     settings: FlowSettings,
     next_id: u64,
     last_sweep_us: u64,
+    /// Packet time of the last emergency sweep (see [`FlowTable::make_room`]).
+    last_emergency_sweep_us: Option<u64>,
     pub counters: FlowCounters,
 }
 
@@ -172,10 +184,11 @@ impl FlowTable {
     /// `worker` goes into the top 16 bits of flow ids so ids are unique across workers.
     pub fn new(settings: &FlowSettings, worker: u16) -> Self {
         FlowTable {
-            flows: HashMap::with_hasher(RandomState::new()),
+            flows: HashMap::with_hasher(RandomState::default()),
             settings: settings.clone(),
             next_id: (u64::from(worker) << 48) | 1,
             last_sweep_us: 0,
+            last_emergency_sweep_us: None,
             counters: FlowCounters::default(),
         }
     }
@@ -238,18 +251,24 @@ impl FlowTable {
     }
 
     /// Make room for one flow: expired flows under emergency timeouts first, then a batch of
-    /// flows in hash order (random, since the hash is keyed).
+    /// flows in hash order (random, since the hash is keyed). The emergency sweep walks the
+    /// whole table, so it runs at most once per second of packet time: under a flood of new
+    /// flows each packet costs a batch eviction, not a table scan.
     fn make_room(&mut self, now_us: u64) {
         self.counters.emergency_prunes += 1;
-        if self.remove_expired(now_us, true) > 0 {
-            return;
+        let sweep_due = self
+            .last_emergency_sweep_us
+            .is_none_or(|last| now_us.saturating_sub(last) >= 1_000_000);
+        if sweep_due {
+            self.last_emergency_sweep_us = Some(now_us);
+            if self.remove_expired(now_us, true) > 0 {
+                return;
+            }
         }
         let batch = self.settings.prune_batch.max(1) as usize;
-        let victims: Vec<FlowKey> = self.flows.keys().take(batch).copied().collect();
-        for key in &victims {
-            self.flows.remove(key);
-        }
-        self.counters.evicted += victims.len() as u64;
+        // Dropping the iterator after `batch` items keeps the rest (no allocation).
+        let evicted = self.flows.extract_if(|_, _| true).take(batch).count();
+        self.counters.evicted += evicted as u64;
     }
 
     /// Find or create the flow of a packet from `src` to `dst`. Returns the flow, whether the
@@ -290,6 +309,7 @@ impl FlowTable {
                 e.insert(Flow {
                     id,
                     initiator_is_low: src_is_low != sender_is_server,
+                    http_off: false,
                     last_seen_us: now_us,
                     packets_to_server: 0,
                     packets_to_client: 0,
@@ -298,6 +318,7 @@ impl FlowTable {
                     bits: FlowBits::default(),
                     http: None,
                     stream_pending: [0; 2],
+                    app_layer: Default::default(),
                 })
             }
         };
@@ -422,6 +443,26 @@ mod tests {
     }
 
     #[test]
+    fn emergency_sweep_runs_at_most_once_per_second_of_packet_time() {
+        // Emergency timeout 10 s.
+        let mut t = table(2);
+        t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
+        t.lookup(ep(1, 1), ep(3, 2), 17, 100_000, false);
+        // Full: the first emergency sweep finds nothing past 10 s and one flow is evicted.
+        t.lookup(ep(1, 1), ep(4, 2), 17, 9_500_000, false);
+        assert_eq!((t.counters.evicted, t.counters.timed_out), (1, 0));
+        // 0.8 s later no sweep is due: another eviction instead of a table walk, although the
+        // older flow left (from time 0 or 0.1 s) is now past the emergency timeout.
+        t.lookup(ep(1, 1), ep(5, 2), 17, 10_300_000, false);
+        assert_eq!((t.counters.evicted, t.counters.timed_out), (2, 0));
+        // Over a second after the last sweep, sweeping is due again and finds the idle flows.
+        t.lookup(ep(1, 1), ep(6, 2), 17, 20_600_000, false);
+        assert_eq!(t.counters.evicted, 2, "{:?}", t.counters);
+        assert!(t.counters.timed_out >= 1, "{:?}", t.counters);
+        assert!(t.len() <= 2);
+    }
+
+    #[test]
     fn sweep_removes_only_expired_flows() {
         let mut t = table(10);
         t.lookup(ep(1, 1), ep(2, 2), 17, 0, false);
@@ -433,7 +474,7 @@ mod tests {
     #[test]
     fn flow_entry_stays_small() {
         assert!(
-            std::mem::size_of::<Flow>() <= 80,
+            std::mem::size_of::<Flow>() <= 56,
             "{}",
             std::mem::size_of::<Flow>()
         );

@@ -9,6 +9,7 @@
 //! function of the packets it is given, so replay computes exactly the verdicts the daemon gives.
 //! Not here: the rule language ([`nfips_rules`]) and TCP reassembly ([`nfips_stream`]).
 
+pub mod applayer;
 pub mod bench;
 pub mod craft;
 pub mod decode;

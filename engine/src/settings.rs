@@ -16,6 +16,7 @@ use nfips_rules::mpm::MpmKind;
 use nfips_rules::ruleset::ActionClass;
 
 pub use crate::decode::ChecksumMode;
+pub use crate::http::HttpSettings;
 
 /// `decode-error-verdict`: what happens to a packet that cannot be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +198,7 @@ pub struct Settings {
     pub ids: bool,
     pub rules: RuleFiles,
     pub detect: DetectSettings,
+    pub http: HttpSettings,
     pub flow: FlowSettings,
     pub stream: StreamSettings,
     pub defrag: DefragSettings,
@@ -205,6 +207,8 @@ pub struct Settings {
     pub stickydrop: StickyDropSettings,
     pub reject: RejectSettings,
     pub queue: QueueSettings,
+    /// App-layer detection and the TLS/DNS parsers (`app.*`).
+    pub app: crate::applayer::AppLayerSettings,
 }
 
 impl Default for Settings {
@@ -233,6 +237,7 @@ impl Default for Settings {
                 mpm: MpmKind::Auto,
                 cache_dir: None,
             },
+            http: HttpSettings::default(),
             flow: FlowSettings {
                 max_flows: 65_536,
                 prune_batch: 64,
@@ -302,6 +307,10 @@ impl Default for Settings {
                 bypass_mark: 0x1000_0000,
                 rcvbuf: 64 << 20,
             },
+            app: crate::applayer::AppLayerSettings {
+                tls_max_handshake_bytes: 16384,
+                max_parser_flows: 1024,
+            },
         }
     }
 }
@@ -348,6 +357,17 @@ impl SettingValue for u64 {
         base.ok().and_then(|v| v.checked_mul(scale)).ok_or_else(|| {
             format!("expected a non-negative integer (k/m/g suffix allowed), got {text:?}")
         })
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for usize {
+    fn parse_value(text: &str) -> Result<Self, String> {
+        u64::parse_value(text)?
+            .try_into()
+            .map_err(|_| format!("{text:?} is too large"))
     }
     fn show(&self) -> String {
         self.to_string()
@@ -579,6 +599,13 @@ settings_table! {
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
     "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules (empty: off). Entries that do not verify are ignored, counted and logged, then rewritten.";
+    "http.max-start-line" => http.max_start_line, "Longest HTTP request or status line; a longer one stops HTTP inspection of that direction (counted: http.start_line_too_long).";
+    "http.max-header-bytes" => http.max_header_bytes, "Largest HTTP header block; a larger one stops HTTP inspection of that direction (counted: http.headers_too_long).";
+    "http.request-body-depth" => http.request_body_depth, "Request body bytes kept for http_client_body / http.request_body (Snort's post_depth; 0 keeps none; counted when reached).";
+    "http.response-body-depth" => http.response_body_depth, "Response body bytes kept for file_data, after dechunking and decompression (Snort's server_flow_depth / decompress_depth; 0 keeps none; counted).";
+    "http.compressed-depth" => http.compressed_depth, "Compressed response body bytes fed to the gzip/deflate decoder (Snort's compress_depth); decompressed output is bounded by http.response-body-depth (counted).";
+    "http.max-pending-requests" => http.max_pending_requests, "Pipelined HTTP requests remembered while their responses are outstanding (counted when exceeded).";
+    "http.cookie-in-header" => http.cookie_in_header, "Whether http_header also holds Cookie / Set-Cookie (Suricata) or not (Snort 2.9's http_inspect, the default).";
     "flow.max-flows" => flow.max_flows, "Flows tracked per worker; when full, timed-out flows are pruned early, then a batch is evicted (counted: flow_emergency_prunes, flow_evicted).";
     "flow.prune-batch" => flow.prune_batch, "Flows evicted at once when the flow table is full and none has timed out.";
     "flow.sweep-interval" => flow.sweep_interval, "Seconds of packet time between sweeps that remove timed-out flows.";
@@ -629,6 +656,8 @@ settings_table! {
     "queue.fail-open" => queue.fail_open, "Accept packets the queue cannot hold (true) instead of dropping them.";
     "queue.bypass-mark" => queue.bypass_mark, "Packet mark bit set on bypassed flows (connmark copies it so later packets skip the queue).";
     "queue.rcvbuf" => queue.rcvbuf, "Netlink receive buffer bytes (SO_RCVBUFFORCE).";
+    "app.tls.max-handshake-bytes" => app.tls_max_handshake_bytes, "TLS handshake bytes buffered per flow direction to read the ClientHello's SNI and the server certificate's subject and issuer; a longer handshake message stops that direction's parsing (counted: app.tls_handshake_too_large).";
+    "app.max-parser-flows" => app.max_parser_flows, "Flows per worker holding TLS or DNS-over-TCP parser state (at most 2 x app.tls.max-handshake-bytes each); when full the oldest is evicted and its flow's TLS/DNS buffers are no longer read (counted: app.parser_evictions).";
 }
 
 impl Settings {

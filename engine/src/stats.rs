@@ -41,8 +41,8 @@ pub struct WorkerStats {
     pub tuning_untracked: u64,
     /// Output records lost to a full channel (shared by all workers of one output).
     pub output_lost: u64,
-    /// Stream and defrag counters as (prefix, name, value), reported as `prefix.name`
-    /// (`stream.*`, `defrag.*`, `event.stream.*`, `event.defrag.*`).
+    /// Stream, defrag and HTTP counters as (prefix, name, value), reported as `prefix.name`
+    /// (`stream.*`, `defrag.*`, `http.*`, `event.stream.*`, `event.defrag.*`).
     pub layer_counters: Vec<(&'static str, &'static str, u64)>,
     /// Alert records per (gid, sid).
     pub alerts_by_sid: HashMap<(u32, u32), u64>,

@@ -111,6 +111,9 @@ pub struct TcpStep<'t> {
     /// The stream events this segment raised, as [`nfips_rules::PacketContext::stream_events`]
     /// bits.
     pub stream_events: u64,
+    /// The flow has a stream session after this segment (none: never started, or closed,
+    /// timed out or pruned under the memcap).
+    pub has_session: bool,
 }
 
 /// The rule-language bit of a stream event (through its name; `None` if the rules crate has
@@ -156,6 +159,13 @@ impl TcpStreams {
     /// Forget the session of a flow (e.g. the flow was dropped).
     pub fn remove(&mut self, key: &FlowKey) {
         self.table.remove(key);
+    }
+
+    /// Charge an application parser's state of the flow `key` to `stream.memcap` (see
+    /// [`StreamTable::attach`]); false when it does not fit or the session is gone: the caller
+    /// frees the state.
+    pub fn attach(&mut self, key: &FlowKey, bytes: usize) -> bool {
+        self.table.attach(key, bytes)
     }
 
     /// Bytes charged against `stream.memcap`.
@@ -227,6 +237,7 @@ impl TcpStreams {
             established,
             bypass,
             stream_events,
+            has_session: outcome.state.is_some(),
         }
     }
 

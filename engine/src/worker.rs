@@ -12,10 +12,11 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use nfips_rules::ast::RejectTarget;
+use nfips_rules::ast::{AppProto, RejectTarget};
 use nfips_rules::ruleset::{BufferKind, FlowContext, IcmpFields, IpFields, TcpFields};
 use nfips_rules::PacketContext;
 
+use crate::applayer::{AppLayer, AppUpdate, StreamData};
 use crate::decode::{ChecksumStatus, Decoder, LinkType, Packet, Transport};
 use crate::defrag::{FragStep, IpDefrag};
 use crate::detect::{
@@ -39,8 +40,8 @@ pub trait StickyCheck: Send + Sync {
     fn block(&self, addr: IpAddr, until_secs: u64);
 }
 
-/// Stream and defrag counters (about 90 names) a worker reports.
-const LAYER_COUNTERS_CAPACITY: usize = 128;
+/// Stream, defrag, HTTP and app-layer counters (about 140 names) a worker reports.
+const LAYER_COUNTERS_CAPACITY: usize = 224;
 
 /// What all workers share.
 pub struct Shared {
@@ -141,6 +142,8 @@ pub struct Worker {
     tcp: TcpStreams,
     /// IP defragmentation (see [`crate::defrag`]).
     defrag: IpDefrag,
+    /// App-layer protocol detection, TLS and DNS buffers (see [`crate::applayer`]).
+    applayer: AppLayer,
     stats: WorkerStats,
     /// Packet time of the next EVE stats record (output.stats-interval).
     next_stats_us: u64,
@@ -182,6 +185,16 @@ fn ports(pkt: &Packet<'_>) -> (u16, u16) {
         Transport::Tcp(t) => (t.src_port, t.dst_port),
         Transport::Udp { src_port, dst_port } => (src_port, dst_port),
         _ => (0, 0),
+    }
+}
+
+/// The ports of a packet's flow key: its ports, and for ICMP echo the echo identifier on both
+/// ends, so each ping (request and reply) is its own flow as in Suricata, not every ICMP
+/// packet between two hosts one flow.
+fn flow_ports(pkt: &Packet<'_>) -> (u16, u16) {
+    match pkt.transport {
+        Transport::Icmp { id: Some(id), .. } => (id, id),
+        _ => ports(pkt),
     }
 }
 
@@ -244,6 +257,7 @@ impl Worker {
             decoder: Decoder::new(shared.settings.checksum_validation),
             tcp: TcpStreams::new(&shared.settings, plan.rules.max_pattern_span()),
             defrag: IpDefrag::new(&shared.settings),
+            applayer: AppLayer::new(shared.settings.app.clone()),
             detector: Detector::new(plan),
             flows: FlowTable::new(&shared.settings.flow, id),
             stats: WorkerStats {
@@ -274,6 +288,15 @@ impl Worker {
             ("stream", "pending_evictions", evictions),
         ]);
         self.defrag.counters(&mut self.stats.layer_counters);
+        self.stats.layer_counters.extend(
+            self.detector
+                .http_counters()
+                .iter()
+                .map(|(name, value)| ("http", name, value)),
+        );
+        self.applayer
+            .counters
+            .report(&mut self.stats.layer_counters);
         self.stats.output_lost = self.outputs.lost();
         self.stats.decode_events.clear();
         for &reason in crate::decode::DecodeError::ALL {
@@ -371,7 +394,7 @@ impl Worker {
         if pkt.fragment.is_some() {
             return self.process_fragment(pkt, ts_us, pcap_cnt);
         }
-        let (src_port, dst_port) = ports(pkt);
+        let (src_port, dst_port) = flow_ports(pkt);
         self.flows.sweep(ts_us);
         let settings = &self.shared.settings;
         let midstream = settings.stream.midstream || settings.stream.async_oneside;
@@ -426,6 +449,10 @@ impl Worker {
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
             stream_events = step.stream_events;
+            if !step.has_session && flow.http.take().is_some() {
+                // The session was pruned or closed: its HTTP state goes with it.
+                flow.http_off = true;
+            }
             established = step.established;
             view = step.view.map(|v| TcpView {
                 bytes: v.bytes,
@@ -438,6 +465,28 @@ impl Worker {
                 bypass = true;
             }
         }
+        // App-layer detection first, so the packet that reveals the protocol is inspected
+        // with it.
+        let rules = &self.detector.plan().rules;
+        let app_update = match (&pkt.transport, view) {
+            (Transport::Tcp(_), Some(v)) => self.applayer.on_tcp(
+                &mut flow.app_layer,
+                flow.id,
+                to_server,
+                StreamData {
+                    bytes: v.bytes,
+                    new_from: v.new_from,
+                    stream_offset: v.stream_offset,
+                },
+                rules,
+            ),
+            (Transport::Udp { .. }, _) => {
+                self.applayer
+                    .on_udp(&mut flow.app_layer, to_server, pkt.payload, rules)
+            }
+            _ => AppUpdate::default(),
+        };
+        let app_proto = flow.app_layer.proto();
         let ctx = PacketContext {
             stream_events,
             ..packet_context(
@@ -445,6 +494,7 @@ impl Worker {
                 FlowContext {
                     established,
                     to_server,
+                    app_proto,
                 },
             )
         };
@@ -456,18 +506,20 @@ impl Worker {
         if pkt.ip_proto == 6 {
             // HTTP is parsed from the new stream bytes, only when some rule reads HTTP.
             let new_bytes = view.map_or(&[][..], |v| v.bytes.get(v.new_from..).unwrap_or_default());
-            let http =
-                (!new_bytes.is_empty() && self.detector.plan().rules.has_http_rules()).then(|| {
-                    HttpInput {
-                        state: flow.http.get_or_insert_with(Box::default),
-                        direction: if to_server {
-                            Direction::ToServer
-                        } else {
-                            Direction::ToClient
-                        },
-                        new_bytes,
-                    }
-                });
+            // Not for flows detected as another protocol.
+            let wants_http = !new_bytes.is_empty()
+                && !flow.http_off
+                && matches!(app_proto, None | Some(AppProto::Http))
+                && self.detector.plan().rules.reads_app_layer(AppProto::Http);
+            let http = wants_http.then(|| HttpInput {
+                state: flow.http.get_or_insert_with(Box::default),
+                direction: if to_server {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                },
+                new_bytes,
+            });
             let flow_id = flow.id;
             let slot = &mut flow.stream_pending[usize::from(to_server)];
             let view = view.map(|view| {
@@ -478,17 +530,25 @@ impl Worker {
                 };
                 (view, session)
             });
+            let app_view = self.applayer.view(pkt.payload, flow_id, app_update);
             let data = TcpData {
                 payload: pkt.payload,
                 view,
                 http,
+                app: app_update
+                    .any()
+                    .then_some(&app_view as &dyn nfips_rules::ruleset::AppBuffers),
             };
             self.detector
                 .inspect_tcp(&ctx, data, &mut flow.bits, ts_us, first_in_direction);
         } else {
+            let app_view = self.applayer.view(pkt.payload, flow_id, app_update);
             self.detector.inspect(
                 &ctx,
                 &[(BufferKind::Packet, pkt.payload)],
+                app_update
+                    .any()
+                    .then_some(&app_view as &dyn nfips_rules::ruleset::AppBuffers),
                 &mut flow.bits,
                 ts_us,
                 first_in_direction,
@@ -507,6 +567,16 @@ impl Worker {
         if let (Some(key), FlowVerdict::Drop | FlowVerdict::Pass) = (&tcp_key, flow.verdict) {
             // No later packet of this flow reaches the stream: free its session now.
             self.tcp.remove(key);
+            flow.http = None;
+        }
+        if let (Some(key), Some(state)) = (&tcp_key, flow.http.as_deref_mut()) {
+            if let Some(bytes) = state.charge_due() {
+                if !self.tcp.attach(key, bytes) {
+                    // No room under stream.memcap (counted: stream.attach_refused).
+                    flow.http = None;
+                    flow.http_off = true;
+                }
+            }
         }
         let rules = &self.detector.plan().rules;
         if self.outputs.enabled() && !decision.alerts.is_empty() {

@@ -210,6 +210,7 @@ fn main() {
         flow: FlowContext {
             established: true,
             to_server: true,
+            app_proto: None,
         },
         buffer: BufferKind::Packet,
         dsize: 0,
@@ -238,6 +239,7 @@ fn main() {
                     flow: FlowContext {
                         established: true,
                         to_server: false,
+                        app_proto: None,
                     },
                     dsize: buf.len(),
                     ..base

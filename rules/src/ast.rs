@@ -34,14 +34,77 @@ pub enum RejectTarget {
     Dst,
 }
 
-/// Header protocol. Application-layer names (http, dns, tls, ...) are reported unsupported by
-/// the loader and never reach a [`Rule`].
+/// Header protocol. Application-layer names load as their transport protocol with
+/// [`Rule::app_proto`] set (http, tls/ssl, dns, ftp, smtp, smb, ssh); the others are reported
+/// unsupported by the loader and never reach a [`Rule`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Ip,
     Tcp,
     Udp,
     Icmp,
+    /// TCP or UDP, ports apply (Suricata's `dns`, which runs over both).
+    TcpOrUdp,
+}
+
+/// The application-layer protocol a rule's header names (`alert tls ...`) and the engine
+/// detected on a flow: a rule with one matches only on flows detected as that protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppProto {
+    Http,
+    /// `tls` and `ssl`.
+    Tls,
+    Dns,
+    Ftp,
+    Smtp,
+    Smb,
+    Ssh,
+}
+
+impl AppProto {
+    /// Every protocol, in declaration order.
+    pub const ALL: [AppProto; 7] = [
+        AppProto::Http,
+        AppProto::Tls,
+        AppProto::Dns,
+        AppProto::Ftp,
+        AppProto::Smtp,
+        AppProto::Smb,
+        AppProto::Ssh,
+    ];
+
+    /// The protocol of a rule header word (`ssl` is `tls`), with the transport it runs over.
+    pub fn from_header_word(word: &str) -> Option<(AppProto, Protocol)> {
+        Some(match word {
+            "http" => (AppProto::Http, Protocol::Tcp),
+            "tls" | "ssl" => (AppProto::Tls, Protocol::Tcp),
+            "dns" => (AppProto::Dns, Protocol::TcpOrUdp),
+            "ftp" => (AppProto::Ftp, Protocol::Tcp),
+            "smtp" => (AppProto::Smtp, Protocol::Tcp),
+            "smb" => (AppProto::Smb, Protocol::Tcp),
+            "ssh" => (AppProto::Ssh, Protocol::Tcp),
+            _ => return None,
+        })
+    }
+
+    /// Suricata's name (EVE's `app_proto`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProto::Http => "http",
+            AppProto::Tls => "tls",
+            AppProto::Dns => "dns",
+            AppProto::Ftp => "ftp",
+            AppProto::Smtp => "smtp",
+            AppProto::Smb => "smb",
+            AppProto::Ssh => "ssh",
+        }
+    }
+}
+
+impl fmt::Display for AppProto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// An address set with Snort's semantics: an address matches when it is in any `include` net
@@ -142,15 +205,22 @@ pub struct Rule {
     pub threshold: Option<Threshold>,
     pub detection_filter: Option<DetectionFilter>,
     pub sticky_drop: Option<StickyDrop>,
-    /// Header protocol `http` (Suricata): a TCP rule that applies only where HTTP was found.
-    pub requires_http: bool,
+    /// Header protocol `http`, `tls`, `dns` ... (Suricata): the rule applies only on flows
+    /// where that protocol was detected.
+    pub app_proto: Option<AppProto>,
 }
 
 impl Rule {
-    /// Whether the rule is matched by HTTP detection ([`crate::ruleset::RuleSet::detect_http`])
-    /// rather than on packets: it reads an HTTP buffer or says `alert http`.
-    pub fn is_http(&self) -> bool {
-        self.requires_http || self.first_http_buffer().is_some()
+    /// Whether the rule is matched by app-layer detection
+    /// ([`crate::ruleset::RuleSet::detect_app`]) rather than on packets: it reads an app-layer
+    /// buffer (HTTP, `dns.query`, `tls.sni` ...) or says `alert http`.
+    pub fn reads_app_buffers(&self) -> bool {
+        self.requires_http() || self.first_app_buffer().is_some()
+    }
+
+    /// Header protocol `http`.
+    pub fn requires_http(&self) -> bool {
+        self.app_proto == Some(AppProto::Http)
     }
 
     /// The first detection option that inspects an HTTP buffer, if any.
@@ -159,6 +229,14 @@ impl Rule {
             .iter()
             .map(DetectOption::buffer)
             .find(|b| b.is_http())
+    }
+
+    /// The first detection option that inspects any app-layer buffer, if any.
+    pub fn first_app_buffer(&self) -> Option<Buffer> {
+        self.detection
+            .iter()
+            .map(DetectOption::buffer)
+            .find(|b| *b != Buffer::Packet)
     }
 
     /// `flowbits:noalert` anywhere in the rule.
@@ -307,6 +385,14 @@ pub enum Buffer {
     HttpContentLen,
     HttpServer,
     HttpLocation,
+    /// The DNS query name, dotted, without the trailing dot (`dns.query`, `dns_query`).
+    DnsQuery,
+    /// The TLS ClientHello's server name (`tls.sni`, `tls_sni`).
+    TlsSni,
+    /// The server certificate's subject DN, `C=US, O=..., CN=...` (`tls.cert_subject`).
+    TlsCertSubject,
+    /// The server certificate's issuer DN (`tls.cert_issuer`).
+    TlsCertIssuer,
 }
 
 /// Which message of an HTTP transaction fills a [`Buffer`]: a rule inspecting a response may
@@ -361,6 +447,10 @@ const BUFFER_NAMES: &[(Buffer, &str, &str, LegacyForm, char)] = &[
     (Buffer::HttpContentLen, "http.content_len", "http_content_len", Sticky, '\0'),
     (Buffer::HttpServer, "http.server", "http_server", Sticky, '\0'),
     (Buffer::HttpLocation, "http.location", "http_location", Sticky, '\0'),
+    (Buffer::DnsQuery, "dns.query", "dns_query", Sticky, '\0'),
+    (Buffer::TlsSni, "tls.sni", "tls_sni", Sticky, '\0'),
+    (Buffer::TlsCertSubject, "tls.cert_subject", "tls_cert_subject", Sticky, '\0'),
+    (Buffer::TlsCertIssuer, "tls.cert_issuer", "tls_cert_issuer", Sticky, '\0'),
 ];
 
 impl Buffer {
@@ -396,8 +486,27 @@ impl Buffer {
         Buffer::HttpLocation,
     ];
 
+    /// The app-layer buffers that are not HTTP's.
+    pub const OTHER_APP: [Buffer; 4] = [
+        Buffer::DnsQuery,
+        Buffer::TlsSni,
+        Buffer::TlsCertSubject,
+        Buffer::TlsCertIssuer,
+    ];
+
+    /// An HTTP buffer (filled by the HTTP parser).
     pub fn is_http(self) -> bool {
-        self != Buffer::Packet
+        self.app_proto() == Some(AppProto::Http)
+    }
+
+    /// The protocol whose parser fills this buffer; None for the packet.
+    pub fn app_proto(self) -> Option<AppProto> {
+        match self {
+            Buffer::Packet => None,
+            Buffer::DnsQuery => Some(AppProto::Dns),
+            Buffer::TlsSni | Buffer::TlsCertSubject | Buffer::TlsCertIssuer => Some(AppProto::Tls),
+            _ => Some(AppProto::Http),
+        }
     }
 
     /// Which message of an HTTP transaction fills this buffer.
@@ -425,13 +534,17 @@ impl Buffer {
             | Buffer::HttpAccept
             | Buffer::HttpAcceptEnc
             | Buffer::HttpAcceptLang
-            | Buffer::HttpReferer => BufferSide::Request,
+            | Buffer::HttpReferer
+            | Buffer::DnsQuery
+            | Buffer::TlsSni => BufferSide::Request,
             Buffer::HttpResponseLine
             | Buffer::HttpStatCode
             | Buffer::HttpStatMsg
             | Buffer::FileData
             | Buffer::HttpServer
-            | Buffer::HttpLocation => BufferSide::Response,
+            | Buffer::HttpLocation
+            | Buffer::TlsCertSubject
+            | Buffer::TlsCertIssuer => BufferSide::Response,
         }
     }
 

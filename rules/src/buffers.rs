@@ -12,8 +12,8 @@
 //!
 //! Rules that read HTTP buffers (or say `alert http`) are kept out of the packet groups and
 //! indexed here instead ([`HttpIndex`]): per buffer, one automaton over the fast patterns rules
-//! take from that buffer. [`crate::ruleset::RuleSet::detect_http`] scans the buffers an HTTP
-//! event ([`HttpBuffers`]) offers, keeps the rules whose buffers are all present and one of them
+//! take from that buffer. [`crate::ruleset::RuleSet::detect_app`] scans the buffers an HTTP
+//! event ([`AppBuffers`]) offers, keeps the rules whose buffers are all present and one of them
 //! updated, and evaluates them with their [`BufferRuns`].
 //!
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
@@ -28,7 +28,7 @@ use crate::pcre::PcreScratch;
 
 /// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
 /// stream) data, the others the transaction's HTTP buffers.
-pub trait HttpBuffers {
+pub trait AppBuffers {
     /// The buffer's bytes, or None when the transaction does not have it (yet).
     fn get(&self, buffer: Buffer) -> Option<&[u8]>;
     /// Whether the buffer became ready or grew with this event: only rules reading at least one
@@ -49,7 +49,7 @@ const GROWING: [Buffer; 2] = [Buffer::FileData, Buffer::HttpClientBody];
 /// ([`Buffer::FileData`] or [`Buffer::HttpClientBody`]), so that each body byte is scanned
 /// about once instead of at every event. Fixed size (40 bytes); forgotten when an event
 /// updates a non-body HTTP buffer (a new message), another body, or a body got shorter.
-/// [`crate::ruleset::RuleSet::detect_http`] without memory scans every buffer whole.
+/// [`crate::ruleset::RuleSet::detect_app`] without memory scans every buffer whole.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpScanMemory {
     /// The body remembered.
@@ -131,7 +131,7 @@ impl HttpIndex {
         // only when a buffer their rules read changes (about once per message).
         let mut patterns: Vec<((Buffer, bool), PatternList)> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
-            if !rule.is_http() {
+            if !rule.reads_app_buffers() {
                 index.runs.push(None);
                 continue;
             }
@@ -241,7 +241,7 @@ impl HttpIndex {
     /// pattern hits and whether a body had to be scanned whole because its memory overflowed.
     pub fn collect(
         &self,
-        buffers: &dyn HttpBuffers,
+        buffers: &dyn AppBuffers,
         memory: &mut HttpScanMemory,
         scratch: &mut MpmScratch,
         mut candidate: impl FnMut(u32),
@@ -371,7 +371,7 @@ impl BufferRuns {
     }
 
     /// Whether every buffer the rule reads is present and at least one was updated.
-    pub fn ready(&self, buffers: &dyn HttpBuffers) -> bool {
+    pub fn ready(&self, buffers: &dyn AppBuffers) -> bool {
         self.runs
             .iter()
             .all(|run| buffers.get(run.buffer).is_some())
@@ -424,29 +424,14 @@ impl BufferRuns {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::ast::{Origin, Rule};
-    use crate::classification::Classifications;
-    use crate::parse::{parse_rule, ParseContext, PcreCache};
-    use crate::vars::Vars;
+    use crate::ast::Rule;
+    use crate::load::rules_from_text;
 
     fn rule(options: &str) -> Rule {
-        let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
-        let mut vars = Vars::with_defaults();
-        let mut ctx = ParseContext {
-            vars: &mut vars,
-            classes: &classes,
-            pcre_cache: &mut cache,
-        };
         let text = format!("alert tcp any any -> any any ({options} sid:1;)");
-        let origin = Origin {
-            file: Arc::from("t.rules"),
-            line: 1,
-        };
-        parse_rule(&text, origin, &mut ctx).unwrap_or_else(|e| panic!("{options}: {e:?}"))
+        let mut rules = rules_from_text(&text).unwrap_or_else(|e| panic!("{options}: {e}"));
+        rules.remove(0)
     }
 
     /// Whether the rule's payload matches the given buffers.
@@ -590,41 +575,19 @@ mod tests {
 
 #[cfg(test)]
 mod detect_tests {
-    //! [`crate::ruleset::RuleSet::detect_http`]: candidates per buffer, evaluation per buffer.
+    //! [`crate::ruleset::RuleSet::detect_app`]: candidates per buffer, evaluation per buffer.
 
     use std::net::{IpAddr, Ipv4Addr};
-    use std::sync::Arc;
 
     use super::*;
-    use crate::ast::Origin;
-    use crate::classification::Classifications;
-    use crate::parse::{parse_rule, ParseContext, PcreCache};
+    use crate::load::rules_from_text;
     use crate::ruleset::{
         BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
         TcpFields,
     };
-    use crate::vars::Vars;
 
     fn rules(texts: &[&str]) -> RuleSet {
-        let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
-        let mut vars = Vars::with_defaults();
-        let mut ctx = ParseContext {
-            vars: &mut vars,
-            classes: &classes,
-            pcre_cache: &mut cache,
-        };
-        let parsed = texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let origin = Origin {
-                    file: Arc::from("t.rules"),
-                    line: i + 1,
-                };
-                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
-            })
-            .collect();
+        let parsed = rules_from_text(&texts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
         RuleSet::build(parsed, &BuildOptions::default())
     }
 
@@ -652,6 +615,7 @@ mod detect_tests {
             flow: FlowContext {
                 established: true,
                 to_server: true,
+                app_proto: Some(crate::ast::AppProto::Http),
             },
             buffer: BufferKind::Stream,
             dsize: 0,
@@ -665,7 +629,7 @@ mod detect_tests {
         updated: &'a [Buffer],
     }
 
-    impl HttpBuffers for Event<'_> {
+    impl AppBuffers for Event<'_> {
         fn get(&self, buffer: Buffer) -> Option<&[u8]> {
             self.buffers
                 .iter()
@@ -681,7 +645,7 @@ mod detect_tests {
     fn sids(set: &RuleSet, event: &Event) -> Vec<u32> {
         let mut scratch = set.new_scratch();
         let mut out = Vec::new();
-        set.detect_http(
+        set.detect_app(
             &ctx(),
             event,
             &mut FlowBits::default(),
@@ -956,25 +920,7 @@ mod detect_tests_support {
     use crate::vars::Vars;
 
     pub fn rules_of(texts: &[&str]) -> RuleSet {
-        let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
-        let mut vars = Vars::with_defaults();
-        let mut ctx = ParseContext {
-            vars: &mut vars,
-            classes: &classes,
-            pcre_cache: &mut cache,
-        };
-        let parsed = texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let origin = Origin {
-                    file: Arc::from("t.rules"),
-                    line: i + 1,
-                };
-                parse_rule(text, origin, &mut ctx).unwrap_or_else(|e| panic!("{text}: {e:?}"))
-            })
-            .collect();
+        let parsed = rules_from_text(&texts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
         RuleSet::build(parsed, &BuildOptions::default())
     }
 
@@ -984,7 +930,7 @@ mod detect_tests_support {
         pub updated: Vec<Buffer>,
     }
 
-    impl HttpBuffers for Event<'_> {
+    impl AppBuffers for Event<'_> {
         fn get(&self, buffer: Buffer) -> Option<&[u8]> {
             self.buffers
                 .iter()
@@ -1035,7 +981,7 @@ mod detect_tests_support {
         scratch: &mut Scratch,
     ) -> Vec<u32> {
         let mut out = Vec::new();
-        set.detect_http_with_memory(
+        set.detect_app_with_memory(
             &ctx(),
             event,
             memory,

@@ -45,16 +45,23 @@ pub(crate) fn protocol_matches(protocol: Protocol, ip_proto: u8) -> bool {
         Protocol::Tcp => ip_proto == 6,
         Protocol::Udp => ip_proto == 17,
         Protocol::Icmp => ip_proto == 1 || ip_proto == 58,
+        Protocol::TcpOrUdp => ip_proto == 6 || ip_proto == 17,
     }
 }
 
-/// Protocol, addresses and ports; `<>` also tries the packet reversed. Ports only count for
-/// tcp and udp rules (Snort ignores them for ip and icmp).
+/// Protocol, app-layer protocol, addresses and ports; `<>` also tries the packet reversed.
+/// Ports only count for tcp and udp rules (Snort ignores them for ip and icmp). A rule naming an
+/// app-layer protocol (`alert tls`) matches only on flows detected as that protocol.
 pub(crate) fn header_matches(rule: &Rule, ctx: &PacketContext) -> bool {
-    if !protocol_matches(rule.protocol, ctx.ip_proto) {
+    if !protocol_matches(rule.protocol, ctx.ip_proto)
+        || (rule.app_proto.is_some() && rule.app_proto != ctx.flow.app_proto)
+    {
         return false;
     }
-    let ports = matches!(rule.protocol, Protocol::Tcp | Protocol::Udp);
+    let ports = matches!(
+        rule.protocol,
+        Protocol::Tcp | Protocol::Udp | Protocol::TcpOrUdp
+    );
     let one_way = |src, sport, dst, dport| {
         rule.src.contains(src)
             && rule.dst.contains(dst)

@@ -583,6 +583,7 @@ fn slots_of(rule: &Rule) -> impl Iterator<Item = usize> {
         Protocol::Udp => &[1],
         Protocol::Icmp => &[2],
         Protocol::Ip => &[0, 1, 2, 3],
+        Protocol::TcpOrUdp => &[0, 1],
     };
     let directions: &'static [usize] = match rule.flow.to_server {
         Some(true) => &[1],
@@ -646,11 +647,14 @@ pub(crate) fn build_groups(
     let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
     for (index, rule) in rules.iter().enumerate() {
         let r = index as u32;
-        if rule.is_http() {
-            // Matched over HTTP buffers by `RuleSet::detect_http`, never over packets.
+        if rule.reads_app_buffers() {
+            // Matched over HTTP buffers by `RuleSet::detect_app`, never over packets.
             continue;
         }
-        let ported = matches!(rule.protocol, Protocol::Tcp | Protocol::Udp);
+        let ported = matches!(
+            rule.protocol,
+            Protocol::Tcp | Protocol::Udp | Protocol::TcpOrUdp
+        );
         let both = rule.direction == crate::ast::Direction::Both;
         for class in slots_of(rule) {
             let dst = ported.then(|| specific_ports(&rule.dst_ports)).flatten();

@@ -26,6 +26,9 @@ pub mod ruleset;
 pub mod stream_events;
 pub mod vars;
 
+#[cfg(test)]
+mod app_tests;
+
 pub use ast::Rule;
 pub use load::{load_paths, Diagnostic, LoadOptions, LoadReport};
 pub use ruleset::{BuildOptions, FlowBits, PacketContext, RuleId, RuleSet, Scratch};

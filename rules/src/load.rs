@@ -123,36 +123,35 @@ const SNORT_CONF_DIRECTIVES: &[&str] = &[
 /// once in its file as loaded, unsupported or error; a duplicate gid:sid counts as loaded in
 /// its file but only the later rule is in [`LoadReport::rules`].
 pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> Result<LoadReport, LoadError> {
-    let classes = match &options.classification_file {
-        None => Classifications::builtin(),
-        Some(path) => {
-            let text = read_file(path)?;
-            Classifications::parse(&text).map_err(|(line, message)| LoadError {
-                message: format!("{}:{line}: {message}", path.display()),
-            })?
-        }
-    };
-    let mut loader = Loader {
-        vars: Vars::with_defaults(),
-        classes,
-        pcre_cache: PcreCache::new(),
-        strict: options.strict,
-        report: LoadReport::default(),
-        slots: Vec::new(),
-        by_id: HashMap::new(),
-        stack: Vec::new(),
-    };
-    for path in &options.vars_files {
-        let text = read_file(path)?;
-        loader.read_text(path, &text, Mode::Vars, None);
-    }
+    let mut loader = Loader::new(options)?;
     for path in rule_files(paths)? {
         let text = read_file(&path)?;
         loader.read_rules_file(&path, &text);
     }
-    let mut report = loader.report;
-    report.rules = loader.slots.into_iter().flatten().collect();
-    Ok(report)
+    Ok(loader.finish())
+}
+
+/// Load rules held in memory as the text of a file called `name` (tests, tools, rules built
+/// at run time): counted, reported and ordered exactly as [`load_paths`] does with a file.
+/// `include` lines are resolved relative to the working directory.
+pub fn load_text(name: &str, text: &str, options: &LoadOptions) -> Result<LoadReport, LoadError> {
+    let mut loader = Loader::new(options)?;
+    loader.read_rules_file(Path::new(name), text);
+    Ok(loader.finish())
+}
+
+/// The rules of `text` (one per line, default variables), or the first error or unsupported
+/// rule as `line: message`: for tests and tools that build rules in code and want all of them.
+pub fn rules_from_text(text: &str) -> Result<Vec<Rule>, String> {
+    let options = LoadOptions {
+        strict: true,
+        ..LoadOptions::default()
+    };
+    let report = load_text("rules", text, &options).map_err(|e| e.message)?;
+    match report.errors.first() {
+        Some(d) => Err(format!("{}: {}", d.line, d.message)),
+        None => Ok(report.rules),
+    }
 }
 
 /// The files named by `paths`: files as given, directories as their sorted `*.rules` files.
@@ -270,6 +269,40 @@ enum Outcome {
 }
 
 impl Loader {
+    /// A loader with the classification table and the variables files of `options` read.
+    fn new(options: &LoadOptions) -> Result<Loader, LoadError> {
+        let classes = match &options.classification_file {
+            None => Classifications::builtin(),
+            Some(path) => {
+                let text = read_file(path)?;
+                Classifications::parse(&text).map_err(|(line, message)| LoadError {
+                    message: format!("{}:{line}: {message}", path.display()),
+                })?
+            }
+        };
+        let mut loader = Loader {
+            vars: Vars::with_defaults(),
+            classes,
+            pcre_cache: PcreCache::new(),
+            strict: options.strict,
+            report: LoadReport::default(),
+            slots: Vec::new(),
+            by_id: HashMap::new(),
+            stack: Vec::new(),
+        };
+        for path in &options.vars_files {
+            let text = read_file(path)?;
+            loader.read_text(path, &text, Mode::Vars, None);
+        }
+        Ok(loader)
+    }
+
+    fn finish(self) -> LoadReport {
+        let mut report = self.report;
+        report.rules = self.slots.into_iter().flatten().collect();
+        report
+    }
+
     fn read_rules_file(&mut self, path: &Path, text: &str) {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         self.stack.push(canonical);
@@ -573,13 +606,12 @@ mod tests {
 
     #[test]
     fn unsupported_rules_are_recorded_with_sid_and_keyword() {
-        let report = load_text("alert tcp any any -> any any (content:\"x\"; asn1:oversize_length 100; sid:9;)\n");
+        let report = load_text(
+            "alert tcp any any -> any any (content:\"x\"; asn1:oversize_length 100; sid:9;)\n",
+        );
         assert_eq!(report.unsupported.len(), 1);
         let u = &report.unsupported[0];
-        assert_eq!(
-            (u.line, u.sid, u.keyword.as_str()),
-            (1, Some(9), "asn1")
-        );
+        assert_eq!((u.line, u.sid, u.keyword.as_str()), (1, Some(9), "asn1"));
         assert!(report.rules.is_empty() && report.errors.is_empty());
     }
 

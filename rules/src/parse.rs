@@ -169,8 +169,8 @@ fn find_sid(options: &[RawOption]) -> Option<Result<u32, String>> {
 struct Header {
     action: Action,
     protocol: Protocol,
-    /// Header protocol `http`.
-    requires_http: bool,
+    /// Header protocol `http`, `tls`, `dns` ...
+    app_proto: Option<AppProto>,
     src: AddrSet,
     src_ports: PortSet,
     direction: Direction,
@@ -229,13 +229,15 @@ fn parse_header(header: &str, vars: &mut Vars) -> Result<Header, Rejection> {
     };
     let action = parse_action(action)?;
     let lower = protocol.to_ascii_lowercase();
+    let app_proto = AppProto::from_header_word(&lower);
     let protocol = match lower.as_str() {
         "ip" => Protocol::Ip,
         "tcp" => Protocol::Tcp,
         "udp" => Protocol::Udp,
         "icmp" => Protocol::Icmp,
-        // Suricata's `http`: TCP, on flows where HTTP was found.
-        "http" => Protocol::Tcp,
+        // Suricata's `http`, `tls`, `dns` ...: their transport, on flows where the engine
+        // detected that protocol.
+        _ if app_proto.is_some() => app_proto.map_or(Protocol::Tcp, |(_, transport)| transport),
         p if APP_LAYER_PROTOCOLS.contains(&p) => return Err(Rejection::Unsupported(lower)),
         _ => {
             return Err(Rejection::Error(format!(
@@ -269,7 +271,7 @@ fn parse_header(header: &str, vars: &mut Vars) -> Result<Header, Rejection> {
     Ok(Header {
         action,
         protocol,
-        requires_http: lower == "http",
+        app_proto: app_proto.map(|(app, _)| app),
         src,
         src_ports,
         direction,
@@ -586,9 +588,9 @@ impl RuleBuilder {
                 none(arg)?;
                 self.sticky = Buffer::from_sticky(k).unwrap_or_default()
             }
-            // Everything else needs a buffer, decoder or state the engine lacks (http_*,
-            // uricontent, urilen, file_data, Suricata sticky buffers such as dns.query,
-            // ssl_state, dce_*, asn1, base64_*, tag, ...) or is unknown: unsupported, by name.
+            // Everything else needs a buffer, decoder or state the engine lacks (Suricata sticky
+            // buffers such as tls.version, ja3.hash, ssl_state, dce_*, asn1, base64_*, tag,
+            // ...) or is unknown: unsupported, by name.
             other => return unsupported(other),
         }
         Ok(())
@@ -1206,7 +1208,7 @@ impl RuleBuilder {
             threshold: self.threshold,
             detection_filter: self.detection_filter,
             sticky_drop: self.sticky_drop,
-            requires_http: header.requires_http,
+            app_proto: header.app_proto,
         })
     }
 }
@@ -1320,9 +1322,21 @@ impl ByteArgs {
 }
 
 /// Bytes to convert: 1-4 in binary, 1-10 as a string (Snort's limits).
+/// The byte count of byte_test/byte_jump/byte_extract: 1-10 for a string, 1-4 for binary as
+/// Snort takes them, plus Suricata's extensions: byte_jump of 0 bytes (the jump is only its
+/// offsets) and byte_extract of up to 8 binary bytes (variables are 64-bit).
 fn check_bytes(keyword: &str, text: &str, string: bool) -> Result<u8, Rejection> {
-    let max = if string { 10 } else { 4 };
-    let n = parse_int(&format!("{keyword} bytes"), text, 1, max)?;
+    let min = if keyword == "byte_jump" && !string {
+        0
+    } else {
+        1
+    };
+    let max = match (string, keyword) {
+        (true, _) => 10,
+        (false, "byte_extract") => 8,
+        (false, _) => 4,
+    };
+    let n = parse_int(&format!("{keyword} bytes"), text, min, max)?;
     Ok(n as u8)
 }
 
@@ -2012,8 +2026,28 @@ mod tests {
         ] {
             let rule = parse(&format!("alert {word} any any -> any any (sid:1;)")).unwrap();
             assert_eq!(rule.protocol, protocol);
+            assert_eq!(rule.app_proto, None);
         }
-        for app in ["dns", "tls", "ssh", "ftp", "smtp", "smb", "dcerpc"] {
+        for (word, protocol, app) in [
+            ("http", Protocol::Tcp, AppProto::Http),
+            ("tls", Protocol::Tcp, AppProto::Tls),
+            ("ssl", Protocol::Tcp, AppProto::Tls),
+            ("TLS", Protocol::Tcp, AppProto::Tls),
+            ("dns", Protocol::TcpOrUdp, AppProto::Dns),
+            ("ftp", Protocol::Tcp, AppProto::Ftp),
+            ("smtp", Protocol::Tcp, AppProto::Smtp),
+            ("smb", Protocol::Tcp, AppProto::Smb),
+            ("ssh", Protocol::Tcp, AppProto::Ssh),
+        ] {
+            let rule = parse(&format!("alert {word} any any -> any 53 (sid:1;)")).unwrap();
+            assert_eq!(
+                (rule.protocol, rule.app_proto),
+                (protocol, Some(app)),
+                "{word}"
+            );
+            assert!(rule.dst_ports.contains(53) && !rule.dst_ports.contains(54));
+        }
+        for app in ["dcerpc", "ftp-data", "imap", "krb5", "dhcp"] {
             assert_eq!(
                 unsupported_keyword(&format!("alert {app} any any -> any any (sid:1;)")),
                 app
@@ -2316,7 +2350,8 @@ mod tests {
         let e = only!(ByteExtract, "byte_extract:3,0,v,string,hex;");
         assert_eq!(e.string, Some(NumberBase::Hex));
         assert_errors(&[
-            ("byte_extract:5,0,v;", "bytes"),
+            ("byte_extract:9,0,v;", "bytes"),
+            ("byte_extract:11,0,v,string;", "bytes"),
             ("byte_extract:1,0,1v;", "name"),
             ("byte_extract:1,0,v,align 3;", "align"),
             ("byte_extract:1,0;", "needs"),
@@ -2402,6 +2437,14 @@ mod tests {
         );
         let j = only!(ByteJump, "byte_jump:2,0,string,hex,from_end;");
         assert!(j.from_end && j.string == Some(NumberBase::Hex) && j.multiplier == 1);
+        // Suricata's forms: a jump of only its offsets, and 8-byte extractions.
+        let j = only!(ByteJump, "byte_jump:0,0,relative,post_offset -7;");
+        assert_eq!((j.bytes, j.post_offset), (0, -7));
+        assert_eq!(only!(ByteExtract, "byte_extract:8,0,v;").bytes, 8);
+        assert_errors(&[
+            ("byte_jump:0,0,string,dec;", "out of range"),
+            ("byte_test:0,=,1,0;", "out of range"),
+        ]);
         assert_errors(&[
             ("byte_jump:2,0,from_beginning,from_end;", "from_end"),
             ("byte_jump:2;", "needs"),
@@ -2909,8 +2952,8 @@ mod tests {
     #[test]
     fn unsupported_keywords_are_named() {
         let cases = [
-            (r#"dns_query; content:"x";"#, "dns_query"),
-            (r#"tls_sni; content:"x";"#, "tls_sni"),
+            (r#"tls.version:1.2;"#, "tls.version"),
+            (r#"tls_cert_notbefore:>2015;"#, "tls_cert_notbefore"),
             ("ja3_hash;", "ja3_hash"),
             ("ssl_state:client_hello;", "ssl_state"),
             ("dce_iface:1234;", "dce_iface"),

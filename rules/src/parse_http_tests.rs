@@ -326,9 +326,9 @@ fn alert_http_is_tcp_requiring_http() {
     let text = r#"alert http any any -> any any (content:"x"; sid:1;)"#;
     let rule = parse_http(text).expect("loads");
     assert_eq!(rule.protocol, Protocol::Tcp);
-    assert!(rule.requires_http);
+    assert!(rule.requires_http());
     let tcp = parse_http(r#"alert tcp any any -> any any (sid:1;)"#).expect("loads");
-    assert!(!tcp.requires_http);
+    assert!(!tcp.requires_http());
 }
 
 #[test]

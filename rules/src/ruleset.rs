@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::ast::{Action, DetectOption, FlowbitsCommand, Rule, Value};
+use crate::ast::{Action, AppProto, DetectOption, FlowbitsCommand, Rule, Value};
+pub use crate::buffers::AppBuffers;
 use crate::buffers::HttpIndex;
-pub use crate::buffers::{HttpBuffers, HttpScanMemory};
+pub use crate::buffers::HttpScanMemory;
 use crate::eval::{self, PayloadEval, PayloadOp};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
 use crate::mpm::{DiskCache, MpmInput, MpmKind, MpmScratch};
@@ -133,6 +134,9 @@ pub struct FlowContext {
     pub established: bool,
     /// The packet travels from the flow's initiator to its responder.
     pub to_server: bool,
+    /// The flow's detected application-layer protocol (None: not detected, or not one nfips
+    /// knows). Rules with a header app protocol match only where it equals theirs.
+    pub app_proto: Option<crate::ast::AppProto>,
 }
 
 /// Everything about the buffer being matched except its bytes.
@@ -158,10 +162,10 @@ pub struct PacketContext {
 }
 
 /// The flowbits of one flow: a bitset indexed by the RuleSet's interned flowbit names. Empty
-/// (and allocation-free) until a bit is set.
+/// (and allocation-free) until a bit is set, and one pointer wide: every flow carries one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FlowBits {
-    words: Vec<u64>,
+    words: thin_vec::ThinVec<u64>,
 }
 
 impl FlowBits {
@@ -228,15 +232,18 @@ pub struct RuleSet {
     mpm_prototype: MpmScratch,
     /// Tells this set's scratches from another's.
     id: u64,
-    /// The rules that read HTTP buffers, matched by [`RuleSet::detect_http`].
+    /// The rules that read HTTP buffers, matched by [`RuleSet::detect_app`].
     http: HttpIndex,
+    /// Bit `AppProto as u8` set: some rule reads a buffer of that protocol (see
+    /// [`RuleSet::reads_app_layer`]).
+    app_buffer_protos: u8,
 }
 
 /// What a rule's payload options read: one packet/stream buffer, or an HTTP event's buffers.
 #[derive(Clone, Copy)]
 enum Payload<'a> {
     Packet(&'a [u8]),
-    Http(&'a dyn HttpBuffers),
+    Http(&'a dyn AppBuffers),
 }
 
 static NEXT_RULESET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -336,7 +343,7 @@ impl RuleSet {
             // HTTP rules are evaluated through their per-buffer runs (crate::buffers), so their
             // options are not compiled a second time here (ET Open: ~13 MB less); only their
             // byte_extract variables are counted, to size the scratch.
-            let (payload, vars) = if rule.is_http() {
+            let (payload, vars) = if rule.reads_app_buffers() {
                 let vars = rule
                     .detection
                     .iter()
@@ -394,6 +401,16 @@ impl RuleSet {
             });
         http.prepare_scratch(&mut mpm_prototype);
         group_stats.disk_cache = disk.map(|d| d.stats()).unwrap_or_default();
+        let app_buffer_protos = rules
+            .iter()
+            .flat_map(|rule| {
+                let header = rule.requires_http().then_some(AppProto::Http);
+                rule.detection
+                    .iter()
+                    .filter_map(|o| o.buffer().app_proto())
+                    .chain(header)
+            })
+            .fold(0u8, |bits, proto| bits | 1 << proto as u8);
         let max_vars = compiled.iter().map(|c| c.vars).max().unwrap_or(0);
         let fast_pattern_lens: Vec<Option<usize>> = rules
             .iter()
@@ -428,6 +445,7 @@ impl RuleSet {
             mpm_prototype,
             id: NEXT_RULESET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             http,
+            app_buffer_protos,
         }
     }
 
@@ -563,25 +581,25 @@ impl RuleSet {
     /// buffer it reads is present and at least one of them was updated by the event; its
     /// options are then evaluated, each in its own buffer. `Buffer::Packet` is the packet or
     /// stream data of the event. Results, flowbits and ordering as in [`RuleSet::detect`].
-    pub fn detect_http(
+    pub fn detect_app(
         &self,
         ctx: &PacketContext,
-        buffers: &dyn HttpBuffers,
+        buffers: &dyn AppBuffers,
         bits: &mut FlowBits,
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
         let mut memory = HttpScanMemory::default();
-        self.detect_http_with_memory(ctx, buffers, &mut memory, bits, scratch, out);
+        self.detect_app_with_memory(ctx, buffers, &mut memory, bits, scratch, out);
     }
 
-    /// [`RuleSet::detect_http`] for one of a series of events of a transaction direction:
+    /// [`RuleSet::detect_app`] for one of a series of events of a transaction direction:
     /// `memory` (kept by the caller per direction, [`HttpScanMemory::default`] at first) lets
     /// growing bodies be scanned only in their new bytes. Same results as without it.
-    pub fn detect_http_with_memory(
+    pub fn detect_app_with_memory(
         &self,
         ctx: &PacketContext,
-        buffers: &dyn HttpBuffers,
+        buffers: &dyn AppBuffers,
         memory: &mut HttpScanMemory,
         bits: &mut FlowBits,
         scratch: &mut Scratch,
@@ -612,8 +630,14 @@ impl RuleSet {
     }
 
     /// Whether any rule reads HTTP buffers (the engine parses HTTP only then).
-    pub fn has_http_rules(&self) -> bool {
+    pub fn has_app_rules(&self) -> bool {
         !self.http.is_empty()
+    }
+
+    /// Whether some rule reads a buffer that `proto`'s parser fills (`http.uri`, `tls.sni`,
+    /// `dns.query` ...; for HTTP also `alert http`): the engine parses that protocol only then.
+    pub fn reads_app_layer(&self, proto: AppProto) -> bool {
+        self.app_buffer_protos & (1 << proto as u8) != 0
     }
 
     /// Makes `scratch` fit this set and starts a new candidate epoch.

@@ -816,6 +816,7 @@ fn flow_options_check_state_direction_and_buffer() {
         flow: nfips_rules::ruleset::FlowContext {
             established: true,
             to_server: false,
+            app_proto: None,
         },
         ..stream
     };
@@ -824,6 +825,7 @@ fn flow_options_check_state_direction_and_buffer() {
         flow: nfips_rules::ruleset::FlowContext {
             established: false,
             to_server: true,
+            app_proto: None,
         },
         ..stream
     };

@@ -367,6 +367,7 @@ fn random_ctx() -> impl Strategy<Value = PacketContext> {
                     flow: FlowContext {
                         established,
                         to_server,
+                        app_proto: None,
                     },
                     buffer: if stream {
                         BufferKind::Stream

@@ -413,6 +413,9 @@ stats_struct! {
         sessions_pruned,
         /// Segments dropped because memory could not be found.
         memcap_drops,
+        /// Application-layer state the engine could not attach to a session under the memcap
+        /// (the engine frees it and stops parsing that flow).
+        attach_refused,
         /// Data bytes made contiguous and handed to detection.
         bytes_reassembled,
         /// Segments that repeated already-seen bytes exactly.

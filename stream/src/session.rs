@@ -11,6 +11,8 @@ use crate::{
 };
 use std::fmt;
 
+use thin_vec::ThinVec;
+
 /// Bytes charged per queued out-of-order segment on top of its payload.
 pub const SEGMENT_OVERHEAD: usize = std::mem::size_of::<OooSegment>() + 16;
 
@@ -100,8 +102,10 @@ const GAP_MEMORY: u32 = 1 << 30;
 /// The data one side sends, as reassembled on its way to the other side.
 #[derive(Default)]
 pub(crate) struct Half {
-    /// Bytes `[base, next)`; capacity is what is charged.
-    buf: Vec<u8>,
+    /// Bytes `[base, next)`; capacity is what is charged. Thin (one pointer inline, lengths on
+    /// the heap, nothing allocated while empty): most sessions are idle, and an idle session's
+    /// size is what a flood of them costs.
+    buf: ThinVec<u8>,
     base: u32,
     /// Contiguous end: the receiver's next expected sequence number.
     next: u32,
@@ -116,7 +120,7 @@ pub(crate) struct Half {
     ts_recent: u32,
     /// Bytes made contiguous so far (stream offset of `next`).
     delivered: u64,
-    ooo: Vec<OooSegment>,
+    ooo: ThinVec<OooSegment>,
     ooo_bytes: u32,
     /// End of the last reassembly gap: the receiver acknowledged `[.., gap_end)` although
     /// nfips never saw all of it, so data starting before it is never placed again.
@@ -177,7 +181,7 @@ impl Half {
         }
         let before = self.buf.capacity();
         if self.buf.is_empty() {
-            self.buf = Vec::new();
+            self.buf = ThinVec::new();
         } else {
             self.buf.shrink_to_fit();
         }
@@ -215,8 +219,8 @@ impl Half {
     /// Free everything (close, prune, RST, depth). Returns the bytes freed.
     fn free_all(&mut self, budget: &mut Budget) -> usize {
         let freed = self.charged();
-        self.buf = Vec::new();
-        self.ooo = Vec::new();
+        self.buf = ThinVec::new();
+        self.ooo = ThinVec::new();
         self.ooo_bytes = 0;
         self.base = self.next;
         budget.release(freed);
@@ -382,6 +386,9 @@ pub(crate) struct Session {
     /// The side that sent the SYN (or the first segment, midstream).
     client: Side,
     flags: u8,
+    /// Bytes the caller keeps for this session outside the stream (an application parser's
+    /// state), charged to the same memcap: see [`crate::StreamTable::attach`].
+    attached: u32,
 }
 
 impl Session {
@@ -419,12 +426,24 @@ impl Session {
             state,
             client,
             flags: 0,
+            attached: 0,
         }
     }
 
-    /// Bytes this session holds beyond its fixed overhead.
+    /// Bytes this session holds beyond its fixed overhead (attached bytes included).
     pub fn charged(&self) -> usize {
-        self.half[0].charged() + self.half[1].charged()
+        self.half[0].charged() + self.half[1].charged() + self.attached as usize
+    }
+
+    pub fn attached(&self) -> usize {
+        self.attached as usize
+    }
+
+    /// Replace the attached charge (the table has made room for any growth).
+    pub fn set_attached(&mut self, bytes: u32, budget: &mut Budget) {
+        budget.release(self.attached as usize);
+        *budget.used += u64::from(bytes);
+        self.attached = bytes;
     }
 
     pub fn buffer(&self, side: Side) -> &[u8] {
@@ -475,11 +494,12 @@ impl Session {
         freed
     }
 
-    /// Free every buffer (the session is closed or pruned).
+    /// Free every buffer and the attached charge (the session is closed or pruned).
     pub fn free_all(&mut self, budget: &mut Budget) {
         for half in &mut self.half {
             half.free_all(budget);
         }
+        self.set_attached(0, budget);
     }
 
     pub fn process(&mut self, seg: &Segment, env: &mut Env, result: &mut SegmentResult) {
@@ -1066,7 +1086,7 @@ impl Session {
         }
         if half.ooo.is_empty() && half.ooo.capacity() > 0 {
             // Idle sessions hold nothing beyond their buffer.
-            half.ooo = Vec::new();
+            half.ooo = ThinVec::new();
         }
         half.max_end = seq_max(half.max_end, seq_max(half.next, seg_end));
         let added = half.next.wrapping_sub(old_next) as usize;

@@ -6,8 +6,9 @@
 pub use crate::session::SEGMENT_OVERHEAD;
 use crate::session::{Budget, Env, SegmentResult, Session};
 use crate::{Outcome, Segment, StreamConfig, StreamEvent, StreamStats, StreamView, TcpState};
+/// Keyed per table with a random seed, and much faster than SipHash (one lookup per segment).
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
-use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash};
 
 const NIL: u32 = u32::MAX;
@@ -53,7 +54,7 @@ pub struct StreamTable<K> {
 
 impl<K: Hash + Eq + Clone> StreamTable<K> {
     pub fn new(cfg: StreamConfig) -> Self {
-        let hasher = RandomState::new();
+        let hasher = RandomState::default();
         let rng = hasher.hash_one(0x5eed_u64) | 1;
         StreamTable {
             context: cfg.window_size,
@@ -100,10 +101,11 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         self.live == 0
     }
 
-    /// Bytes charged per session: its slot and its hash-table entry (index and control byte,
-    /// rounded up for the table's spare capacity).
+    /// Bytes charged per session: its slot, its hash-table entry (index and control byte,
+    /// rounded up for the table's spare capacity), and the heap headers (length and capacity)
+    /// of the two directions' thin buffers, which exist once a direction holds data.
     pub fn session_overhead() -> usize {
-        std::mem::size_of::<Slot<K>>() + 8
+        std::mem::size_of::<Slot<K>>() + 8 + 2 * 2 * std::mem::size_of::<usize>()
     }
 
     /// The slot index of `key`'s session.
@@ -375,6 +377,34 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         self.unlink(index);
         self.free.push(index);
         self.live -= 1;
+    }
+
+    /// Charge `bytes` that the caller keeps for `key`'s session outside the stream (an
+    /// application-layer parser's state) to the memcap, replacing the previous charge, so one
+    /// budget bounds everything a session costs. Growth makes room as segment data does
+    /// (truncating, then pruning other sessions). Returns false, with the charge released
+    /// (counted: `attach_refused`), when the session does not exist or no room was found: the
+    /// caller must then free that state.
+    pub fn attach(&mut self, key: &K, bytes: usize) -> bool {
+        let Some(index) = self.find(key) else {
+            return false;
+        };
+        let old = self.slots[index as usize].session.attached();
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        let fits = bytes as usize <= old || self.make_room(bytes as usize - old, index);
+        let kept = if fits { bytes } else { 0 };
+        let mut budget = Budget {
+            used: &mut self.used,
+            cap: self.cfg.memcap,
+        };
+        self.slots[index as usize]
+            .session
+            .set_attached(kept, &mut budget);
+        debug_assert!(self.used <= self.cfg.memcap, "memcap exceeded by attach");
+        if !fits {
+            self.stats.attach_refused += 1;
+        }
+        fits
     }
 
     /// Forget a session (the engine closed or rejected the flow).

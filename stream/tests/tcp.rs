@@ -917,6 +917,38 @@ fn segment_dropped_when_nothing_can_be_freed() {
 }
 
 #[test]
+fn attached_state_is_charged_to_the_memcap_and_released_with_its_session() {
+    let overhead = StreamTable::<u32>::session_overhead() as u64;
+    let mut table = StreamTable::new(StreamConfig {
+        memcap: 3 * overhead + 3000,
+        prune_sessions: 1,
+        ..cfg()
+    });
+    start(&mut table, 0, 1);
+    assert!(table.attach(&0, 1000));
+    assert_eq!(table.memory_used(), overhead + 1000);
+    // Replacing the charge, not adding to it.
+    assert!(table.attach(&0, 400));
+    assert_eq!(table.memory_used(), overhead + 400);
+    assert!(!table.attach(&7, 10), "no such session");
+    // Growth past the memcap prunes another session; the attaching one is never pruned.
+    start(&mut table, 1, 2);
+    assert!(table.attach(&1, 2000));
+    assert!(table.attach(&1, 2900));
+    assert_eq!(table.stats().sessions_pruned, 1);
+    assert!(table.state(&0).is_none() && table.state(&1).is_some());
+    assert_eq!(table.memory_used(), overhead + 2900);
+    // More than the memcap can ever hold: refused, counted, and the old charge released.
+    assert!(!table.attach(&1, 4 * overhead as usize + 3000));
+    assert_eq!(table.stats().attach_refused, 1);
+    assert_eq!(table.memory_used(), overhead);
+    // Closing a session releases what it had attached.
+    assert!(table.attach(&1, 500));
+    table.remove(&1);
+    assert_eq!(table.memory_used(), 0);
+}
+
+#[test]
 fn max_sessions_prunes_to_admit_new_sessions() {
     let mut table = StreamTable::new(StreamConfig {
         max_sessions: 3,

@@ -436,8 +436,7 @@ fn looks_like_zlib(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
-    use flate2::Compression;
+    use crate::craft::http_body::{gzip, raw_deflate, zlib};
 
     /// Frames `input` fed in pieces of `piece` bytes; returns (data, done, error).
     fn frame(
@@ -553,12 +552,6 @@ mod tests {
         assert!(outcome.depth_reached);
     }
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(data).unwrap();
-        encoder.finish().unwrap()
-    }
-
     #[test]
     fn gzip_body_is_decompressed_across_pieces() {
         let compressed = gzip(b"hello compressed world");
@@ -570,13 +563,9 @@ mod tests {
 
     #[test]
     fn deflate_body_zlib_and_raw_are_both_decompressed() {
-        let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
-        zlib.write_all(b"zlib body").unwrap();
-        let (bytes, _) = sink_with(Encoding::Deflate, 1000, &[&zlib.finish().unwrap()]);
+        let (bytes, _) = sink_with(Encoding::Deflate, 1000, &[&zlib(b"zlib body")]);
         assert_eq!(bytes, b"zlib body");
-        let mut raw = DeflateEncoder::new(Vec::new(), Compression::default());
-        raw.write_all(b"raw body").unwrap();
-        let (bytes, _) = sink_with(Encoding::Deflate, 1000, &[&raw.finish().unwrap()]);
+        let (bytes, _) = sink_with(Encoding::Deflate, 1000, &[&raw_deflate(b"raw body")]);
         assert_eq!(bytes, b"raw body");
     }
 

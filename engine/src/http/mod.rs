@@ -19,7 +19,6 @@
 //! Not here: reassembly (nfips-stream), matching rules against the buffers (detect), HTTP/2.
 
 mod body;
-pub mod capture;
 pub mod normalize;
 mod parser;
 
@@ -36,7 +35,7 @@ use normalize::UriScratch;
 /// Request buffers are filled on the to-server side, response buffers on the to-client side;
 /// header, cookie and protocol buffers on both (for responses the cookie is `Set-Cookie`).
 pub use nfips_rules::ast::Buffer;
-use nfips_rules::ruleset::HttpBuffers;
+use nfips_rules::ruleset::AppBuffers;
 
 /// Which way bytes travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,17 +63,17 @@ impl fmt::Display for Direction {
 
 /// A set of [`Buffer`]s as a bit mask.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct BufferSet(u32);
+pub struct BufferSet(u64);
 
 impl BufferSet {
     pub const EMPTY: BufferSet = BufferSet(0);
 
     pub fn insert(&mut self, buffer: Buffer) {
-        self.0 |= 1 << buffer as u32;
+        self.0 |= 1 << buffer as u64;
     }
 
     pub fn contains(self, buffer: Buffer) -> bool {
-        self.0 & (1 << buffer as u32) != 0
+        self.0 & (1 << buffer as u64) != 0
     }
 
     pub fn is_empty(self) -> bool {
@@ -233,7 +232,7 @@ http_counters! {
     tunnels,
 }
 
-/// One HTTP event as rule detection reads it ([`nfips_rules::ruleset::RuleSet::detect_http`]):
+/// One HTTP event as rule detection reads it ([`nfips_rules::ruleset::RuleSet::detect_app`]):
 /// the transaction's buffers as seen from `direction`, which of them the event updated, and the
 /// packet's payload as [`Buffer::Packet`] (new data with every event).
 pub struct HttpEventView<'a> {
@@ -243,10 +242,12 @@ pub struct HttpEventView<'a> {
     pub packet: &'a [u8],
 }
 
-impl HttpBuffers for HttpEventView<'_> {
+impl AppBuffers for HttpEventView<'_> {
     fn get(&self, buffer: Buffer) -> Option<&[u8]> {
         match buffer {
             Buffer::Packet => Some(self.packet),
+            // DNS and TLS buffers are other parsers' (rules reading them are candidates too).
+            _ if !buffer.is_http() => None,
             _ => self.state.transaction_buffer(self.direction, buffer),
         }
     }

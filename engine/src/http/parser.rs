@@ -196,6 +196,8 @@ pub struct HttpState {
     pending: VecDeque<RequestKind>,
     /// Per direction: what the rules' prefilter already scanned of the growing body.
     scan_memory: [nfips_rules::ruleset::HttpScanMemory; 2],
+    /// Bytes last charged to the stream memcap for this state (see [`HttpState::charge_due`]).
+    charged: usize,
 }
 
 impl Default for HttpState {
@@ -207,6 +209,7 @@ impl Default for HttpState {
             ],
             pending: VecDeque::new(),
             scan_memory: Default::default(),
+            charged: 0,
         }
     }
 }
@@ -272,10 +275,21 @@ impl HttpState {
         })
     }
 
-    /// Bytes this flow's HTTP state holds, for the memcap.
+    /// Heap bytes this flow's HTTP state holds, for the memcap.
     pub fn memory_bytes(&self) -> usize {
         self.halves.iter().map(Half::memory_bytes).sum::<usize>()
             + self.pending.capacity() * std::mem::size_of::<RequestKind>()
+    }
+
+    /// The bytes to charge to the memcap (the boxed state itself and its heap) when they
+    /// changed since the last call: buffers change by capacity, so most packets cost no memcap
+    /// update.
+    pub fn charge_due(&mut self) -> Option<usize> {
+        let bytes = std::mem::size_of::<HttpState>() + self.memory_bytes();
+        (bytes != self.charged).then(|| {
+            self.charged = bytes;
+            bytes
+        })
     }
 
     pub(super) fn finish(&mut self, direction: Direction, events: &mut HttpEvents) {

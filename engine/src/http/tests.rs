@@ -1,13 +1,10 @@
 //! Tests of the HTTP parser through its public API: buffers, events, counters, limits.
 
-use std::io::Write;
-
-use flate2::write::{GzEncoder, ZlibEncoder};
-use flate2::Compression;
 use proptest::prelude::*;
 
 use super::parser::{Phase, StopReason};
 use super::*;
+use crate::craft::http_body::{chunked, gzip, zlib};
 
 use Direction::{ToClient, ToServer};
 
@@ -387,23 +384,6 @@ fn bad_chunk_size_stops_the_direction() {
     );
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
-}
-
-fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for piece in body.chunks(chunk) {
-        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        out.extend_from_slice(piece);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"0\r\n\r\n");
-    out
-}
-
 #[test]
 fn chunked_gzip_response_is_file_data() {
     let body = chunked(&gzip(b"<script>evil()</script>"), 7);
@@ -418,9 +398,7 @@ fn chunked_gzip_response_is_file_data() {
 
 #[test]
 fn deflate_response_is_decompressed() {
-    let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
-    zlib.write_all(b"deflated").unwrap();
-    let compressed = zlib.finish().unwrap();
+    let compressed = zlib(b"deflated");
     let mut response = format!(
         "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: {}\r\n\r\n",
         compressed.len()

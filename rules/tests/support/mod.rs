@@ -39,7 +39,7 @@ pub fn rule(sid: u32, detection: Vec<DetectOption>) -> Rule {
         threshold: None,
         detection_filter: None,
         sticky_drop: None,
-        requires_http: false,
+        app_proto: None,
     }
 }
 
@@ -173,6 +173,7 @@ pub fn tcp_ctx() -> PacketContext {
         flow: FlowContext {
             established: true,
             to_server: true,
+            app_proto: None,
         },
         buffer: BufferKind::Packet,
         dsize: 0,
