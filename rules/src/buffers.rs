@@ -907,17 +907,13 @@ mod detect_tests_support {
     //! Rule sets and HTTP events for the detection tests.
 
     use std::net::{IpAddr, Ipv4Addr};
-    use std::sync::Arc;
 
     use super::*;
-    use crate::ast::Origin;
-    use crate::classification::Classifications;
-    use crate::parse::{parse_rule, ParseContext, PcreCache};
+    use crate::load::rules_from_text;
     use crate::ruleset::{
         BufferKind, BuildOptions, FlowBits, FlowContext, HttpScanMemory, IpFields, PacketContext,
         RuleSet, Scratch, TcpFields,
     };
-    use crate::vars::Vars;
 
     pub fn rules_of(texts: &[&str]) -> RuleSet {
         let parsed = rules_from_text(&texts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
@@ -966,6 +962,7 @@ mod detect_tests_support {
             flow: FlowContext {
                 established: true,
                 to_server: false,
+                app_proto: Some(crate::ast::AppProto::Http),
             },
             buffer: BufferKind::Stream,
             dsize: 0,
