@@ -11,10 +11,13 @@
 //! (the parser keeps byte_* options out of HTTP buffers, so they live in the packet run).
 //!
 //! Rules that read HTTP buffers (or say `alert http`) are kept out of the packet groups and
-//! indexed here instead ([`HttpIndex`]): per buffer, one automaton over the fast patterns rules
-//! take from that buffer. [`crate::ruleset::RuleSet::detect_app`] scans the buffers an HTTP
-//! event ([`AppBuffers`]) offers, keeps the rules whose buffers are all present and one of them
-//! updated, and evaluates them with their [`BufferRuns`].
+//! indexed here instead ([`HttpIndex`]): per buffer, a matcher of the `detect.mpm` back end
+//! ([`crate::mpm`]) over the fast patterns rules take from that buffer.
+//! [`crate::ruleset::RuleSet::detect_app`] scans the buffers an event ([`AppBuffers`]) offers
+//! (only those whose rules read a buffer the event updated), keeps the rules whose buffers are
+//! all present and one of them updated, and evaluates them with their [`BufferRuns`]. Growing
+//! bodies are scanned only in their new bytes, the earlier hits kept per transaction direction
+//! in an [`HttpScanMemory`] (so a body is prefiltered about once, not once per packet).
 //!
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
 

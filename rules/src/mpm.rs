@@ -21,6 +21,9 @@
 //! - `auto`: `hs` for sets of [`AUTO_HS_MIN_PATTERNS`] patterns or more when `vectorscan` is
 //!   built in, `hash` otherwise (see the constant for the measurements behind it).
 //!
+//! [`DiskCache`] (the `detect.cache-dir` setting) keeps compiled Vectorscan databases between
+//! loads; its entries are verified before use, never trusted blindly.
+//!
 //! Not here: which patterns a rule contributes and what a hit means (see [`crate::group`]).
 
 use std::fmt;
