@@ -52,6 +52,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = load_rules(&settings).map_err(|e| anyhow!(e))?;
     let load_ms = load_started.elapsed().as_millis() as u64;
     let rule_count = loaded.plan.rules.rules().len();
+    let disk_cache = loaded.plan.rules.group_stats().disk_cache;
 
     let mut arena = PacketArena::default();
     match (args.synthetic, args.pcaps.is_empty()) {
@@ -121,10 +122,18 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             "alerts": alerts,
             "load_ms": load_ms,
             "rules": rule_count,
+            "mpm_cache": {
+                "hits": disk_cache.hits,
+                "misses": disk_cache.misses,
+                "rejected": disk_cache.rejected,
+                "write_errors": disk_cache.write_errors,
+            },
             "peak_rss_kb": peak_rss,
             "workers": args.workers,
             "iterations": args.iterations,
             "per_worker_packets": report.per_worker_packets,
+            "cpu_seconds": report.cpu_seconds(),
+            "gbps_per_cpu": report.gbit_per_cpu_second(),
         });
         println!("{value}");
     } else {
@@ -152,8 +161,19 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             args.workers,
             shares.join(" ")
         );
+        println!(
+            "cpu:          {:.3} s of worker CPU  {:.3} Gbit/s per CPU-second",
+            report.cpu_seconds(),
+            report.gbit_per_cpu_second()
+        );
         println!("alerts:       {alerts} (last iteration)");
         println!("rules:        {rule_count} loaded in {load_ms} ms");
+        if disk_cache != Default::default() {
+            println!(
+                "mpm cache:    {} hits, {} misses, {} rejected, {} write errors",
+                disk_cache.hits, disk_cache.misses, disk_cache.rejected, disk_cache.write_errors
+            );
+        }
         println!("peak rss:     {peak_rss} KiB");
     }
     Ok(ExitCode::SUCCESS)

@@ -475,15 +475,23 @@ impl Detector {
                 continue;
             }
             self.buffer_hits.clear();
+            // Copied out and back: the view borrows the state (fixed size, no allocation).
+            let mut memory = *state.scan_memory(direction);
             let view = HttpEventView {
                 state,
                 direction,
                 events,
                 packet: payload,
             };
-            self.plan
-                .rules
-                .detect_app(&ctx, &view, bits, &mut self.scratch, &mut self.buffer_hits);
+            self.plan.rules.detect_app_with_memory(
+                &ctx,
+                &view,
+                &mut memory,
+                bits,
+                &mut self.scratch,
+                &mut self.buffer_hits,
+            );
+            *state.scan_memory(direction) = memory;
             for &id in &self.buffer_hits {
                 if state.first_alert(direction, id.0)
                     && !self.hits.iter().any(|&(_, seen, _)| seen == id)

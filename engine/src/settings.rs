@@ -160,6 +160,8 @@ pub struct RuleFiles {
 pub struct DetectSettings {
     /// Multi-pattern matcher back end (`nfips_rules::mpm::MpmKind`).
     pub mpm: MpmKind,
+    /// Directory of compiled Vectorscan databases reused between loads; None: off.
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -231,7 +233,10 @@ impl Default for Settings {
                 retry_limit: 1024,
                 pattern_span_cap: 4096,
             },
-            detect: DetectSettings { mpm: MpmKind::Auto },
+            detect: DetectSettings {
+                mpm: MpmKind::Auto,
+                cache_dir: None,
+            },
             http: HttpSettings::default(),
             flow: FlowSettings {
                 max_flows: 65_536,
@@ -593,6 +598,7 @@ settings_table! {
     "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
+    "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules (empty: off). Entries that do not verify are ignored, counted and logged, then rewritten.";
     "http.max-start-line" => http.max_start_line, "Longest HTTP request or status line; a longer one stops HTTP inspection of that direction (counted: http.start_line_too_long).";
     "http.max-header-bytes" => http.max_header_bytes, "Largest HTTP header block; a larger one stops HTTP inspection of that direction (counted: http.headers_too_long).";
     "http.request-body-depth" => http.request_body_depth, "Request body bytes kept for http_client_body / http.request_body (Snort's post_depth; 0 keeps none; counted when reached).";

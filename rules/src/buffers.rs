@@ -11,18 +11,22 @@
 //! (the parser keeps byte_* options out of HTTP buffers, so they live in the packet run).
 //!
 //! Rules that read HTTP buffers (or say `alert http`) are kept out of the packet groups and
-//! indexed here instead ([`HttpIndex`]): per buffer, one automaton over the fast patterns rules
-//! take from that buffer. [`crate::ruleset::RuleSet::detect_app`] scans the buffers an HTTP
-//! event ([`AppBuffers`]) offers, keeps the rules whose buffers are all present and one of them
-//! updated, and evaluates them with their [`BufferRuns`].
+//! indexed here instead ([`HttpIndex`]): per buffer, a matcher of the `detect.mpm` back end
+//! ([`crate::mpm`]) over the fast patterns rules take from that buffer.
+//! [`crate::ruleset::RuleSet::detect_app`] scans the buffers an event ([`AppBuffers`]) offers
+//! (only those whose rules read a buffer the event updated), keeps the rules whose buffers are
+//! all present and one of them updated, and evaluates them with their [`BufferRuns`]. Growing
+//! bodies are scanned only in their new bytes, the earlier hits kept per transaction direction
+//! in an [`HttpScanMemory`] (so a body is prefiltered about once, not once per packet).
 //!
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
-
-use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::ast::{Buffer, DetectOption, Rule, UriLen};
 use crate::eval::{PayloadEval, PayloadOp};
 use crate::group::{fast_pattern, fast_pattern_content};
+use crate::mpm::{
+    build_matcher_cached, DiskCache, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher,
+};
 use crate::pcre::PcreScratch;
 
 /// The buffers of one HTTP event, as detection reads them: [`Buffer::Packet`] is the packet (or
@@ -36,9 +40,65 @@ pub trait AppBuffers {
     fn updated(&self, buffer: Buffer) -> bool;
 }
 
-/// Which HTTP rules can match an event: per buffer, an automaton over the fast patterns that
-/// rules take from that buffer (matched ASCII case-insensitively: a superset, the prefilter only
-/// has to be sound), and the rules with no fast pattern.
+/// Pattern hits one growing buffer can remember before its scans fall back to whole-buffer.
+pub const REMEMBERED_HITS: usize = 16;
+
+/// Buffers that grow during one message (the bodies): scanned only in their new bytes, with
+/// the patterns found earlier remembered in [`HttpScanMemory`].
+const GROWING: [Buffer; 2] = [Buffer::FileData, Buffer::HttpClientBody];
+
+/// Per transaction direction (kept by the caller between events, in its per-flow HTTP state):
+/// what the HTTP prefilter already scanned of the direction's growing body
+/// ([`Buffer::FileData`] or [`Buffer::HttpClientBody`]), so that each body byte is scanned
+/// about once instead of at every event. Fixed size (40 bytes); forgotten when an event
+/// updates a non-body HTTP buffer (a new message), another body, or a body got shorter.
+/// [`crate::ruleset::RuleSet::detect_app`] without memory scans every buffer whole.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpScanMemory {
+    /// The body remembered.
+    buffer: Option<Buffer>,
+    /// More distinct patterns were found than fit: whole-buffer scans until the next message.
+    overflowed: bool,
+    len: u8,
+    /// Bytes of the body already scanned (saturating: beyond, bytes are scanned again).
+    scanned: u32,
+    /// Pattern ids (of the body's matcher) found in the first `scanned` bytes.
+    hits: [u16; REMEMBERED_HITS],
+}
+
+impl HttpScanMemory {
+    /// Forget everything (a new message, or the caller cannot vouch for continuity).
+    pub fn reset(&mut self) {
+        *self = HttpScanMemory::default();
+    }
+
+    fn hits(&self) -> impl Iterator<Item = u32> + '_ {
+        self.hits[..usize::from(self.len)]
+            .iter()
+            .map(|&id| u32::from(id))
+    }
+
+    fn remember(&mut self, id: u32) {
+        if self.overflowed || self.hits().any(|seen| seen == id) {
+            return;
+        }
+        match (u16::try_from(id), self.hits.get_mut(usize::from(self.len))) {
+            (Ok(id), Some(slot)) => {
+                *slot = id;
+                self.len += 1;
+            }
+            _ => self.overflowed = true,
+        }
+    }
+}
+
+/// Buffers updated by (nearly) every event of a message: the packet, and the growing bodies.
+const VOLATILE: [Buffer; 3] = [Buffer::Packet, Buffer::FileData, Buffer::HttpClientBody];
+
+/// Which HTTP rules can match an event: per buffer, a matcher ([`crate::mpm`], the back end of
+/// `detect.mpm`) over the fast patterns that rules take from that buffer (matched ASCII
+/// case-insensitively: a superset, the prefilter only has to be sound), and the rules with no
+/// fast pattern.
 #[derive(Debug, Default)]
 pub(crate) struct HttpIndex {
     by_buffer: Vec<BufferPatterns>,
@@ -53,16 +113,26 @@ type PatternList = Vec<(Vec<u8>, u32)>;
 #[derive(Debug)]
 struct BufferPatterns {
     buffer: Buffer,
-    automaton: AhoCorasick,
+    matcher: Box<dyn MultiPatternMatcher>,
     /// Rules of each pattern id.
-    rules: Vec<Vec<u32>>,
+    rules: Vec<Box<[u32]>>,
+    /// Every buffer read by a rule indexed here: an event that updated none of them cannot
+    /// make such a rule ready, so the buffer is not scanned then (a body that grows does not
+    /// make the headers be scanned again).
+    read_by_rules: Box<[Buffer]>,
 }
 
 impl HttpIndex {
-    pub fn build(rules: &[Rule]) -> HttpIndex {
+    /// Matchers are built with the back end `kind` resolves to per buffer (call
+    /// [`HttpIndex::prepare_scratch`] before scanning).
+    pub fn build(rules: &[Rule], kind: MpmKind, disk: Option<&DiskCache>) -> HttpIndex {
         let mut index = HttpIndex::default();
         // Per buffer: (lowercased fast pattern, rule) pairs.
-        let mut patterns: Vec<(Buffer, PatternList)> = Vec::new();
+        // Per (buffer, whether its rules also read a volatile buffer): rules that also read
+        // the packet or a body become ready at nearly every event, so a stable buffer (URI,
+        // headers ...) keeps them in a matcher of their own and its other patterns are scanned
+        // only when a buffer their rules read changes (about once per message).
+        let mut patterns: Vec<((Buffer, bool), PatternList)> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
             if !rule.reads_app_buffers() {
                 index.runs.push(None);
@@ -76,15 +146,22 @@ impl HttpIndex {
                 continue;
             };
             let bytes = bytes.to_ascii_lowercase();
-            match patterns.iter_mut().find(|(b, _)| *b == content.buffer) {
+            // A volatile buffer keeps one matcher (a growing body's scan memory is per buffer).
+            let volatile = !VOLATILE.contains(&content.buffer)
+                && index
+                    .runs(r)
+                    .is_some_and(|runs| runs.buffers().any(|b| VOLATILE.contains(&b)));
+            let key = (content.buffer, volatile);
+            match patterns.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, list)) => list.push((bytes, r as u32)),
-                None => patterns.push((content.buffer, vec![(bytes, r as u32)])),
+                None => patterns.push((key, vec![(bytes, r as u32)])),
             }
         }
-        for (buffer, mut list) in patterns {
+        for ((buffer, _), mut list) in patterns {
             list.sort_unstable();
             let mut distinct: Vec<Vec<u8>> = Vec::new();
             let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+            let mut read_by_rules = vec![buffer];
             for (lower, r) in list {
                 if distinct.last() != Some(&lower) {
                     distinct.push(lower);
@@ -93,18 +170,36 @@ impl HttpIndex {
                 if let Some(rules) = pattern_rules.last_mut() {
                     rules.push(r);
                 }
+                for read in index
+                    .runs(r as usize)
+                    .into_iter()
+                    .flat_map(BufferRuns::buffers)
+                {
+                    if !read_by_rules.contains(&read) {
+                        read_by_rules.push(read);
+                    }
+                }
             }
-            let built = AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&distinct);
-            match built {
-                Ok(automaton) => index.by_buffer.push(BufferPatterns {
+            let mpm_patterns: Vec<MpmPattern<'_>> = distinct
+                .iter()
+                .enumerate()
+                .map(|(id, bytes)| MpmPattern {
+                    bytes,
+                    nocase: true,
+                    id: id as u32,
+                })
+                .collect();
+            match build_matcher_cached(kind, &mpm_patterns, disk) {
+                Ok(matcher) => index.by_buffer.push(BufferPatterns {
                     buffer,
-                    automaton,
-                    rules: pattern_rules,
+                    matcher,
+                    rules: pattern_rules
+                        .into_iter()
+                        .map(Vec::into_boxed_slice)
+                        .collect(),
+                    read_by_rules: read_by_rules.into_boxed_slice(),
                 }),
-                // Too big an automaton: its rules are evaluated on every event instead (sound).
+                // Its rules are evaluated on every event instead (sound, slower).
                 Err(error) => {
                     tracing::warn!("HTTP {buffer} fast patterns not indexed ({error}); their rules are evaluated on every event");
                     index.unindexed.extend(pattern_rules.into_iter().flatten());
@@ -113,6 +208,22 @@ impl HttpIndex {
         }
         index.unindexed.sort_unstable();
         index
+    }
+
+    /// Adds the scratch needs of every matcher to `prototype`. A matcher whose scratch cannot
+    /// be prepared is dropped and its rules become candidates of every event (logged).
+    pub fn prepare_scratch(&mut self, prototype: &mut MpmScratch) {
+        let unindexed = &mut self.unindexed;
+        self.by_buffer.retain(|patterns| match patterns.matcher.prepare_scratch(prototype) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!("HTTP {} matcher scratch not prepared ({error}); its rules are evaluated on every event", patterns.buffer);
+                unindexed.extend(patterns.rules.iter().flat_map(|r| r.iter().copied()));
+                false
+            }
+        });
+        self.unindexed.sort_unstable();
+        self.unindexed.dedup();
     }
 
     /// Whether no rule reads HTTP buffers.
@@ -126,24 +237,75 @@ impl HttpIndex {
     }
 
     /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
-    /// without one (duplicates possible); the caller filters by buffers present and updated.
-    pub fn collect(&self, buffers: &dyn AppBuffers, mut candidate: impl FnMut(u32)) -> u64 {
+    /// without one (duplicates possible), skipping buffers whose rules read nothing the event
+    /// updated; the caller filters by buffers present and updated. Growing bodies are scanned
+    /// from where `memory` says the last scan ended (less the longest pattern, so a pattern
+    /// split across events is found), their earlier hits replayed from `memory`. Returns the
+    /// pattern hits and whether a body had to be scanned whole because its memory overflowed.
+    pub fn collect(
+        &self,
+        buffers: &dyn AppBuffers,
+        memory: &mut HttpScanMemory,
+        scratch: &mut MpmScratch,
+        mut candidate: impl FnMut(u32),
+    ) -> (u64, bool) {
+        let new_message = Buffer::HTTP
+            .iter()
+            .any(|&b| !GROWING.contains(&b) && buffers.updated(b));
+        if new_message {
+            memory.reset();
+        }
         let mut hits = 0;
+        let mut whole_rescan = false;
         for patterns in &self.by_buffer {
             let Some(bytes) = buffers.get(patterns.buffer) else {
                 continue;
             };
-            for found in patterns.automaton.find_overlapping_iter(bytes) {
-                hits += 1;
-                for &r in &patterns.rules[found.pattern().as_usize()] {
-                    candidate(r);
-                }
+            if !patterns.read_by_rules.iter().any(|&b| buffers.updated(b)) {
+                continue;
             }
+            let mut report = |id: u32| {
+                hits += 1;
+                if let Some(rules) = patterns.rules.get(id as usize) {
+                    rules.iter().for_each(|&r| candidate(r));
+                }
+            };
+            // Only a body this event grew is its direction's current body: anything else (the
+            // other direction's body, needed by a rule that reads an updated buffer) is
+            // scanned whole and leaves the memory alone.
+            let remembered = GROWING.contains(&patterns.buffer) && buffers.updated(patterns.buffer);
+            if !remembered {
+                patterns
+                    .matcher
+                    .scan(bytes, scratch, &mut |id, _| report(id));
+                continue;
+            }
+            if memory.buffer != Some(patterns.buffer) || memory.scanned as usize > bytes.len() {
+                *memory = HttpScanMemory {
+                    buffer: Some(patterns.buffer),
+                    ..HttpScanMemory::default()
+                };
+            }
+            memory.hits().for_each(&mut report);
+            let from = if memory.overflowed {
+                whole_rescan = true;
+                0
+            } else {
+                let overlap = patterns.matcher.max_pattern_len().saturating_sub(1);
+                (memory.scanned as usize).saturating_sub(overlap)
+            };
+            if let Some(fresh) = bytes.get(from..).filter(|f| !f.is_empty()) {
+                patterns.matcher.scan(fresh, scratch, &mut |id, _| {
+                    memory.remember(id);
+                    report(id);
+                });
+            }
+            memory.scanned = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         }
         for &r in &self.unindexed {
             candidate(r);
         }
-        hits
+        (hits, whole_rescan)
     }
 }
 
@@ -630,5 +792,205 @@ mod detect_tests {
             out.iter().map(|id| set.rule(*id).sid).collect::<Vec<_>>(),
             [6]
         );
+    }
+}
+
+#[cfg(test)]
+mod growing_tests {
+    //! [`HttpScanMemory`]: bodies scanned in their new bytes find what whole scans find.
+
+    use super::detect_tests_support::*;
+    use super::*;
+    use crate::ruleset::HttpScanMemory;
+
+    const SPLIT_RULE: &str = r#"alert tcp any any -> any any (file_data; content:"evilpayload"; content:"trigger"; distance:0; sid:1;)"#;
+
+    /// sids matching each event in turn, with one memory across the events.
+    fn series(rules: &[&str], events: &[Event]) -> Vec<Vec<u32>> {
+        let set = rules_of(rules);
+        let mut memory = HttpScanMemory::default();
+        let mut scratch = set.new_scratch();
+        events
+            .iter()
+            .map(|event| sids_with(&set, event, &mut memory, &mut scratch))
+            .collect()
+    }
+
+    fn body(bytes: &[u8]) -> Event<'_> {
+        Event {
+            buffers: vec![(Buffer::FileData, bytes)],
+            updated: vec![Buffer::FileData],
+        }
+    }
+
+    #[test]
+    fn memory_is_small_enough_for_every_http_flow() {
+        assert!(std::mem::size_of::<HttpScanMemory>() <= 40);
+    }
+
+    #[test]
+    fn fast_pattern_in_an_earlier_event_still_makes_the_rule_a_candidate() {
+        let out = series(
+            &[SPLIT_RULE],
+            &[
+                body(b"xx evilpayload yy"),
+                body(b"xx evilpayload yy zz trigger"),
+            ],
+        );
+        assert_eq!(out, [vec![], vec![1]]);
+    }
+
+    #[test]
+    fn pattern_split_across_events_is_found() {
+        let out = series(
+            &[SPLIT_RULE],
+            &[
+                body(b"aaaaaaaaaaevilpay"),
+                body(b"aaaaaaaaaaevilpayload trigger"),
+            ],
+        );
+        assert_eq!(out, [vec![], vec![1]]);
+    }
+
+    #[test]
+    fn a_new_message_forgets_what_the_last_body_scanned() {
+        let old = [b'x'; 40];
+        let mut new = b"evilpayload trigger".to_vec();
+        new.resize(50, b'.');
+        let mut next = body(&new);
+        next.buffers.push((Buffer::HttpStatCode, b"200"));
+        next.updated.push(Buffer::HttpStatCode);
+        assert_eq!(
+            series(&[SPLIT_RULE], &[body(&old), next]),
+            [vec![], vec![1]]
+        );
+    }
+
+    #[test]
+    fn a_shorter_body_is_scanned_from_its_start() {
+        let old = [b'x'; 60];
+        let mut new = b"evilpayload trigger".to_vec();
+        new.resize(50, b'.');
+        assert_eq!(
+            series(&[SPLIT_RULE], &[body(&old), body(&new)]),
+            [vec![], vec![1]]
+        );
+    }
+
+    #[test]
+    fn more_patterns_than_remembered_fall_back_to_whole_scans() {
+        let count = REMEMBERED_HITS + 6;
+        let texts: Vec<String> = (0..count)
+            .map(|i| {
+                format!(
+                    r#"alert tcp any any -> any any (file_data; content:"marker{i:03}"; content:"theend"; distance:0; sid:{};)"#,
+                    i + 1
+                )
+            })
+            .collect();
+        let rules: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut first: Vec<u8> = Vec::new();
+        for i in 0..count {
+            first.extend_from_slice(format!("marker{i:03} ").as_bytes());
+        }
+        let mut second = first.clone();
+        second.extend_from_slice(b"theend");
+        let mut third = second.clone();
+        third.extend_from_slice(b" more");
+        let out = series(&rules, &[body(&first), body(&second), body(&third)]);
+        let all: Vec<u32> = (1..=count as u32).collect();
+        assert_eq!(out[0], Vec::<u32>::new());
+        assert_eq!(out[1], all);
+        assert_eq!(out[2], all);
+    }
+}
+
+#[cfg(test)]
+mod detect_tests_support {
+    //! Rule sets and HTTP events for the detection tests.
+
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::load::rules_from_text;
+    use crate::ruleset::{
+        BufferKind, BuildOptions, FlowBits, FlowContext, HttpScanMemory, IpFields, PacketContext,
+        RuleSet, Scratch, TcpFields,
+    };
+
+    pub fn rules_of(texts: &[&str]) -> RuleSet {
+        let parsed = rules_from_text(&texts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+        RuleSet::build(parsed, &BuildOptions::default())
+    }
+
+    /// An HTTP event: buffers present, and which of them the event updated.
+    pub struct Event<'a> {
+        pub buffers: Vec<(Buffer, &'a [u8])>,
+        pub updated: Vec<Buffer>,
+    }
+
+    impl AppBuffers for Event<'_> {
+        fn get(&self, buffer: Buffer) -> Option<&[u8]> {
+            self.buffers
+                .iter()
+                .find(|(b, _)| *b == buffer)
+                .map(|(_, v)| *v)
+        }
+        fn updated(&self, buffer: Buffer) -> bool {
+            self.updated.contains(&buffer)
+        }
+    }
+
+    fn ctx() -> PacketContext {
+        PacketContext {
+            ip_proto: 6,
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            src_port: 80,
+            dst_port: 40000,
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 1,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: Some(TcpFields {
+                flags: 0x18,
+                seq: 1,
+                ack: 1,
+                window: 512,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server: false,
+                app_proto: Some(crate::ast::AppProto::Http),
+            },
+            buffer: BufferKind::Stream,
+            dsize: 0,
+            stream_events: 0,
+        }
+    }
+
+    /// Sorted sids matching `event`.
+    pub fn sids_with(
+        set: &RuleSet,
+        event: &Event,
+        memory: &mut HttpScanMemory,
+        scratch: &mut Scratch,
+    ) -> Vec<u32> {
+        let mut out = Vec::new();
+        set.detect_app_with_memory(
+            &ctx(),
+            event,
+            memory,
+            &mut FlowBits::default(),
+            scratch,
+            &mut out,
+        );
+        let mut sids: Vec<u32> = out.iter().map(|id| set.rule(*id).sid).collect();
+        sids.sort_unstable();
+        sids
     }
 }

@@ -138,6 +138,7 @@ fn precompile_vectorscan(
     patterns: &[Option<(Vec<u8>, bool)>],
     kind: MpmKind,
     cache: &mut MatcherCache,
+    disk: Option<&mpm::DiskCache>,
 ) {
     if !mpm::VECTORSCAN_BUILT || kind == MpmKind::Ac {
         return;
@@ -168,7 +169,7 @@ fn precompile_vectorscan(
                             .iter()
                             .map(|(b, nocase)| (b.as_slice(), *nocase))
                             .collect();
-                        if let Ok(m) = mpm::build_matcher(kind, &numbered(&order)) {
+                        if let Ok(m) = mpm::build_matcher_cached(kind, &numbered(&order), disk) {
                             done.push((i, Arc::from(m)));
                         }
                     }
@@ -628,6 +629,9 @@ pub struct GroupStats {
     pub hs_sets: usize,
     /// Distinct matchers built with the pure-Rust `hash` matcher.
     pub hash_sets: usize,
+    /// Vectorscan databases read from, compiled for, or rejected by `detect.cache-dir`
+    /// (packet groups and HTTP buffers; zero without a cache).
+    pub disk_cache: mpm::DiskCacheStats,
 }
 
 /// Build the groups of every slot with the `kind` matcher back end. Also returns a scratch
@@ -635,6 +639,7 @@ pub struct GroupStats {
 pub(crate) fn build_groups(
     rules: &[Rule],
     kind: MpmKind,
+    disk: Option<&mpm::DiskCache>,
 ) -> ([ClassGroups; SLOTS], GroupStats, MpmScratch) {
     let patterns: Vec<Option<(Vec<u8>, bool)>> = rules.iter().map(fast_pattern).collect();
     let mut generic: [Vec<u32>; SLOTS] = Default::default();
@@ -692,7 +697,7 @@ pub(crate) fn build_groups(
     member_lists.sort_unstable();
     member_lists.dedup();
     let lists: Vec<&[u32]> = member_lists.iter().map(Vec::as_slice).collect();
-    precompile_vectorscan(&lists, &patterns, kind, &mut cache);
+    precompile_vectorscan(&lists, &patterns, kind, &mut cache, disk);
     let mut shared: HashMap<Vec<u32>, Arc<Group>> = HashMap::new();
     let mut stats = GroupStats::default();
     let mut prototype = MpmScratch::new();

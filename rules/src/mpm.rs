@@ -21,10 +21,14 @@
 //! - `auto`: `hs` for sets of [`AUTO_HS_MIN_PATTERNS`] patterns or more when `vectorscan` is
 //!   built in, `hash` otherwise (see the constant for the measurements behind it).
 //!
+//! [`DiskCache`] (the `detect.cache-dir` setting) keeps compiled Vectorscan databases between
+//! loads; its entries are verified before use, never trusted blindly.
+//!
 //! Not here: which patterns a rule contributes and what a hit means (see [`crate::group`]).
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -179,15 +183,83 @@ pub fn lower_into(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend(bytes.iter().map(u8::to_ascii_lowercase));
 }
 
+/// A directory of compiled Vectorscan databases (the `detect.cache-dir` setting), so that a
+/// ruleset loaded again skips the compiles that dominate its load time.
+///
+/// One file per pattern set, named by a 128-bit hash of the patterns, their flags and ids, the
+/// Vectorscan version and this file format; it holds a header (magic, that key, the payload
+/// length and checksum) and the `hs_serialize_database` bytes. An entry that does not verify
+/// (truncated, corrupt, another version or platform) is never trusted: it is counted in
+/// [`DiskCacheStats::rejected`], logged, and replaced by a fresh compile. Writes go to a
+/// temporary file renamed into place, so concurrent loaders see whole entries or none.
+#[derive(Debug)]
+pub struct DiskCache {
+    dir: std::path::PathBuf,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    rejected: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+/// What a [`DiskCache`] did during one build.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskCacheStats {
+    /// Databases read from the cache.
+    pub hits: u64,
+    /// Databases compiled because no entry existed.
+    pub misses: u64,
+    /// Entries present but not trusted (corrupt, stale, other version): compiled again.
+    pub rejected: u64,
+    /// Entries that could not be written (the build still succeeded).
+    pub write_errors: u64,
+}
+
+impl DiskCache {
+    /// A cache in `dir` (created on first write).
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> DiskCache {
+        DiskCache {
+            dir: dir.into(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    pub fn stats(&self) -> DiskCacheStats {
+        DiskCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            write_errors: self.write_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Build a matcher with the back end `kind` resolves to for this many patterns. A Vectorscan
 /// compile failure falls back to aho-corasick (logged); an error means neither could build.
 pub fn build_matcher(
     kind: MpmKind,
     patterns: &[MpmPattern<'_>],
 ) -> Result<Box<dyn MultiPatternMatcher>, MpmError> {
+    build_matcher_cached(kind, patterns, None)
+}
+
+/// [`build_matcher`], reading and filling `disk` for Vectorscan databases.
+pub fn build_matcher_cached(
+    kind: MpmKind,
+    patterns: &[MpmPattern<'_>],
+    disk: Option<&DiskCache>,
+) -> Result<Box<dyn MultiPatternMatcher>, MpmError> {
+    #[cfg(not(feature = "vectorscan"))]
+    let _ = disk;
     match kind.resolve(patterns.len()) {
         #[cfg(feature = "vectorscan")]
-        MpmKind::Hs => match hs::HsMatcher::build(patterns) {
+        MpmKind::Hs => match hs::HsMatcher::build_cached(patterns, disk) {
             Ok(m) => Ok(Box::new(m)),
             Err(err) => {
                 tracing::warn!("Vectorscan could not compile a pattern set ({err}); using hash");

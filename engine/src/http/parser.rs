@@ -194,6 +194,8 @@ impl Half {
 pub struct HttpState {
     halves: [Half; 2],
     pending: VecDeque<RequestKind>,
+    /// Per direction: what the rules' prefilter already scanned of the growing body.
+    scan_memory: [nfips_rules::ruleset::HttpScanMemory; 2],
     /// Bytes last charged to the stream memcap for this state (see [`HttpState::charge_due`]).
     charged: usize,
 }
@@ -206,12 +208,21 @@ impl Default for HttpState {
                 Half::new(Direction::ToClient),
             ],
             pending: VecDeque::new(),
+            scan_memory: Default::default(),
             charged: 0,
         }
     }
 }
 
 impl HttpState {
+    /// The prefilter memory of `direction` (see `RuleSet::detect_http_with_memory`).
+    pub fn scan_memory(
+        &mut self,
+        direction: Direction,
+    ) -> &mut nfips_rules::ruleset::HttpScanMemory {
+        &mut self.scan_memory[direction.index()]
+    }
+
     /// The current message's buffer in `direction`, if the message has it.
     pub fn buffer(&self, direction: Direction, buffer: Buffer) -> Option<&[u8]> {
         self.halves[direction.index()].buffer(buffer)

@@ -5,11 +5,13 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_ulonglong, c_void, CStr};
 use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering;
 
 use hyperscan_sys as ffi;
 
 use super::{
-    check_patterns, MpmError, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher,
+    check_patterns, DiskCache, MpmError, MpmInput, MpmKind, MpmPattern, MpmScratch,
+    MultiPatternMatcher,
 };
 
 /// A compiled database. Vectorscan databases are immutable and may be scanned from many
@@ -40,6 +42,149 @@ fn hs_error(what: &str, code: ffi::hs_error_t) -> MpmError {
 }
 
 impl HsMatcher {
+    /// [`HsMatcher::build`] through `disk`: a verified entry is deserialized instead of
+    /// compiled; a compiled database is written back (failures to write are counted, not fatal).
+    pub fn build_cached(
+        patterns: &[MpmPattern<'_>],
+        disk: Option<&DiskCache>,
+    ) -> Result<HsMatcher, MpmError> {
+        let Some(disk) = disk else {
+            return HsMatcher::build(patterns);
+        };
+        check_patterns(patterns)?;
+        let key = cache_key(patterns);
+        let path = disk.dir.join(format!("{:032x}.hsdb", key));
+        match std::fs::read(&path) {
+            Ok(bytes) => match HsMatcher::from_entry(&bytes, key, patterns) {
+                Ok(matcher) => {
+                    disk.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(matcher);
+                }
+                Err(why) => {
+                    disk.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        "Vectorscan cache entry {} not used ({why}); compiling again",
+                        path.display()
+                    );
+                }
+            },
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                disk.misses.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => {
+                disk.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "Vectorscan cache entry {} unreadable ({err}); compiling again",
+                    path.display()
+                );
+            }
+        }
+        let matcher = HsMatcher::build(patterns)?;
+        if let Err(err) = matcher.write_entry(&disk.dir, &path, key) {
+            disk.write_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "Vectorscan cache entry {} not written ({err}); check detect.cache-dir",
+                path.display()
+            );
+        }
+        Ok(matcher)
+    }
+
+    /// A matcher from a cache entry, when it verifies for `key`.
+    fn from_entry(
+        entry: &[u8],
+        key: u128,
+        patterns: &[MpmPattern<'_>],
+    ) -> Result<HsMatcher, String> {
+        let header = entry.get(..ENTRY_HEADER).ok_or("shorter than its header")?;
+        let field = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&header[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        if &header[..8] != ENTRY_MAGIC {
+            return Err("not an nfips Vectorscan cache entry".into());
+        }
+        let stored_key = (u128::from(field(8)) << 64) | u128::from(field(16));
+        if stored_key != key {
+            return Err("made for other patterns".into());
+        }
+        let payload = &entry[ENTRY_HEADER..];
+        if field(24) != payload.len() as u64 {
+            return Err(format!(
+                "truncated ({} of {} bytes)",
+                payload.len(),
+                field(24)
+            ));
+        }
+        if field(32) != fnv1a(FNV_OFFSET, payload) {
+            return Err("checksum mismatch".into());
+        }
+        let mut db = ptr::null_mut();
+        // SAFETY: payload is a readable byte slice; Vectorscan validates it (magic, version,
+        // platform, CRC) and writes a database pointer only on success.
+        let rc = unsafe {
+            ffi::hs_deserialize_database(payload.as_ptr().cast(), payload.len(), &mut db)
+        };
+        if rc != ffi::HS_SUCCESS as ffi::hs_error_t {
+            return Err(format!(
+                "Vectorscan refused it (error {rc}: other version or platform?)"
+            ));
+        }
+        let db = NonNull::new(db).ok_or("Vectorscan returned no database")?;
+        let mut db_bytes = 0;
+        // SAFETY: db is a valid database.
+        unsafe { ffi::hs_database_size(db.as_ptr(), &mut db_bytes) };
+        Ok(HsMatcher {
+            db,
+            ids: patterns.iter().map(|p| p.id).collect(),
+            max_len: patterns.iter().map(|p| p.bytes.len()).max().unwrap_or(0),
+            db_bytes,
+        })
+    }
+
+    /// Serialize into `path` (through a temporary file in `dir`, renamed into place).
+    fn write_entry(
+        &self,
+        dir: &std::path::Path,
+        path: &std::path::Path,
+        key: u128,
+    ) -> std::io::Result<()> {
+        let mut bytes: *mut c_char = ptr::null_mut();
+        let mut length = 0usize;
+        // SAFETY: db is valid; on success `bytes` is a malloc'd block of `length` bytes.
+        let rc = unsafe { ffi::hs_serialize_database(self.db.as_ptr(), &mut bytes, &mut length) };
+        if rc != ffi::HS_SUCCESS as ffi::hs_error_t || bytes.is_null() {
+            return Err(std::io::Error::other(format!(
+                "serialize failed (error {rc})"
+            )));
+        }
+        let mut entry = Vec::with_capacity(ENTRY_HEADER + length);
+        {
+            // SAFETY: Vectorscan returned `length` readable bytes at `bytes`.
+            let payload = unsafe { std::slice::from_raw_parts(bytes.cast::<u8>(), length) };
+            entry.extend_from_slice(ENTRY_MAGIC);
+            entry.extend_from_slice(&((key >> 64) as u64).to_le_bytes());
+            entry.extend_from_slice(&(key as u64).to_le_bytes());
+            entry.extend_from_slice(&(length as u64).to_le_bytes());
+            entry.extend_from_slice(&fnv1a(FNV_OFFSET, payload).to_le_bytes());
+            entry.extend_from_slice(payload);
+        }
+        // SAFETY: allocated by Vectorscan's misc allocator (malloc by default), freed once.
+        unsafe { free(bytes.cast()) };
+        std::fs::create_dir_all(dir)?;
+        let temporary = dir.join(format!(
+            ".{:032x}.{}.{:?}.tmp",
+            key,
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&temporary, &entry)?;
+        std::fs::rename(&temporary, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&temporary);
+        })
+    }
+
     pub fn build(patterns: &[MpmPattern<'_>]) -> Result<HsMatcher, MpmError> {
         check_patterns(patterns)?;
         if patterns.is_empty() {
@@ -98,6 +243,44 @@ impl HsMatcher {
             db_bytes,
         })
     }
+}
+
+extern "C" {
+    fn free(ptr: *mut c_void);
+}
+
+/// First bytes of a cache entry; the digit is the entry format version.
+const ENTRY_MAGIC: &[u8; 8] = b"NFIPSHS1";
+/// Magic, key (16), payload length (8), payload checksum (8).
+const ENTRY_HEADER: usize = 40;
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// 128 bits naming a pattern set's database: two differently seeded FNV-1a hashes over the
+/// entry format, the Vectorscan version and every pattern's length, bytes, flags and id.
+fn cache_key(patterns: &[MpmPattern<'_>]) -> u128 {
+    // SAFETY: hs_version returns a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr(ffi::hs_version()) }.to_bytes();
+    let mut halves = [FNV_OFFSET, FNV_OFFSET ^ 0x9e37_79b9_7f4a_7c15];
+    for (seed, hash) in halves.iter_mut().enumerate() {
+        *hash = fnv1a(*hash, &[seed as u8]);
+        *hash = fnv1a(*hash, ENTRY_MAGIC);
+        *hash = fnv1a(*hash, version);
+        for p in patterns {
+            *hash = fnv1a(*hash, &(p.bytes.len() as u64).to_le_bytes());
+            *hash = fnv1a(*hash, p.bytes);
+            *hash = fnv1a(*hash, &[u8::from(p.nocase)]);
+            *hash = fnv1a(*hash, &p.id.to_le_bytes());
+        }
+    }
+    (u128::from(halves[0]) << 64) | u128::from(halves[1])
 }
 
 /// `bytes` as a NUL-terminated expression matching exactly them: every byte as `\xNN`.
@@ -234,5 +417,121 @@ impl Drop for HsScratch {
             // SAFETY: allocated by hs_alloc_scratch or hs_clone_scratch, freed once.
             unsafe { ffi::hs_free_scratch(self.0) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh empty directory under the system temp dir, removed on drop.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("nfips-hs-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn patterns() -> Vec<MpmPattern<'static>> {
+        vec![
+            MpmPattern {
+                bytes: b"evil",
+                nocase: true,
+                id: 0,
+            },
+            MpmPattern {
+                bytes: b"\x00\x01MZ",
+                nocase: false,
+                id: 1,
+            },
+        ]
+    }
+
+    fn hits(m: &HsMatcher, hay: &[u8]) -> Vec<(u32, usize)> {
+        let mut proto = MpmScratch::new();
+        m.prepare_scratch(&mut proto).unwrap();
+        let mut out = Vec::new();
+        m.scan(hay, &mut proto, &mut |id, end| out.push((id, end)));
+        out.sort_unstable();
+        out
+    }
+
+    fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    const HAY: &[u8] = b"xxEVIL\x00\x01MZ";
+
+    #[test]
+    fn second_build_reads_the_entry_and_matches_the_same() {
+        let dir = TempDir::new("hit");
+        let disk = DiskCache::new(&dir.0);
+        let first = HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+        let second = HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+        assert_eq!(disk.stats().misses, 1);
+        assert_eq!(disk.stats().hits, 1);
+        assert_eq!(entries(&dir.0).len(), 1);
+        assert_eq!(hits(&second, HAY), hits(&first, HAY));
+        assert_eq!(hits(&second, HAY), [(0, 6), (1, 10)]);
+        assert_eq!(second.max_pattern_len(), 4);
+    }
+
+    #[test]
+    fn other_flags_or_ids_are_other_entries() {
+        let dir = TempDir::new("keys");
+        let disk = DiskCache::new(&dir.0);
+        let mut other = patterns();
+        other[0].nocase = false;
+        let mut renumbered = patterns();
+        renumbered[1].id = 7;
+        for set in [patterns(), other, renumbered] {
+            HsMatcher::build_cached(&set, Some(&disk)).unwrap();
+        }
+        assert_eq!(disk.stats().misses, 3);
+        assert_eq!(entries(&dir.0).len(), 3);
+    }
+
+    #[test]
+    fn corrupt_or_truncated_entry_is_rejected_counted_and_rewritten() {
+        for damage in ["flip", "truncate", "garbage"] {
+            let dir = TempDir::new(damage);
+            let disk = DiskCache::new(&dir.0);
+            HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+            let path = entries(&dir.0).pop().unwrap();
+            let mut bytes = std::fs::read(&path).unwrap();
+            match damage {
+                "flip" => *bytes.last_mut().unwrap() ^= 0xff,
+                "truncate" => bytes.truncate(bytes.len() / 2),
+                _ => bytes = b"not a database at all, but long enough for a header".to_vec(),
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let rebuilt = HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+            assert_eq!(disk.stats().rejected, 1, "{damage}");
+            assert_eq!(hits(&rebuilt, HAY), [(0, 6), (1, 10)], "{damage}");
+            HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+            assert_eq!(disk.stats().hits, 1, "{damage}: the entry was rewritten");
+        }
+    }
+
+    #[test]
+    fn unwritable_directory_is_a_counted_write_error_not_a_failure() {
+        let dir = TempDir::new("unwritable");
+        std::fs::write(&dir.0, b"a file where the directory should be").unwrap();
+        let disk = DiskCache::new(dir.0.join("sub"));
+        let m = HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+        assert_eq!(disk.stats().write_errors, 1);
+        assert_eq!(hits(&m, HAY), [(0, 6), (1, 10)]);
+        let _ = std::fs::remove_file(&dir.0);
     }
 }
