@@ -720,3 +720,27 @@ fn each_ping_is_its_own_flow_keyed_by_echo_id() {
     assert_eq!(alerts.len(), 1, "{}", run.stderr);
     assert_eq!(alerts[0]["pcap_cnt"], 2);
 }
+
+#[test]
+fn matching_limits_are_counted_in_the_summary() {
+    // "a" then "c" right after it: the first three "a"s are followed by "b", so the relative
+    // content is retried at each later "a"; a retry limit of 1 stops before the fourth.
+    let (_dir, rules, pcap) = one_packet_case(
+        b"abxabyabzac",
+        "alert udp any any -> any any (msg:\"r\"; content:\"a\"; content:\"c\"; within:1; distance:0; sid:1;)\n",
+    );
+    let limited = replay(&["--rules", &rules, "--set", "rules.retry-limit=1", &pcap]);
+    assert!(alerts_for(&limited.eve, 1).is_empty());
+    assert!(
+        limited.stderr.contains("detect.retry_limit_hits=1"),
+        "{}",
+        limited.stderr
+    );
+    let unlimited = replay(&["--rules", &rules, &pcap]);
+    assert_eq!(alerts_for(&unlimited.eve, 1).len(), 1);
+    assert!(
+        !unlimited.stderr.contains("detect.retry_limit_hits"),
+        "{}",
+        unlimited.stderr
+    );
+}

@@ -502,6 +502,12 @@ impl Detector {
         }
     }
 
+    /// Matching counters of this worker (since the rules were last loaded): limit hits of
+    /// `rules.pcre-*-limit` and `rules.retry-limit`, candidates, matches.
+    pub fn detect_stats(&self) -> nfips_rules::ruleset::DetectStats {
+        self.scratch.stats()
+    }
+
     /// HTTP parser counters of this worker.
     pub fn http_counters(&self) -> &HttpCounters {
         &self.http.counters

@@ -40,8 +40,8 @@ pub trait StickyCheck: Send + Sync {
     fn block(&self, addr: IpAddr, until_secs: u64);
 }
 
-/// Stream, defrag, HTTP and app-layer counters (about 140 names) a worker reports.
-const LAYER_COUNTERS_CAPACITY: usize = 224;
+/// Stream, defrag, detection, HTTP and app-layer counters (about 150 names) a worker reports.
+const LAYER_COUNTERS_CAPACITY: usize = 256;
 
 /// What all workers share.
 pub struct Shared {
@@ -288,6 +288,12 @@ impl Worker {
             ("stream", "pending_evictions", evictions),
         ]);
         self.defrag.counters(&mut self.stats.layer_counters);
+        self.stats.layer_counters.extend(
+            self.detector
+                .detect_stats()
+                .iter()
+                .map(|(name, value)| ("detect", name, value)),
+        );
         self.stats.layer_counters.extend(
             self.detector
                 .http_counters()

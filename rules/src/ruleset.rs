@@ -272,6 +272,22 @@ pub struct DetectStats {
     pub http_body_rescans: u64,
 }
 
+impl DetectStats {
+    /// Every counter by name, for stats output.
+    pub fn iter(&self) -> [(&'static str, u64); 8] {
+        [
+            ("buffers", self.buffers),
+            ("candidates", self.candidates),
+            ("pattern_hits", self.pattern_hits),
+            ("matches", self.matches),
+            ("pcre_limit_hits", self.pcre_limit_hits),
+            ("retry_limit_hits", self.retry_limit_hits),
+            ("mpm_failed_scans", self.mpm_failed_scans),
+            ("http_body_rescans", self.http_body_rescans),
+        ]
+    }
+}
+
 /// Per-thread mutable state for matching. Create with [`RuleSet::new_scratch`].
 pub struct Scratch {
     /// Epoch at which each rule was last made a candidate.
