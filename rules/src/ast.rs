@@ -177,9 +177,8 @@ impl fmt::Display for Origin {
 /// One loaded, supported rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
+    /// Where the rule was written (its text is not kept: ~10 MB for ET Open).
     pub origin: Origin,
-    /// The rule as written (continuations joined), for reports.
-    pub text: String,
     pub action: Action,
     pub protocol: Protocol,
     pub src: AddrSet,

@@ -22,7 +22,7 @@
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
 
 use crate::ast::{Buffer, DetectOption, Rule, UriLen};
-use crate::eval::{PayloadEval, PayloadOp};
+use crate::eval::{PayloadEval, PayloadOp, SearcherCache};
 use crate::group::{fast_pattern, fast_pattern_content};
 use crate::mpm::{
     build_matcher_cached, DiskCache, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher,
@@ -127,6 +127,7 @@ impl HttpIndex {
     /// [`HttpIndex::prepare_scratch`] before scanning).
     pub fn build(rules: &[Rule], kind: MpmKind, disk: Option<&DiskCache>) -> HttpIndex {
         let mut index = HttpIndex::default();
+        let mut searchers = SearcherCache::default();
         // Per buffer: (lowercased fast pattern, rule) pairs.
         // Per (buffer, whether its rules also read a volatile buffer): rules that also read
         // the packet or a body become ready at nearly every event, so a stable buffer (URI,
@@ -138,7 +139,9 @@ impl HttpIndex {
                 index.runs.push(None);
                 continue;
             }
-            index.runs.push(Some(BufferRuns::compile(&rule.detection)));
+            index
+                .runs
+                .push(Some(BufferRuns::compile_with(&rule.detection, &mut searchers)));
             let (Some(content), Some((bytes, _))) =
                 (fast_pattern_content(rule), fast_pattern(rule))
             else {
@@ -324,14 +327,19 @@ struct BufferRun {
 pub struct BufferRuns {
     runs: Vec<BufferRun>,
     /// byte_extract variables of the rule. They are numbered in rule order and all live in one
-    /// run (the parser keeps byte_* options in the packet), so a run's own numbering is the
-    /// rule's.
+    /// run (the parser keeps a rule's byte_extract options in one buffer), so a run's own
+    /// numbering is the rule's.
     vars: usize,
 }
 
 impl BufferRuns {
     /// Splits and compiles the payload options of `detection` (header options are ignored).
     pub fn compile(detection: &[DetectOption]) -> BufferRuns {
+        Self::compile_with(detection, &mut SearcherCache::default())
+    }
+
+    /// [`BufferRuns::compile`] sharing content searchers through `cache`.
+    pub(crate) fn compile_with(detection: &[DetectOption], cache: &mut SearcherCache) -> BufferRuns {
         let mut order: Vec<Buffer> = Vec::new();
         for option in detection {
             let reads_buffer =
@@ -349,7 +357,7 @@ impl BufferRuns {
                     .filter(|o| o.buffer() == buffer && crate::eval::is_payload_option(o))
                     .cloned()
                     .collect();
-                let (ops, run_vars) = PayloadOp::compile_all(&options);
+                let (ops, run_vars) = PayloadOp::compile_all(&options, cache);
                 vars += run_vars;
                 let lengths = detection
                     .iter()

@@ -26,6 +26,7 @@
 //! Not here: choosing which rules to evaluate (see [`crate::group`]) and result ordering (see
 //! [`crate::ruleset`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use memchr::memmem;
@@ -331,24 +332,55 @@ pub(crate) fn is_data_at(d: &IsDataAt, len: usize, cursor: usize, vars: &[i64]) 
 /// A content compiled for searching.
 #[derive(Debug)]
 pub(crate) struct ContentOp {
-    /// The pattern, lowercased when `nocase`.
-    needle: Box<[u8]>,
-    finder: memmem::Finder<'static>,
+    searcher: Searcher,
+    /// The content's modifiers; its pattern lives in `searcher` (emptied here: one copy).
     spec: Content,
 }
 
-impl ContentOp {
-    fn new(spec: &Content) -> ContentOp {
-        let needle: Box<[u8]> = if spec.nocase {
-            spec.pattern.to_ascii_lowercase().into()
+/// How a content is searched. Shared between the identical contents of a rule set through a
+/// [`SearcherCache`]: ET Open has ~50,000 contents but ~20,000 distinct ones, and a compiled
+/// `memmem::Finder` is ~300 bytes.
+#[derive(Clone, Debug)]
+enum Searcher {
+    Exact(Arc<memmem::Finder<'static>>),
+    /// The lowercased needle ([`find_nocase`] needs no compiled searcher).
+    NoCase(Arc<[u8]>),
+}
+
+/// The searchers compiled so far while building one rule set (per building thread).
+#[derive(Debug, Default)]
+pub(crate) struct SearcherCache(HashMap<(Box<[u8]>, bool), Searcher>);
+
+impl SearcherCache {
+    fn searcher(&mut self, pattern: &[u8], nocase: bool) -> Searcher {
+        if let Some(found) = self.0.get(&(Box::from(pattern), nocase)) {
+            return found.clone();
+        }
+        let searcher = if nocase {
+            Searcher::NoCase(Arc::from(pattern.to_ascii_lowercase()))
         } else {
-            spec.pattern.clone().into()
+            Searcher::Exact(Arc::new(memmem::Finder::new(pattern).into_owned()))
         };
-        let finder = memmem::Finder::new(&needle[..]).into_owned();
-        ContentOp {
-            needle,
-            finder,
-            spec: spec.clone(),
+        self.0.insert((Box::from(pattern), nocase), searcher.clone());
+        searcher
+    }
+}
+
+impl ContentOp {
+    fn new(spec: &Content, cache: &mut SearcherCache) -> ContentOp {
+        let searcher = cache.searcher(&spec.pattern, spec.nocase);
+        let spec = Content {
+            pattern: Vec::new(),
+            ..spec.clone()
+        };
+        ContentOp { searcher, spec }
+    }
+
+    /// The pattern's length.
+    fn len(&self) -> usize {
+        match &self.searcher {
+            Searcher::Exact(finder) => finder.needle().len(),
+            Searcher::NoCase(needle) => needle.len(),
         }
     }
 
@@ -369,10 +401,9 @@ impl ContentOp {
     /// First occurrence starting at or after `from` that ends by `hi`.
     fn find(&self, buf: &[u8], from: usize, hi: usize) -> Option<usize> {
         let hay = buf.get(from..hi)?;
-        let found = if self.spec.nocase {
-            find_nocase(hay, &self.needle)
-        } else {
-            self.finder.find(hay)
+        let found = match &self.searcher {
+            Searcher::Exact(finder) => finder.find(hay),
+            Searcher::NoCase(needle) => find_nocase(hay, needle),
         };
         found.map(|p| p + from)
     }
@@ -417,12 +448,15 @@ pub(crate) enum PayloadOp {
 impl PayloadOp {
     /// Compile the payload options of `options`, in order. Returns the ops and the number of
     /// byte_extract variables.
-    pub(crate) fn compile_all(options: &[DetectOption]) -> (Vec<PayloadOp>, usize) {
+    pub(crate) fn compile_all(
+        options: &[DetectOption],
+        cache: &mut SearcherCache,
+    ) -> (Vec<PayloadOp>, usize) {
         let mut ops = Vec::new();
         let mut vars = 0;
         for option in options {
             let op = match option {
-                DetectOption::Content(c) => PayloadOp::Content(Box::new(ContentOp::new(c))),
+                DetectOption::Content(c) => PayloadOp::Content(Box::new(ContentOp::new(c, cache))),
                 DetectOption::Pcre(p) => PayloadOp::Pcre {
                     regex: Arc::clone(&p.regex),
                     negated: p.negated,
@@ -485,7 +519,7 @@ impl PayloadEval<'_> {
                 }
                 let mut from = lo;
                 while let Some(pos) = c.find(self.buf, from, hi) {
-                    if self.run(rest, pos + c.needle.len()) {
+                    if self.run(rest, pos + c.len()) {
                         return true;
                     }
                     if !self.take_retry() {

@@ -92,7 +92,7 @@ pub fn parse_rule(text: &str, origin: Origin, ctx: &mut ParseContext) -> Result<
             .option(keyword, arg.as_deref(), ctx)
             .map_err(reject)?;
     }
-    builder.finish(origin, text, ctx.classes).map_err(reject)
+    builder.finish(origin, ctx.classes).map_err(reject)
 }
 
 /// Split `header (options)`.
@@ -1153,12 +1153,7 @@ impl RuleBuilder {
         Ok(())
     }
 
-    fn finish(
-        self,
-        origin: Origin,
-        text: &str,
-        classes: &Classifications,
-    ) -> Result<Rule, Rejection> {
+    fn finish(self, origin: Origin, classes: &Classifications) -> Result<Rule, Rejection> {
         // Snort checks these once the whole rule is read (modifiers may follow fast_pattern).
         for option in &self.detection {
             let DetectOption::Content(c) = option else {
@@ -1196,7 +1191,6 @@ impl RuleBuilder {
         let header = self.header;
         Ok(Rule {
             origin,
-            text: text.to_string(),
             action: header.action,
             protocol: header.protocol,
             src: header.src,

@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::ptr::{self, NonNull};
+use std::sync::OnceLock;
 
 use pcre2_sys::{
     pcre2_code_8, pcre2_code_free_8, pcre2_compile_8, pcre2_get_error_message_8,
@@ -58,12 +59,15 @@ pub struct Regex {
     body: String,
     flags: PcreFlags,
     code: NonNull<pcre2_code_8>,
-    jit: bool,
+    /// Whether pcre2's JIT compiled the pattern; JIT compilation happens at the first search
+    /// (most rules' patterns never run, and JIT code is ~9 MB for ET Open).
+    jit: OnceLock<bool>,
 }
 
-// SAFETY: a compiled pcre2 code object (JIT included) is read-only after compilation and pcre2
-// documents it as safe to use from several threads at once; per-match state lives in
-// `PcreScratch`, which is never shared.
+// SAFETY: a compiled pcre2 code object is read-only after compilation and pcre2 documents it
+// as safe to use from several threads at once. Its one later change, JIT compilation, runs
+// inside `OnceLock::get_or_init` before any search: other threads wait for it, no search runs
+// while it happens. Per-match state lives in `PcreScratch`, which is never shared.
 unsafe impl Send for Regex {}
 unsafe impl Sync for Regex {}
 
@@ -129,14 +133,11 @@ impl Regex {
                 error_message(error_code)
             ));
         };
-        // SAFETY: `code` is a valid compiled pattern. A JIT failure (no JIT on this platform,
-        // or a pattern too complex for it) leaves the interpreter in use.
-        let jit = unsafe { pcre2_jit_compile_8(code.as_ptr(), PCRE2_JIT_COMPLETE) } == 0;
         Ok(Regex {
             body: body.to_string(),
             flags,
             code,
-            jit,
+            jit: OnceLock::new(),
         })
     }
 
@@ -148,9 +149,14 @@ impl Regex {
         self.flags
     }
 
-    /// Whether pcre2's JIT compiled this pattern.
+    /// Whether pcre2's JIT compiled this pattern (compiling it now if no search has yet).
     pub fn is_jit(&self) -> bool {
-        self.jit
+        *self.jit.get_or_init(|| {
+            // SAFETY: `code` is a valid compiled pattern and no search runs on it until this
+            // returns (see the Sync impl). A JIT failure (no JIT on this platform, or a pattern
+            // too complex for it) leaves the interpreter in use.
+            unsafe { pcre2_jit_compile_8(self.code.as_ptr(), PCRE2_JIT_COMPLETE) == 0 }
+        })
     }
 
     /// Search `subject` from byte `start` (earlier bytes are still visible to lookbehind and
@@ -165,6 +171,7 @@ impl Regex {
         if start > subject.len() {
             return PcreOutcome::NoMatch;
         }
+        self.is_jit();
         let context = if ignore_limits {
             scratch.unlimited
         } else {

@@ -353,6 +353,7 @@ impl RuleSet {
                 .collect()
         };
         let mut compiled = Vec::with_capacity(rules.len());
+        let mut searchers = eval::SearcherCache::default();
         let mut eval_key = Vec::with_capacity(rules.len());
         let mut out_key = Vec::with_capacity(rules.len());
         for (index, rule) in rules.iter().enumerate() {
@@ -367,7 +368,7 @@ impl RuleSet {
                     .count();
                 (Vec::new(), vars)
             } else {
-                PayloadOp::compile_all(&rule.detection)
+                PayloadOp::compile_all(&rule.detection, &mut searchers)
             };
             let header_options = rule
                 .detection

@@ -17,7 +17,6 @@ pub fn rule(sid: u32, detection: Vec<DetectOption>) -> Rule {
             file: Arc::from("test.rules"),
             line: sid as usize,
         },
-        text: String::new(),
         action: Action::Alert,
         protocol: Protocol::Tcp,
         src: AddrSet::any(),
