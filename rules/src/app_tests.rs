@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::ast::{AppProto, Buffer, BufferSide, Origin, Protocol, Rule};
 use crate::classification::Classifications;
-use crate::parse::{parse_rule, ParseContext, PcreCache, Rejection};
+use crate::parse::{parse_rule, ParseCache, ParseContext, Rejection};
 use crate::ruleset::{
     AppBuffers, BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
     TcpFields,
@@ -16,12 +16,12 @@ use crate::vars::Vars;
 
 fn parse(text: &str) -> Result<Rule, Rejection> {
     let classes = Classifications::builtin();
-    let mut cache = PcreCache::new();
+    let mut cache = ParseCache::default();
     let mut vars = Vars::with_defaults();
     let mut ctx = ParseContext {
         vars: &mut vars,
         classes: &classes,
-        pcre_cache: &mut cache,
+        cache: &mut cache,
     };
     let origin = Origin {
         file: Arc::from("t.rules"),

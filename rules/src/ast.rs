@@ -194,8 +194,10 @@ pub struct Rule {
     pub classtype: Option<String>,
     /// `priority:` if given, else the classtype's priority, else 3 (Snort's default).
     pub priority: u32,
-    pub references: Vec<(String, String)>,
-    pub metadata: Vec<String>,
+    /// `(system, id)`; the strings are shared between rules (see `parse::ParseCache`).
+    pub references: Vec<(Arc<str>, Arc<str>)>,
+    /// `metadata:` entries (`key value`), shared between rules.
+    pub metadata: Vec<Arc<str>>,
     /// Payload and header tests, in rule order (order matters for relative options).
     pub detection: Vec<DetectOption>,
     pub flow: FlowOptions,

@@ -139,9 +139,10 @@ impl HttpIndex {
                 index.runs.push(None);
                 continue;
             }
-            index
-                .runs
-                .push(Some(BufferRuns::compile_with(&rule.detection, &mut searchers)));
+            index.runs.push(Some(BufferRuns::compile_with(
+                &rule.detection,
+                &mut searchers,
+            )));
             let (Some(content), Some((bytes, _))) =
                 (fast_pattern_content(rule), fast_pattern(rule))
             else {
@@ -339,7 +340,10 @@ impl BufferRuns {
     }
 
     /// [`BufferRuns::compile`] sharing content searchers through `cache`.
-    pub(crate) fn compile_with(detection: &[DetectOption], cache: &mut SearcherCache) -> BufferRuns {
+    pub(crate) fn compile_with(
+        detection: &[DetectOption],
+        cache: &mut SearcherCache,
+    ) -> BufferRuns {
         let mut order: Vec<Buffer> = Vec::new();
         for option in detection {
             let reads_buffer =

@@ -361,7 +361,8 @@ impl SearcherCache {
         } else {
             Searcher::Exact(Arc::new(memmem::Finder::new(pattern).into_owned()))
         };
-        self.0.insert((Box::from(pattern), nocase), searcher.clone());
+        self.0
+            .insert((Box::from(pattern), nocase), searcher.clone());
         searcher
     }
 }
@@ -477,6 +478,7 @@ impl PayloadOp {
             };
             ops.push(op);
         }
+        ops.shrink_to_fit();
         (ops, vars)
     }
 }

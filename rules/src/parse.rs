@@ -7,7 +7,7 @@
 //! half-applied). Not a file reader: lines, continuations, includes and variables definitions
 //! live in [`crate::load`]; the variable grammar in [`crate::vars`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::ast::{self, *};
@@ -31,14 +31,30 @@ pub struct Rejected {
     pub sid: Option<u32>,
 }
 
-/// Compiled pcre bodies shared between rules that use the same one.
-pub type PcreCache = HashMap<(String, u16), Arc<Regex>>;
+/// What rules of one load share: compiled pcre bodies, and the strings rules repeat
+/// (metadata entries, reference systems: ET Open repeats most of them thousands of times).
+#[derive(Default)]
+pub struct ParseCache {
+    pcre: HashMap<(String, u16), Arc<Regex>>,
+    strings: HashSet<Arc<str>>,
+}
+
+impl ParseCache {
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.strings.get(text) {
+            return Arc::clone(known);
+        }
+        let interned: Arc<str> = Arc::from(text);
+        self.strings.insert(Arc::clone(&interned));
+        interned
+    }
+}
 
 /// What parsing needs besides the text.
 pub struct ParseContext<'a> {
     pub vars: &'a mut Vars,
     pub classes: &'a Classifications,
-    pub pcre_cache: &'a mut PcreCache,
+    pub cache: &'a mut ParseCache,
 }
 
 /// Header protocols of application layers (Suricata) and pseudo-protocols.
@@ -346,8 +362,8 @@ struct RuleBuilder {
     msg: String,
     classtype: Option<String>,
     priority: Option<u32>,
-    references: Vec<(String, String)>,
-    metadata: Vec<String>,
+    references: Vec<(Arc<str>, Arc<str>)>,
+    metadata: Vec<Arc<str>>,
     detection: Vec<DetectOption>,
     /// Index in `detection` of the content that modifiers attach to.
     last_content: Option<usize>,
@@ -429,17 +445,15 @@ impl RuleBuilder {
                 let Some((system, id)) = value.split_once(',') else {
                     return err(format!("reference: `{value}` needs `system,id`"));
                 };
-                self.references
-                    .push((system.trim().to_string(), id.trim().to_string()));
+                let entry = (ctx.cache.intern(system.trim()), ctx.cache.intern(id.trim()));
+                self.references.push(entry);
             }
             "metadata" => {
                 let value = need(arg)?;
-                self.metadata.extend(
-                    value
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty()),
-                );
+                let entries = value.split(',').map(str::trim).filter(|s| !s.is_empty());
+                for entry in entries {
+                    self.metadata.push(ctx.cache.intern(entry));
+                }
             }
             "content" => self.content(&need(arg)?)?,
             "nocase" => {
@@ -828,14 +842,14 @@ impl RuleBuilder {
             }
         }
         let key = (body.to_string(), pcre_flags_key(flags));
-        let regex = match ctx.pcre_cache.get(&key) {
+        let regex = match ctx.cache.pcre.get(&key) {
             Some(regex) => regex.clone(),
             None => {
                 let regex = Arc::new(
                     Regex::new(body, flags)
                         .map_err(|m| Rejection::Error(format!("pcre `{inner}`: {m}")))?,
                 );
-                ctx.pcre_cache.insert(key, regex.clone());
+                ctx.cache.pcre.insert(key, regex.clone());
                 regex
             }
         };
@@ -1206,7 +1220,11 @@ impl RuleBuilder {
             priority,
             references: self.references,
             metadata: self.metadata,
-            detection: self.detection,
+            detection: {
+                let mut detection = self.detection;
+                detection.shrink_to_fit();
+                detection
+            },
             flow: self.flow,
             flowbits: self.flowbits,
             threshold: self.threshold,
@@ -1896,11 +1914,11 @@ mod tests {
 
     fn parse_with(vars: &mut Vars, text: &str) -> Result<Rule, Rejection> {
         let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
+        let mut cache = ParseCache::default();
         let mut ctx = ParseContext {
             vars,
             classes: &classes,
-            pcre_cache: &mut cache,
+            cache: &mut cache,
         };
         let origin = Origin {
             file: Arc::from("t.rules"),
@@ -2128,14 +2146,11 @@ mod tests {
         assert_eq!((rule.gid, rule.rev, rule.priority), (3, 7, 1));
         assert_eq!(
             rule.references,
-            vec![("url".to_string(), "example.com/a,b".to_string())]
+            vec![(Arc::from("url"), Arc::from("example.com/a,b"))]
         );
         assert_eq!(
             rule.metadata,
-            vec![
-                "former_category X".to_string(),
-                "updated_at 2017".to_string()
-            ]
+            vec![Arc::from("former_category X"), Arc::from("updated_at 2017")]
         );
     }
 
@@ -2503,14 +2518,14 @@ mod tests {
     #[test]
     fn pcre_bodies_are_compiled_once() {
         let classes = Classifications::builtin();
-        let mut cache = PcreCache::new();
+        let mut cache = ParseCache::default();
         let mut vars = Vars::with_defaults();
         let mut regexes = Vec::new();
         for sid in 1..=2 {
             let mut ctx = ParseContext {
                 vars: &mut vars,
                 classes: &classes,
-                pcre_cache: &mut cache,
+                cache: &mut cache,
             };
             let text = format!(r#"alert tcp any any -> any any (pcre:"/same/i"; sid:{sid};)"#);
             let rule = parse_rule(
@@ -2528,7 +2543,7 @@ mod tests {
             regexes.push(p.regex.clone());
         }
         assert!(Arc::ptr_eq(&regexes[0], &regexes[1]));
-        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.pcre.len(), 1);
     }
 
     // ---- isdataat ----

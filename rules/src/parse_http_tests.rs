@@ -5,12 +5,12 @@ use super::*;
 
 fn parse_http(text: &str) -> Result<Rule, Rejection> {
     let classes = Classifications::builtin();
-    let mut cache = PcreCache::new();
+    let mut cache = ParseCache::default();
     let mut vars = Vars::with_defaults();
     let mut ctx = ParseContext {
         vars: &mut vars,
         classes: &classes,
-        pcre_cache: &mut cache,
+        cache: &mut cache,
     };
     let origin = Origin {
         file: Arc::from("t.rules"),

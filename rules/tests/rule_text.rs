@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use nfips_rules::ast::{Origin, Rule};
 use nfips_rules::classification::Classifications;
-use nfips_rules::parse::{parse_rule, ParseContext, PcreCache};
+use nfips_rules::parse::{parse_rule, ParseCache, ParseContext};
 use nfips_rules::pcre::PcreScratch;
 use nfips_rules::reference::{self, ReferenceLimits};
 use nfips_rules::vars::Vars;
@@ -17,11 +17,11 @@ use support::tcp_ctx;
 fn parse(text: &str) -> Rule {
     let mut vars = Vars::with_defaults();
     let classes = Classifications::builtin();
-    let mut pcre_cache = PcreCache::new();
+    let mut cache = ParseCache::default();
     let mut ctx = ParseContext {
         vars: &mut vars,
         classes: &classes,
-        pcre_cache: &mut pcre_cache,
+        cache: &mut cache,
     };
     let origin = Origin {
         file: Arc::from("test.rules"),
