@@ -102,10 +102,9 @@ const GAP_MEMORY: u32 = 1 << 30;
 /// The data one side sends, as reassembled on its way to the other side.
 #[derive(Default)]
 pub(crate) struct Half {
-    /// Bytes `[base, next)`; capacity is what is charged. Thin (one pointer inline, lengths on
-    /// the heap, nothing allocated while empty): most sessions are idle, and an idle session's
-    /// size is what a flood of them costs.
-    buf: ThinVec<u8>,
+    /// Bytes `[base, next)`; capacity is what is charged. A plain `Vec`: appending is one
+    /// copy (a `ThinVec` pushes byte by byte).
+    buf: Vec<u8>,
     base: u32,
     /// Contiguous end: the receiver's next expected sequence number.
     next: u32,
@@ -120,6 +119,8 @@ pub(crate) struct Half {
     ts_recent: u32,
     /// Bytes made contiguous so far (stream offset of `next`).
     delivered: u64,
+    /// Thin (one pointer inline, nothing allocated while empty): most sessions never queue,
+    /// and an idle session's size is what a flood of them costs.
     ooo: ThinVec<OooSegment>,
     ooo_bytes: u32,
     /// End of the last reassembly gap: the receiver acknowledged `[.., gap_end)` although
@@ -181,7 +182,7 @@ impl Half {
         }
         let before = self.buf.capacity();
         if self.buf.is_empty() {
-            self.buf = ThinVec::new();
+            self.buf = Vec::new();
         } else {
             self.buf.shrink_to_fit();
         }
@@ -219,7 +220,7 @@ impl Half {
     /// Free everything (close, prune, RST, depth). Returns the bytes freed.
     fn free_all(&mut self, budget: &mut Budget) -> usize {
         let freed = self.charged();
-        self.buf = ThinVec::new();
+        self.buf = Vec::new();
         self.ooo = ThinVec::new();
         self.ooo_bytes = 0;
         self.base = self.next;

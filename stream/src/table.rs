@@ -103,7 +103,8 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
 
     /// Bytes charged per session: its slot, its hash-table entry (index and control byte,
     /// rounded up for the table's spare capacity), and the heap headers (length and capacity)
-    /// of the two directions' thin buffers, which exist once a direction holds data.
+    /// of the two directions' out-of-order queues (thin vectors), which exist once a
+    /// direction queues a segment.
     pub fn session_overhead() -> usize {
         std::mem::size_of::<Slot<K>>() + 8 + 2 * 2 * std::mem::size_of::<usize>()
     }
