@@ -744,3 +744,46 @@ fn matching_limits_are_counted_in_the_summary() {
         unlimited.stderr
     );
 }
+
+/// Compiled Vectorscan databases are cached by default under $XDG_CACHE_HOME/nfips: the
+/// second load of the same rules reads them instead of compiling.
+#[cfg(feature = "vectorscan")]
+#[test]
+fn compiled_databases_are_cached_by_default() {
+    let cache = tempfile::tempdir().unwrap();
+    let rules = tempfile::tempdir().unwrap();
+    // Enough distinct patterns for `detect.mpm=auto` to pick Vectorscan.
+    let text: String = (0..100)
+        .map(|i| {
+            format!(
+                "alert tcp any any -> any any (msg:\"m\"; content:\"pattern-{i:03}\"; sid:{};)\n",
+                i + 1
+            )
+        })
+        .collect();
+    let path = write(rules.path(), "many.rules", &text);
+    let bench = |extra: &[&str]| {
+        let output = nfips()
+            .env("XDG_CACHE_HOME", cache.path())
+            .args([
+                "bench",
+                "--synthetic",
+                "web",
+                "--megabytes",
+                "1",
+                "--rules",
+                &path,
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr)
+    };
+    let first = bench(&[]);
+    assert!(first.contains("0 hits, 1 misses"), "{first}");
+    let second = bench(&[]);
+    assert!(second.contains("1 hits, 0 misses"), "{second}");
+    let off = bench(&["--set", "detect.cache-dir=off"]);
+    assert!(!off.contains("hits"), "{off}");
+}

@@ -61,7 +61,7 @@ pub fn load_rules(settings: &Settings) -> Result<LoadedRules, String> {
         retry_limit: settings.rules.retry_limit.min(u64::from(u32::MAX)) as u32,
         pattern_span_cap: settings.rules.pattern_span_cap as usize,
         mpm: settings.detect.mpm,
-        mpm_cache_dir: settings.detect.cache_dir.clone(),
+        mpm_cache_dir: settings.detect.cache_dir.resolve(),
     };
     let ruleset = Arc::new(RuleSet::build(rules, &build));
     Ok(LoadedRules {

@@ -160,8 +160,35 @@ pub struct RuleFiles {
 pub struct DetectSettings {
     /// Multi-pattern matcher back end (`nfips_rules::mpm::MpmKind`).
     pub mpm: MpmKind,
-    /// Directory of compiled Vectorscan databases reused between loads; None: off.
-    pub cache_dir: Option<PathBuf>,
+    /// Directory of compiled Vectorscan databases reused between loads.
+    pub cache_dir: CacheDir,
+}
+
+/// `detect.cache-dir`: where compiled Vectorscan databases are kept between loads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheDir {
+    Off,
+    /// `$XDG_CACHE_HOME/nfips`, else `$HOME/.cache/nfips`; off when neither is set. (Suricata 8
+    /// caches its compiled Hyperscan databases by default too.)
+    Auto,
+    Dir(PathBuf),
+}
+
+impl CacheDir {
+    /// The directory to use, if any.
+    pub fn resolve(&self) -> Option<PathBuf> {
+        match self {
+            CacheDir::Off => None,
+            CacheDir::Dir(dir) => Some(dir.clone()),
+            CacheDir::Auto => {
+                let nonempty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+                nonempty("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                    .map(|base| base.join("nfips"))
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,7 +262,7 @@ impl Default for Settings {
             },
             detect: DetectSettings {
                 mpm: MpmKind::Auto,
-                cache_dir: None,
+                cache_dir: CacheDir::Auto,
             },
             http: HttpSettings::default(),
             flow: FlowSettings {
@@ -487,6 +514,24 @@ macro_rules! enum_setting {
     };
 }
 
+/// `off` (or empty), `auto`, or a directory.
+impl SettingValue for CacheDir {
+    fn parse_value(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "" | "off" => CacheDir::Off,
+            "auto" => CacheDir::Auto,
+            dir => CacheDir::Dir(PathBuf::from(dir)),
+        })
+    }
+    fn show(&self) -> String {
+        match self {
+            CacheDir::Off => "off".into(),
+            CacheDir::Auto => "auto".into(),
+            CacheDir::Dir(dir) => dir.display().to_string(),
+        }
+    }
+}
+
 enum_setting!(MpmKind { "auto" => Auto, "ac" => Ac, "hs" => Hs, "hash" => Hash });
 enum_setting!(DecodeErrorVerdict { "accept" => Accept, "drop" => Drop });
 enum_setting!(OverlapPolicy { "first" => First, "last" => Last, "drop" => Drop });
@@ -598,7 +643,7 @@ settings_table! {
     "rules.retry-limit" => rules.retry_limit, "Content/pcre retries at later occurrences in one rule evaluation; past it the rule does not match (counted).";
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
-    "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules (empty: off). Entries that do not verify are ignored, counted and logged, then rewritten.";
+    "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules: auto ($XDG_CACHE_HOME/nfips, else ~/.cache/nfips), off, or a path. Entries that do not verify are ignored, counted and logged, then rewritten; a directory that cannot be written only costs the compile time.";
     "http.max-start-line" => http.max_start_line, "Longest HTTP request or status line; a longer one stops HTTP inspection of that direction (counted: http.start_line_too_long).";
     "http.max-header-bytes" => http.max_header_bytes, "Largest HTTP header block; a larger one stops HTTP inspection of that direction (counted: http.headers_too_long).";
     "http.request-body-depth" => http.request_body_depth, "Request body bytes kept for http_client_body / http.request_body (Snort's post_depth; 0 keeps none; counted when reached).";
