@@ -34,7 +34,7 @@ use std::sync::Arc;
 use aho_corasick::AhoCorasickKind;
 use ipnet::IpNet;
 
-use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule};
+use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule, Value};
 use crate::mpm::{self, AcMatcher, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 
 /// A port set naming more ports than this is treated as "any" for grouping (the header check
@@ -78,6 +78,28 @@ pub fn fast_pattern_content(rule: &Rule) -> Option<&Content> {
     best
 }
 
+/// Where an occurrence of a rule's fast pattern must end for the rule to match: the end of
+/// its content's absolute `offset` + `depth` window. `u32::MAX` when unbounded (a relative
+/// content, no depth, or a byte_extract variable). Hits past it are not candidates: a
+/// 2-byte pattern anchored near the start of a payload would otherwise make its rule a
+/// candidate in nearly every large segment.
+pub fn fast_pattern_bound(rule: &Rule) -> u32 {
+    let Some(c) = fast_pattern_content(rule) else {
+        return u32::MAX;
+    };
+    let offset = match c.offset {
+        None => 0,
+        Some(Value::Literal(offset)) => offset,
+        Some(Value::Var(_)) => return u32::MAX,
+    };
+    match c.depth {
+        Some(Value::Literal(depth)) if !c.is_relative() => {
+            u32::try_from((offset + depth).max(0)).unwrap_or(u32::MAX)
+        }
+        _ => u32::MAX,
+    }
+}
+
 /// Fast patterns shorter than this stay out of the main matcher (short patterns keep an
 /// automaton away from its root state and hit constantly, which made ET Open's scan several
 /// times slower); they get a small aho-corasick DFA of their own (fast, and small for few
@@ -88,7 +110,8 @@ pub const MIN_AUTOMATON_PATTERN: usize = 4;
 #[derive(Debug)]
 struct PatternSet {
     matcher: Arc<dyn MultiPatternMatcher>,
-    pattern_rules: Vec<Box<[u32]>>,
+    /// The rules of each pattern id, each with its [`fast_pattern_bound`].
+    pattern_rules: Vec<Box<[(u32, u32)]>>,
 }
 
 /// Compiled matchers by their (canonically ordered) pattern list: port groups that differ only
@@ -218,13 +241,15 @@ impl PatternSet {
     /// use an aho-corasick DFA.
     fn build(
         entries: &[Entry<'_>],
+        bounds: &[u32],
         kind: MpmKind,
         short: bool,
         cache: &mut MatcherCache,
     ) -> Result<Option<PatternSet>, Vec<u32>> {
-        let mut by_pattern: HashMap<(&[u8], bool), Vec<u32>> = HashMap::new();
+        let mut by_pattern: HashMap<(&[u8], bool), Vec<(u32, u32)>> = HashMap::new();
         for &(p, nocase, r) in entries {
-            by_pattern.entry((p, nocase)).or_default().push(r);
+            let bound = bounds.get(r as usize).copied().unwrap_or(u32::MAX);
+            by_pattern.entry((p, nocase)).or_default().push((r, bound));
         }
         let order = canonical_order(entries);
         if order.is_empty() {
@@ -286,11 +311,14 @@ impl PatternSet {
         let mut hits = 0;
         let rules = &self.pattern_rules;
         self.matcher.scan_input(input, scratch, &mut |id, end| {
-            if start + end > scan_from {
+            let end = start + end;
+            if end > scan_from {
                 hits += 1;
                 if let Some(list) = rules.get(id as usize) {
-                    for &r in list.iter() {
-                        mark(r);
+                    for &(r, bound) in list.iter() {
+                        if end <= bound as usize {
+                            mark(r);
+                        }
                     }
                 }
             }
@@ -303,7 +331,7 @@ impl PatternSet {
             + self
                 .pattern_rules
                 .iter()
-                .map(|p| p.len() * 4 + 16)
+                .map(|p| p.len() * 8 + 16)
                 .sum::<usize>()
     }
 }
@@ -422,6 +450,7 @@ impl Group {
     fn build(
         members: &[u32],
         patterns: &[Option<(Vec<u8>, bool)>],
+        bounds: &[u32],
         rules: &[Rule],
         kind: MpmKind,
         cache: &mut MatcherCache,
@@ -458,7 +487,7 @@ impl Group {
             }
         };
         let mut set = |entries: &[Entry<'_>], short| {
-            PatternSet::build(entries, kind, short, cache).unwrap_or_else(|rules| {
+            PatternSet::build(entries, bounds, kind, short, cache).unwrap_or_else(|rules| {
                 always.extend(rules);
                 None
             })
@@ -642,6 +671,7 @@ pub(crate) fn build_groups(
     disk: Option<&mpm::DiskCache>,
 ) -> ([ClassGroups; SLOTS], GroupStats, MpmScratch) {
     let patterns: Vec<Option<(Vec<u8>, bool)>> = rules.iter().map(fast_pattern).collect();
+    let bounds: Vec<u32> = rules.iter().map(fast_pattern_bound).collect();
     let mut generic: [Vec<u32>; SLOTS] = Default::default();
     let mut by_dst: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
     let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
@@ -705,7 +735,7 @@ pub(crate) fn build_groups(
         members.sort_unstable();
         members.dedup();
         Arc::clone(shared.entry(members).or_insert_with_key(|m| {
-            let group = Group::build(m, &patterns, rules, kind, &mut cache);
+            let group = Group::build(m, &patterns, &bounds, rules, kind, &mut cache);
             stats.groups += 1;
             stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();

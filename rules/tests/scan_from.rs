@@ -208,3 +208,59 @@ fn fast_pattern_facts() {
     assert!(!set.has_fast_pattern(RuleId(9)));
     assert_eq!(set.max_fast_pattern_len(), 6);
 }
+
+/// Candidates of one `detect` over `buf`, by sid.
+fn candidates(set: &RuleSet, buf: &[u8]) -> Vec<u32> {
+    let mut scratch = set.new_scratch();
+    let ctx = nfips_rules::PacketContext {
+        dsize: buf.len(),
+        ..tcp_ctx()
+    };
+    set.detect(
+        &ctx,
+        buf,
+        &mut FlowBits::default(),
+        &mut scratch,
+        &mut Vec::new(),
+    );
+    let mut sids: Vec<u32> = set
+        .detect_candidates(&scratch)
+        .map(|id| set.rule(id).sid)
+        .collect();
+    sids.sort_unstable();
+    sids
+}
+
+/// A fast pattern whose content has an absolute offset + depth makes its rule a candidate
+/// only where the content can match: the same 2-byte pattern deep in a large segment is not
+/// evaluated. Without a depth (or when relative) any occurrence still counts.
+#[test]
+fn fast_pattern_hits_past_the_content_window_make_no_candidate() {
+    for kind in kinds() {
+        let window = Content {
+            offset: Some(Value::Literal(2)),
+            depth: Some(Value::Literal(4)),
+            ..content(b"\x7c\x9e")
+        };
+        let open = Content {
+            offset: Some(Value::Literal(2)),
+            ..content(b"\x7c\x9e")
+        };
+        let set = build(kind, vec![rule(1, vec![c(window)]), rule(2, vec![c(open)])]);
+        let mut deep = vec![b'x'; 4000];
+        deep[3000..3002].copy_from_slice(b"\x7c\x9e");
+        assert_eq!(candidates(&set, &deep), vec![2], "{kind}");
+        assert_eq!(sids(&set, &deep, 0), vec![2], "{kind}");
+        let mut near = vec![b'x'; 4000];
+        near[4..6].copy_from_slice(b"\x7c\x9e");
+        assert_eq!(candidates(&set, &near), vec![1, 2], "{kind}");
+        assert_eq!(sids(&set, &near, 0), vec![1, 2], "{kind}");
+        // Ending exactly at offset + depth still counts; one byte later does not.
+        let mut edge = vec![b'x'; 10];
+        edge[4..6].copy_from_slice(b"\x7c\x9e");
+        assert_eq!(candidates(&set, &edge), vec![1, 2], "{kind}");
+        let mut past = vec![b'x'; 10];
+        past[5..7].copy_from_slice(b"\x7c\x9e");
+        assert_eq!(candidates(&set, &past), vec![2], "{kind}");
+    }
+}
