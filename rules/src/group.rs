@@ -111,7 +111,7 @@ pub const MIN_AUTOMATON_PATTERN: usize = 4;
 struct PatternSet {
     matcher: Arc<dyn MultiPatternMatcher>,
     /// The rules of each pattern id, each with its [`fast_pattern_bound`].
-    pattern_rules: Vec<Box<[(u32, u32)]>>,
+    pattern_rules: Vec<Box<[RuleBound]>>,
 }
 
 /// Compiled matchers by their (canonically ordered) pattern list: port groups that differ only
@@ -121,6 +121,9 @@ type MatcherCache = HashMap<(Vec<(Vec<u8>, bool)>, bool), Arc<dyn MultiPatternMa
 
 /// `(pattern bytes, nocase, rule)`.
 type Entry<'a> = (&'a [u8], bool, u32);
+
+/// A rule and its [`fast_pattern_bound`].
+type RuleBound = (u32, u32);
 
 /// The distinct `(pattern, nocase)` of `entries` in canonical order, so that equal pattern
 /// lists get equal ids and share a matcher.
@@ -246,7 +249,7 @@ impl PatternSet {
         short: bool,
         cache: &mut MatcherCache,
     ) -> Result<Option<PatternSet>, Vec<u32>> {
-        let mut by_pattern: HashMap<(&[u8], bool), Vec<(u32, u32)>> = HashMap::new();
+        let mut by_pattern: HashMap<(&[u8], bool), Vec<RuleBound>> = HashMap::new();
         for &(p, nocase, r) in entries {
             let bound = bounds.get(r as usize).copied().unwrap_or(u32::MAX);
             by_pattern.entry((p, nocase)).or_default().push((r, bound));
