@@ -174,6 +174,22 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
                 disk_cache.hits, disk_cache.misses, disk_cache.rejected, disk_cache.write_errors
             );
         }
+        let stats = &report.last_iteration;
+        let counter = |prefix: &str, name: &str| {
+            stats
+                .layer_counters
+                .iter()
+                .filter(|(p, n, _)| *p == prefix && *n == name)
+                .map(|(_, _, v)| *v)
+                .sum::<u64>()
+        };
+        println!(
+            "memory:       stream peak {} of stream.memcap {} bytes per worker (summed over workers); {} sessions pruned, {} flows evicted",
+            counter("stream", "memuse_peak"),
+            shared.settings.stream.memcap,
+            counter("stream", "sessions_pruned"),
+            stats.flows_evicted
+        );
         println!("peak rss:     {peak_rss} KiB");
     }
     Ok(ExitCode::SUCCESS)

@@ -405,6 +405,8 @@ stats_struct! {
         max_sessions_reached,
         /// Sessions not created because neither `max_sessions` nor the memcap allowed it.
         sessions_refused,
+        /// Highest memory charged against the memcap at any time (bytes; a gauge, not a count).
+        memuse_peak,
         /// Times the memcap was reached.
         memcap_reached,
         sessions_truncated,

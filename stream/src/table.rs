@@ -194,6 +194,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
             self.used,
             self.cfg.memcap
         );
+        self.stats.memuse_peak = self.stats.memuse_peak.max(self.used);
         let session = &self.slots[index as usize].session;
         let view = result.view.map(|spec| StreamView {
             bytes: &session.buffer(spec.side)[spec.start..spec.end],
@@ -402,6 +403,7 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
             .session
             .set_attached(kept, &mut budget);
         debug_assert!(self.used <= self.cfg.memcap, "memcap exceeded by attach");
+        self.stats.memuse_peak = self.stats.memuse_peak.max(self.used);
         if !fits {
             self.stats.attach_refused += 1;
         }

@@ -985,7 +985,12 @@ fn stats_iterate_as_name_value_pairs() {
         stats.iter().find(|(n, _)| *n == "segments").map(|(_, v)| v),
         Some(3)
     );
-    assert_eq!(stats.to_string(), "segments=3 sessions_created=1");
+    // A handshake stores no data: the peak memory is one session's overhead.
+    let overhead = StreamTable::<u32>::session_overhead();
+    assert_eq!(
+        stats.to_string(),
+        format!("segments=3 sessions_created=1 memuse_peak={overhead}")
+    );
 }
 
 // ---- SYN flood -------------------------------------------------------------------------------
@@ -1016,6 +1021,7 @@ fn syn_flood_from_spoofed_sources_stays_under_memcap() {
     let stats = table.stats();
     println!("{} sessions live, {stats}", table.len());
     assert!(table.len() as u64 <= memcap / per_session);
+    assert!(stats.memuse_peak <= memcap && stats.memuse_peak > memcap - per_session);
     assert_eq!(stats.sessions_created, sources as u64);
     assert_eq!(
         stats.sessions_pruned + table.len() as u64,
