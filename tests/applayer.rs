@@ -312,3 +312,52 @@ fn corpus_pcaps_with_et_suricata_rules() {
     }
     println!("tls/dns rule alerts by sid over the corpus pcaps: {by_sid:?}");
 }
+
+/// TLS parser state is charged to `stream.memcap` like HTTP state: with no room for it, it
+/// is freed and counted, the traffic still passes, nothing panics; with room, it is read.
+#[test]
+fn tls_parser_state_is_charged_to_the_stream_memcap() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("tls.rules");
+    std::fs::write(
+        &rules,
+        r#"alert tls any any -> any any (msg:"sni"; tls.sni; content:"memcap.example"; sid:30;)"#,
+    )
+    .unwrap();
+    let pcap = dir.path().join("tls.pcap");
+    let mut c = TcpConversation::new("10.0.0.1:40000", "10.0.0.2:443");
+    // The ClientHello in small segments: the reader buffers it across packets.
+    c.handshake()
+        .client_sends(&client_hello(Some("memcap.example")), &[20; 12]);
+    c.write_pcap(std::fs::File::create(&pcap).unwrap()).unwrap();
+    let run = |memcap: &str| {
+        let out = nfips()
+            .arg("replay")
+            .arg("--rules")
+            .arg(&rules)
+            .args(["--set", &format!("stream.memcap={memcap}")])
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let roomy = run("64m");
+    assert_eq!(summary_counter(&roomy, "app.memcap_released"), 0, "{roomy}");
+    assert_eq!(summary_counter(&roomy, "app.tls_sni"), 1, "{roomy}");
+    // Room for the session and its 83 stream bytes, not for the TLS reader's state as well.
+    let tight = run("900");
+    assert_eq!(summary_counter(&tight, "stream.memcap_drops"), 0, "{tight}");
+    assert_eq!(
+        summary_counter(&tight, "stream.bytes_reassembled"),
+        83,
+        "{tight}"
+    );
+    assert_eq!(
+        summary_counter(&tight, "stream.attach_refused"),
+        1,
+        "{tight}"
+    );
+    assert_eq!(summary_counter(&tight, "app.memcap_released"), 1, "{tight}");
+    assert_eq!(summary_counter(&tight, "app.tls_sni"), 0, "{tight}");
+}

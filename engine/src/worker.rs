@@ -575,12 +575,22 @@ impl Worker {
             self.tcp.remove(key);
             flow.http = None;
         }
-        if let (Some(key), Some(state)) = (&tcp_key, flow.http.as_deref_mut()) {
-            if let Some(bytes) = state.charge_due() {
-                if !self.tcp.attach(key, bytes) {
-                    // No room under stream.memcap (counted: stream.attach_refused).
-                    flow.http = None;
-                    flow.http_off = true;
+        // Application parser state (HTTP in the flow, TLS/DNS in the app layer) is charged to
+        // stream.memcap through the flow's session; when no room is found it is freed
+        // (counted: stream.attach_refused).
+        if let Some(key) = &tcp_key {
+            if let Some(state) = flow.http.as_deref_mut() {
+                if let Some(bytes) = state.charge_due() {
+                    if !self.tcp.attach(key, bytes) {
+                        flow.http = None;
+                        flow.http_off = true;
+                    }
+                }
+            } else if flow.app_layer.parser_created() {
+                if let Some(bytes) = self.applayer.charge_due(flow_id) {
+                    if !self.tcp.attach(key, bytes) {
+                        self.applayer.release(flow_id);
+                    }
                 }
             }
         }

@@ -144,6 +144,11 @@ pub struct TcpFeed {
 }
 
 impl DnsTcpDirection {
+    /// Heap bytes held, for the memcap.
+    pub fn memory_bytes(&self) -> usize {
+        self.start.capacity()
+    }
+
     /// Feeds a packet's data: the first call needs the direction's stream from its first byte
     /// (`from_start`; None: picked up midstream, this direction is never read), later calls
     /// read `new` bytes.

@@ -96,7 +96,8 @@ impl AppLayerState {
         self.0 & BANNER_220 != 0
     }
 
-    fn parser_created(self) -> bool {
+    /// Parser state was created for this flow (it is never created twice).
+    pub fn parser_created(self) -> bool {
         self.0 & PARSER_CREATED != 0
     }
 }
@@ -168,6 +169,9 @@ pub struct AppCounters {
     pub dns_malformed: u64,
     /// Limit hits: parser state evicted because `app.max-parser-flows` flows had some.
     pub parser_evictions: u64,
+    /// Parser state freed because `stream.memcap` had no room for it (see
+    /// [`AppLayer::charge_due`]); that flow's TLS/DNS buffers are no longer read.
+    pub memcap_released: u64,
 }
 
 impl AppCounters {
@@ -199,6 +203,7 @@ impl AppCounters {
             ("app", "dns_queries", self.dns_queries),
             ("app", "dns_malformed", self.dns_malformed),
             ("app", "parser_evictions", self.parser_evictions),
+            ("app", "memcap_released", self.memcap_released),
         ]);
     }
 
@@ -241,6 +246,9 @@ pub struct AppLayer {
     pub counters: AppCounters,
     /// Parser state by flow id.
     parsers: HashMap<u64, AppFlow>,
+    /// Bytes last charged to `stream.memcap` for each flow's parser state (see
+    /// [`AppLayer::charge_due`]).
+    charged: HashMap<u64, usize>,
     /// Flow ids in the order their parser state was created (may hold ids already removed),
     /// for eviction.
     created: VecDeque<u64>,
@@ -256,6 +264,7 @@ impl AppLayer {
             settings,
             counters: AppCounters::default(),
             parsers: HashMap::new(),
+            charged: HashMap::new(),
             created: VecDeque::new(),
             query: Vec::with_capacity(256),
             spare: Vec::with_capacity(256),
@@ -280,6 +289,9 @@ impl AppLayer {
             let Some(old) = self.created.pop_front() else {
                 break;
             };
+            // An evicted parser's charge stays with its stream session until that closes
+            // (conservative: never under-counted).
+            self.charged.remove(&old);
             if self.parsers.remove(&old).is_some() {
                 self.counters.parser_evictions += 1;
             }
@@ -290,6 +302,40 @@ impl AppLayer {
             self.created.retain(|id| parsers.contains_key(id));
         }
         self.created.push_back(flow_id);
+    }
+
+    /// The bytes to charge to `stream.memcap` for `flow_id`'s parser state when they changed
+    /// since the last call (0 once the state is gone), else None. The worker attaches them to
+    /// the flow's stream session, as it does HTTP state.
+    pub fn charge_due(&mut self, flow_id: u64) -> Option<usize> {
+        let now = self.parsers.get(&flow_id).map_or(0, |parser| {
+            std::mem::size_of::<AppFlow>()
+                + match parser {
+                    AppFlow::Tls(tls) => tls.memory_bytes(),
+                    AppFlow::DnsTcp(directions) => {
+                        directions.iter().map(|d| d.memory_bytes()).sum()
+                    }
+                }
+        });
+        let before = self.charged.get(&flow_id).copied().unwrap_or(0);
+        if now == before {
+            return None;
+        }
+        if now == 0 {
+            self.charged.remove(&flow_id);
+        } else {
+            self.charged.insert(flow_id, now);
+        }
+        Some(now)
+    }
+
+    /// Free `flow_id`'s parser state: the memcap had no room for it (counted). The flow's
+    /// state byte keeps it from being created again.
+    pub fn release(&mut self, flow_id: u64) {
+        self.charged.remove(&flow_id);
+        if self.parsers.remove(&flow_id).is_some() {
+            self.counters.memcap_released += 1;
+        }
     }
 
     fn max_handshake(&self) -> usize {

@@ -99,6 +99,19 @@ impl TlsFlow {
         self.issuer.as_deref()
     }
 
+    /// Heap bytes held (handshake buffers and the names read), for the memcap.
+    pub fn memory_bytes(&self) -> usize {
+        let names = [&self.sni, &self.subject, &self.issuer];
+        self.directions
+            .iter()
+            .map(|d| d.handshake.capacity())
+            .sum::<usize>()
+            + names
+                .iter()
+                .map(|n| n.as_ref().map_or(0, Vec::capacity))
+                .sum::<usize>()
+    }
+
     /// Both directions stopped (handshakes read, encrypted, or given up): nothing more to read.
     pub fn is_finished(&self) -> bool {
         self.directions.iter().all(|d| d.phase == Phase::Done)
