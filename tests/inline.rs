@@ -712,6 +712,24 @@ fn daemon_two_queues_two_workers_all_verdicts_correct() {
     assert!(counter(&stats, "worker.1.packets") > 0, "{stats:?}");
 }
 
+/// Sends `request` to a server on `port` in one connection, asserts it arrived intact, and
+/// returns the packets the kernel queued to nfips meanwhile.
+fn upload_counting_queued(lab: &Lab, port: u16, request: &[u8]) -> u64 {
+    let (port, server) = collecting_server(lab, false, port, Duration::from_secs(10));
+    let before = queued_so_far(lab);
+    let mut stream =
+        connect(lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    std::io::Write::write_all(&mut stream, request).expect("write");
+    drop(stream);
+    let (received, error) = server.join().expect("server");
+    assert!(
+        error.is_none() && received == request,
+        "port {port}: transfer damaged ({} bytes)",
+        received.len()
+    );
+    queued_so_far(lab) - before
+}
+
 /// Packets the kernel has handed to queue 0 so far in the gateway.
 fn queued_so_far(lab: &Lab) -> u64 {
     let text = lab.exec_ok(
@@ -735,29 +753,7 @@ fn daemon_bypassed_flow_stops_reaching_userspace_and_stays_intact() {
     let size = 16 * MIB;
     let mut queued = Vec::new();
     for port in [4242u16, 4243] {
-        let request = pattern(size, 9);
-        let bind = server_addr(false, port);
-        let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || {
-            std::net::TcpListener::bind(bind).expect("bind")
-        });
-        let server = std::thread::spawn(move || {
-            use std::io::Read;
-            let (mut stream, _) = listener.accept().expect("accept");
-            let mut data = Vec::new();
-            stream.read_to_end(&mut data).expect("read");
-            data
-        });
-        let before = queued_so_far(&lab);
-        let mut stream = connect(&lab, bind, Duration::from_secs(5)).expect("connect");
-        std::io::Write::write_all(&mut stream, &request).expect("write");
-        drop(stream);
-        let received = server.join().expect("server");
-        assert!(
-            received == request,
-            "port {port}: transfer damaged ({} bytes)",
-            received.len()
-        );
-        queued.push(queued_so_far(&lab) - before);
+        queued.push(upload_counting_queued(&lab, port, &pattern(size, 9)));
     }
     let (bypassed, inspected) = (queued[0], queued[1]);
     eprintln!("queued packets: passed flow {bypassed}, inspected flow {inspected}");
@@ -871,29 +867,7 @@ fn daemon_bypasses_a_flow_past_the_stream_depth() {
     lab.apply_firewall(&["--fail-closed"]);
     let daemon = InlineDaemon::start(&mut lab, TEST_RULES, "0", &["--set", "stream.depth=65536"]);
     let size = 16 * MIB;
-    let request = pattern(size, 11);
-    let bind = server_addr(false, 4300);
-    let listener: std::net::TcpListener = lab.in_ns(Node::Server, move || {
-        std::net::TcpListener::bind(bind).expect("bind")
-    });
-    let server = std::thread::spawn(move || {
-        use std::io::Read;
-        let (mut stream, _) = listener.accept().expect("accept");
-        let mut data = Vec::new();
-        stream.read_to_end(&mut data).expect("read");
-        data
-    });
-    let before = queued_so_far(&lab);
-    let mut stream = connect(&lab, bind, Duration::from_secs(5)).expect("connect");
-    std::io::Write::write_all(&mut stream, &request).expect("write");
-    drop(stream);
-    let received = server.join().expect("server");
-    assert!(
-        received == request,
-        "transfer damaged ({} bytes)",
-        received.len()
-    );
-    let queued = queued_so_far(&lab) - before;
+    let queued = upload_counting_queued(&lab, 4300, &pattern(size, 11));
     // 64 KiB of depth is at most a few dozen packets (GSO or not); 16 MiB would be hundreds.
     assert!(
         queued < 120,

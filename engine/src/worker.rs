@@ -561,10 +561,11 @@ impl Worker {
             );
         }
         let decision = self.detector.decision();
+        let new_stream_data = view.is_some();
         match decision.action {
             // The view's bytes are stream data now: only dropping the flow keeps a
             // retransmission of them (no new view) from passing.
-            PacketAction::Drop if decision.flow_scope || view.is_some() => {
+            PacketAction::Drop if decision.flow_scope || new_stream_data => {
                 flow.verdict = FlowVerdict::Drop
             }
             PacketAction::Pass if decision.flow_scope => flow.verdict = FlowVerdict::Pass,
@@ -577,8 +578,10 @@ impl Worker {
         }
         // Application parser state (HTTP in the flow, TLS/DNS in the app layer) is charged to
         // stream.memcap through the flow's session; when no room is found it is freed
-        // (counted: stream.attach_refused).
-        if let Some(key) = &tcp_key {
+        // (counted: stream.attach_refused). It changes only when new stream data was parsed.
+        // A flow just dropped or passed has no session left to charge.
+        let charge = new_stream_data && flow.verdict == FlowVerdict::None;
+        if let (Some(key), true) = (&tcp_key, charge) {
             if let Some(state) = flow.http.as_deref_mut() {
                 if let Some(bytes) = state.charge_due() {
                     if !self.tcp.attach(key, bytes) {

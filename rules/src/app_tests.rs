@@ -2,33 +2,9 @@
 //! sticky buffers (`dns.query`, `tls.sni`, `tls.cert_subject`, `tls.cert_issuer`): how they
 //! parse, and how detection gates them on the flow's detected protocol.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-
-use crate::ast::{AppProto, Buffer, BufferSide, Origin, Protocol, Rule};
-use crate::classification::Classifications;
-use crate::parse::{parse_rule, ParseCache, ParseContext, Rejection};
-use crate::ruleset::{
-    AppBuffers, BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
-    TcpFields,
-};
-use crate::vars::Vars;
-
-fn parse(text: &str) -> Result<Rule, Rejection> {
-    let classes = Classifications::builtin();
-    let mut cache = ParseCache::default();
-    let mut vars = Vars::with_defaults();
-    let mut ctx = ParseContext {
-        vars: &mut vars,
-        classes: &classes,
-        cache: &mut cache,
-    };
-    let origin = Origin {
-        file: Arc::from("t.rules"),
-        line: 1,
-    };
-    parse_rule(text, origin, &mut ctx).map_err(|r| r.why)
-}
+use crate::ast::{AppProto, Buffer, BufferSide, Protocol};
+use crate::parse::parse_text as parse;
+use crate::ruleset::{AppBuffers, BufferKind, BuildOptions, FlowBits, PacketContext, RuleSet};
 
 fn rules(texts: &[&str]) -> RuleSet {
     let parsed = texts
@@ -39,35 +15,7 @@ fn rules(texts: &[&str]) -> RuleSet {
 }
 
 fn ctx(ip_proto: u8, dst_port: u16, app_proto: Option<AppProto>) -> PacketContext {
-    PacketContext {
-        ip_proto,
-        src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: 40000,
-        dst_port,
-        ip: IpFields {
-            ttl: 64,
-            tos: 0,
-            id: 1,
-            options: 0,
-            fragbits: 0,
-        },
-        tcp: (ip_proto == 6).then_some(TcpFields {
-            flags: 0x18,
-            seq: 1,
-            ack: 1,
-            window: 512,
-        }),
-        icmp: None,
-        flow: FlowContext {
-            established: true,
-            to_server: true,
-            app_proto,
-        },
-        buffer: BufferKind::Packet,
-        dsize: 0,
-        stream_events: 0,
-    }
+    PacketContext::for_tests(ip_proto, dst_port, true, app_proto, BufferKind::Packet)
 }
 
 /// sids of `set` matching `payload` as a packet in `ctx`.

@@ -592,14 +592,9 @@ mod tests {
 mod detect_tests {
     //! [`crate::ruleset::RuleSet::detect_app`]: candidates per buffer, evaluation per buffer.
 
-    use std::net::{IpAddr, Ipv4Addr};
-
     use super::*;
     use crate::load::rules_from_text;
-    use crate::ruleset::{
-        BufferKind, BuildOptions, FlowBits, FlowContext, IpFields, PacketContext, RuleSet,
-        TcpFields,
-    };
+    use crate::ruleset::{BufferKind, BuildOptions, FlowBits, PacketContext, RuleSet};
 
     fn rules(texts: &[&str]) -> RuleSet {
         let parsed = rules_from_text(&texts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
@@ -607,35 +602,13 @@ mod detect_tests {
     }
 
     fn ctx() -> PacketContext {
-        PacketContext {
-            ip_proto: 6,
-            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-            src_port: 40000,
-            dst_port: 8080,
-            ip: IpFields {
-                ttl: 64,
-                tos: 0,
-                id: 1,
-                options: 0,
-                fragbits: 0,
-            },
-            tcp: Some(TcpFields {
-                flags: 0x18,
-                seq: 1,
-                ack: 1,
-                window: 512,
-            }),
-            icmp: None,
-            flow: FlowContext {
-                established: true,
-                to_server: true,
-                app_proto: Some(crate::ast::AppProto::Http),
-            },
-            buffer: BufferKind::Stream,
-            dsize: 0,
-            stream_events: 0,
-        }
+        PacketContext::for_tests(
+            6,
+            8080,
+            true,
+            Some(crate::ast::AppProto::Http),
+            BufferKind::Stream,
+        )
     }
 
     /// An HTTP event: buffers present, and which of them the event updated.
@@ -921,13 +894,10 @@ mod growing_tests {
 mod detect_tests_support {
     //! Rule sets and HTTP events for the detection tests.
 
-    use std::net::{IpAddr, Ipv4Addr};
-
     use super::*;
     use crate::load::rules_from_text;
     use crate::ruleset::{
-        BufferKind, BuildOptions, FlowBits, FlowContext, HttpScanMemory, IpFields, PacketContext,
-        RuleSet, Scratch, TcpFields,
+        BufferKind, BuildOptions, FlowBits, HttpScanMemory, PacketContext, RuleSet, Scratch,
     };
 
     pub fn rules_of(texts: &[&str]) -> RuleSet {
@@ -954,35 +924,13 @@ mod detect_tests_support {
     }
 
     fn ctx() -> PacketContext {
-        PacketContext {
-            ip_proto: 6,
-            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-            src_port: 80,
-            dst_port: 40000,
-            ip: IpFields {
-                ttl: 64,
-                tos: 0,
-                id: 1,
-                options: 0,
-                fragbits: 0,
-            },
-            tcp: Some(TcpFields {
-                flags: 0x18,
-                seq: 1,
-                ack: 1,
-                window: 512,
-            }),
-            icmp: None,
-            flow: FlowContext {
-                established: true,
-                to_server: false,
-                app_proto: Some(crate::ast::AppProto::Http),
-            },
-            buffer: BufferKind::Stream,
-            dsize: 0,
-            stream_events: 0,
-        }
+        PacketContext::for_tests(
+            6,
+            80,
+            false,
+            Some(crate::ast::AppProto::Http),
+            BufferKind::Stream,
+        )
     }
 
     /// Sorted sids matching `event`.

@@ -142,7 +142,10 @@ pub trait MultiPatternMatcher: Send + Sync + fmt::Debug {
     fn wants_lowered(&self) -> bool;
     /// Grow `scratch` so that it can serve this matcher (Vectorscan scratch is sized per
     /// database). Called at build time for a prototype that per-thread scratches clone.
-    fn prepare_scratch(&self, scratch: &mut MpmScratch) -> Result<(), MpmError>;
+    /// Matchers that keep no per-thread state need nothing.
+    fn prepare_scratch(&self, _scratch: &mut MpmScratch) -> Result<(), MpmError> {
+        Ok(())
+    }
     /// Report every occurrence in `input` as `on_hit(id, end)`. `input.lowered` must be the
     /// lowercased `input.raw` when [`MultiPatternMatcher::wants_lowered`].
     fn scan_input(
@@ -392,9 +395,6 @@ impl MultiPatternMatcher for AcMatcher {
     }
     fn wants_lowered(&self) -> bool {
         true
-    }
-    fn prepare_scratch(&self, _: &mut MpmScratch) -> Result<(), MpmError> {
-        Ok(())
     }
     fn scan_input(
         &self,

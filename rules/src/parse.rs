@@ -1908,28 +1908,34 @@ fn parse_detection_filter(text: &str) -> Result<DetectionFilter, Rejection> {
     })
 }
 
+/// One rule's text parsed on its own with the built-in classifications, for the parser's
+/// unit tests: the rule, or why not.
+#[cfg(test)]
+pub(crate) fn parse_with(vars: &mut Vars, text: &str) -> Result<Rule, Rejection> {
+    let classes = Classifications::builtin();
+    let mut cache = ParseCache::default();
+    let mut ctx = ParseContext {
+        vars,
+        classes: &classes,
+        cache: &mut cache,
+    };
+    let origin = Origin {
+        file: Arc::from("t.rules"),
+        line: 1,
+    };
+    parse_rule(text, origin, &mut ctx).map_err(|r| r.why)
+}
+
+/// [`parse_with`] the default variables.
+#[cfg(test)]
+pub(crate) fn parse_text(text: &str) -> Result<Rule, Rejection> {
+    parse_with(&mut Vars::with_defaults(), text)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::parse_text as parse;
     use super::*;
-
-    fn parse_with(vars: &mut Vars, text: &str) -> Result<Rule, Rejection> {
-        let classes = Classifications::builtin();
-        let mut cache = ParseCache::default();
-        let mut ctx = ParseContext {
-            vars,
-            classes: &classes,
-            cache: &mut cache,
-        };
-        let origin = Origin {
-            file: Arc::from("t.rules"),
-            line: 1,
-        };
-        parse_rule(text, origin, &mut ctx).map_err(|r| r.why)
-    }
-
-    fn parse(text: &str) -> Result<Rule, Rejection> {
-        parse_with(&mut Vars::with_defaults(), text)
-    }
 
     /// A tcp rule with these options and sid:1.
     fn opts(options: &str) -> String {

@@ -3,30 +3,14 @@
 
 use super::*;
 
-fn parse_http(text: &str) -> Result<Rule, Rejection> {
-    let classes = Classifications::builtin();
-    let mut cache = ParseCache::default();
-    let mut vars = Vars::with_defaults();
-    let mut ctx = ParseContext {
-        vars: &mut vars,
-        classes: &classes,
-        cache: &mut cache,
-    };
-    let origin = Origin {
-        file: Arc::from("t.rules"),
-        line: 1,
-    };
-    parse_rule(text, origin, &mut ctx).map_err(|r| r.why)
-}
-
 fn rule(options: &str) -> Rule {
     let text = format!("alert tcp any any -> any any ({options} sid:1;)");
-    parse_http(&text).unwrap_or_else(|why| panic!("`{options}`: {why:?}"))
+    parse_text(&text).unwrap_or_else(|why| panic!("`{options}`: {why:?}"))
 }
 
 fn error(options: &str) -> String {
     let text = format!("alert tcp any any -> any any ({options} sid:1;)");
-    match parse_http(&text) {
+    match parse_text(&text) {
         Err(Rejection::Error(message)) => message,
         other => panic!("`{options}`: expected an error, got {other:?}"),
     }
@@ -295,7 +279,7 @@ fn byte_options_read_the_sticky_or_the_previous_match_buffer() {
     // byte_extract variables are numbered within one buffer.
     let text = r#"alert tcp any any -> any any (byte_extract:1,0,a; file_data; byte_extract:1,0,b; sid:1;)"#;
     assert_eq!(
-        parse_http(text).err(),
+        parse_text(text).err(),
         Some(Rejection::Unsupported("byte_extract in two buffers".into()))
     );
 }
@@ -349,10 +333,10 @@ fn urilen_forms() {
 #[test]
 fn alert_http_is_tcp_requiring_http() {
     let text = r#"alert http any any -> any any (content:"x"; sid:1;)"#;
-    let rule = parse_http(text).expect("loads");
+    let rule = parse_text(text).expect("loads");
     assert_eq!(rule.protocol, Protocol::Tcp);
     assert!(rule.requires_http());
-    let tcp = parse_http(r#"alert tcp any any -> any any (sid:1;)"#).expect("loads");
+    let tcp = parse_text(r#"alert tcp any any -> any any (sid:1;)"#).expect("loads");
     assert!(!tcp.requires_http());
 }
 

@@ -161,6 +161,58 @@ pub struct PacketContext {
     pub stream_events: u64,
 }
 
+#[cfg(test)]
+impl PacketContext {
+    /// An established data packet of protocol `ip_proto` (TCP flags PSH|ACK when 6) from
+    /// 10.0.0.1 to 10.0.0.2 (`to_server`) or back, the client on port 40000: for unit tests.
+    pub(crate) fn for_tests(
+        ip_proto: u8,
+        server_port: u16,
+        to_server: bool,
+        app_proto: Option<crate::ast::AppProto>,
+        buffer: BufferKind,
+    ) -> PacketContext {
+        let (client, server) = (
+            IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let ((src, src_port), (dst, dst_port)) = if to_server {
+            ((client, 40000), (server, server_port))
+        } else {
+            ((server, server_port), (client, 40000))
+        };
+        PacketContext {
+            ip_proto,
+            src,
+            dst,
+            src_port,
+            dst_port,
+            ip: IpFields {
+                ttl: 64,
+                tos: 0,
+                id: 1,
+                options: 0,
+                fragbits: 0,
+            },
+            tcp: (ip_proto == 6).then_some(TcpFields {
+                flags: 0x18,
+                seq: 1,
+                ack: 1,
+                window: 512,
+            }),
+            icmp: None,
+            flow: FlowContext {
+                established: true,
+                to_server,
+                app_proto,
+            },
+            buffer,
+            dsize: 0,
+            stream_events: 0,
+        }
+    }
+}
+
 /// The flowbits of one flow: a bitset indexed by the RuleSet's interned flowbit names. Empty
 /// (and allocation-free) until a bit is set, and one pointer wide: every flow carries one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

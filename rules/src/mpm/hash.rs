@@ -318,9 +318,6 @@ impl MultiPatternMatcher for HashMatcher {
     fn wants_lowered(&self) -> bool {
         false
     }
-    fn prepare_scratch(&self, _: &mut MpmScratch) -> Result<(), MpmError> {
-        Ok(())
-    }
     fn scan_input(
         &self,
         input: MpmInput<'_>,
