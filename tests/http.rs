@@ -534,6 +534,52 @@ fn http_state_is_charged_to_the_stream_memcap() {
 }
 
 #[test]
+fn closed_sessions_give_their_http_state_and_buffers_back_to_the_memcap() {
+    // Ten sessions one after another, each with a 30 KB body that file_data keeps: the memcap
+    // holds two at a time, so the sessions must free everything when they close (not at the
+    // closed-state timeout), or later ones are truncated, pruned or refused their HTTP state.
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("sessions.pcap");
+    let mut writer = nfips_engine::source::pcap::PcapWriter::new(
+        std::fs::File::create(&pcap).unwrap(),
+        nfips_engine::decode::LinkType::RawIp,
+    )
+    .unwrap();
+    let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n".to_vec();
+    response.extend(std::iter::repeat_n(b'z', 29_996));
+    response.extend_from_slice(b"END!");
+    for session in 0..10u64 {
+        let mut conversation =
+            TcpConversation::new(&format!("10.0.0.1:{}", 41_000 + session), SERVER);
+        conversation.handshake();
+        conversation.client_sends(b"GET /f HTTP/1.1\r\nHost: a\r\n\r\n", &[]);
+        conversation.server_sends(&response, &[1400]);
+        conversation.close();
+        for (ts, frame) in conversation.packets() {
+            let ts =
+                nfips_engine::source::pcap::Timestamp::new(ts.secs + session, u64::from(ts.nanos));
+            writer.write_packet(ts, frame).unwrap();
+        }
+    }
+    writer.finish().unwrap();
+    let rules_path = dir.path().join("http.rules");
+    let rule = alert(
+        1,
+        r#"content:"/f"; http_uri; file_data; content:"END!"; distance:29990;"#,
+    );
+    std::fs::write(&rules_path, rule + "\n").unwrap();
+    let run = replay_files(&pcap, &rules_path, &["stream.memcap=110k"]);
+    assert_eq!(run.alerts().len(), 10, "{}", run.stderr);
+    for counter in [
+        "stream.sessions_pruned",
+        "stream.attach_refused",
+        "stream.memcap_drops",
+    ] {
+        assert_eq!(run.counter(counter), 0, "{counter}: {}", run.stderr);
+    }
+}
+
+#[test]
 fn malformed_http_is_counted_never_fatal() {
     let mut conversation = conversation();
     conversation.client_sends(b"GET /a HTTP/1.1\r\nContent-Length: zz\r\n\r\n", &[]);

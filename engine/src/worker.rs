@@ -22,7 +22,7 @@ use crate::defrag::{FragStep, IpDefrag};
 use crate::detect::{
     DetectionPlan, Detector, HttpInput, PacketAction, PendingSlot, TcpData, TcpView,
 };
-use crate::flow::{tcp_sender_is_server, Endpoint, FlowKey, FlowTable, FlowVerdict};
+use crate::flow::{tcp_sender_is_server, Endpoint, FlowKey, FlowTable, FlowVerdict, TcpProgress};
 use crate::http::Direction;
 use crate::output::{
     AlertAction, DropReason, OutputHandle, PacketMeta, Record, RejectRecord, RuleRef,
@@ -580,7 +580,16 @@ impl Worker {
         // stream.memcap through the flow's session; when no room is found it is freed
         // (counted: stream.attach_refused). It changes only when new stream data was parsed.
         // A flow just dropped or passed has no session left to charge.
-        let charge = new_stream_data && flow.verdict == FlowVerdict::None;
+        let closed = flow.tcp == TcpProgress::Closed;
+        if closed {
+            // Both FINs acknowledged, or a RST honoured: no more stream data will be parsed,
+            // and the session has freed its buffers and the charge attached to it.
+            flow.http = None;
+            if flow.app_layer.parser_created() {
+                self.applayer.forget(flow_id);
+            }
+        }
+        let charge = new_stream_data && flow.verdict == FlowVerdict::None && !closed;
         if let (Some(key), true) = (&tcp_key, charge) {
             if let Some(state) = flow.http.as_deref_mut() {
                 if let Some(bytes) = state.charge_due() {

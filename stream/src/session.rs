@@ -518,6 +518,7 @@ impl Session {
                 return;
             }
             TcpState::TimeWait => {
+                self.free_all(&mut env.budget);
                 if has_data {
                     env.stats.data_after_close_drops += 1;
                     result.drop(DropReason::DataAfterClose, Some(StreamEvent::DataOnClosed));
@@ -800,6 +801,12 @@ impl Session {
         if self.half[0].has(FIN_ACKED) && self.half[1].has(FIN_ACKED) {
             self.state = TcpState::TimeWait;
             env.stats.sessions_closed += 1;
+            // TimeWait accepts no data: the buffers and attached state are dead weight until
+            // the closed timeout. A segment whose new data is still to be presented keeps them
+            // until the session's next segment.
+            if result.view.is_none() {
+                self.free_all(&mut env.budget);
+            }
         }
     }
 

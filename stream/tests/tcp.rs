@@ -635,6 +635,35 @@ fn fin_exchange_reaches_time_wait_and_data_after_is_dropped() {
 }
 
 #[test]
+fn time_wait_frees_buffers_and_attached_state() {
+    let overhead = StreamTable::<u32>::session_overhead() as u64;
+    let mut h = Harness::established(cfg());
+    h.data(C, 1, b"request");
+    h.raw(S, 1, 8, ACK, b"response", 0);
+    assert!(h.table.attach(&KEY, 5000));
+    assert!(h.table.memory_used() > overhead + 5000);
+    h.raw(C, 8, 9, FIN | ACK, b"", 0);
+    h.raw(S, 9, 9, FIN | ACK, b"", 0);
+    assert!(h.table.memory_used() > overhead, "not closed yet");
+    h.raw(C, 9, 10, ACK, b"", 0);
+    assert!(h.state().starts_with("TimeWait"), "{}", h.state());
+    assert_eq!(h.table.memory_used(), overhead);
+}
+
+#[test]
+fn time_wait_after_data_on_the_last_fin_frees_buffers() {
+    let overhead = StreamTable::<u32>::session_overhead() as u64;
+    let mut h = Harness::established(cfg());
+    h.raw(C, 1, 1, FIN | ACK, b"", 0);
+    h.raw(S, 1, 2, ACK, b"", 0);
+    h.raw(C, 2, 1, ACK, b"", 0);
+    assert_eq!(h.raw(S, 1, 2, FIN | ACK, b"tail", 0), "accept view=|tail");
+    h.raw(C, 2, 6, ACK, b"", 0);
+    assert!(h.state().starts_with("TimeWait"), "{}", h.state());
+    assert_eq!(h.table.memory_used(), overhead);
+}
+
+#[test]
 fn data_beyond_fin_is_dropped() {
     let mut h = Harness::established(cfg());
     h.raw(C, 1, 1, FIN | ACK, b"ab", 0);

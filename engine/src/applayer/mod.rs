@@ -332,10 +332,15 @@ impl AppLayer {
     /// Free `flow_id`'s parser state: the memcap had no room for it (counted). The flow's
     /// state byte keeps it from being created again.
     pub fn release(&mut self, flow_id: u64) {
-        self.charged.remove(&flow_id);
-        if self.parsers.remove(&flow_id).is_some() {
+        if self.forget(flow_id) {
             self.counters.memcap_released += 1;
         }
+    }
+
+    /// Free `flow_id`'s parser state (its session closed). Returns whether it had any.
+    pub fn forget(&mut self, flow_id: u64) -> bool {
+        self.charged.remove(&flow_id);
+        self.parsers.remove(&flow_id).is_some()
     }
 
     fn max_handshake(&self) -> usize {
