@@ -343,6 +343,15 @@ impl BodySink {
         self.stopped = depth == 0;
     }
 
+    /// The message announced `length` body bytes: an uncompressed body gets its buffer (up to
+    /// the depth) in one allocation instead of growing by doubling, copy after copy.
+    pub fn expect(&mut self, length: u64) {
+        if self.encoding == Some(Encoding::Identity) && self.decoder.is_none() {
+            let wanted = usize::try_from(length).unwrap_or(usize::MAX).min(self.plain.limit);
+            self.plain.bytes.reserve_exact(wanted);
+        }
+    }
+
     /// The decoded body stored so far.
     pub fn bytes(&self) -> &[u8] {
         match &self.decoder {
@@ -621,6 +630,26 @@ mod tests {
         assert!(sink.capacity() < DECODER_STATE_BYTES);
         sink.release();
         assert_eq!(sink.capacity(), 0);
+    }
+
+    #[test]
+    fn an_announced_length_allocates_once_up_to_the_depth() {
+        let mut sink = BodySink::default();
+        sink.start(Encoding::Identity, 4096, u64::MAX);
+        sink.expect(3000);
+        let reserved = sink.capacity();
+        assert!((3000..4096).contains(&reserved), "{reserved}");
+        sink.push(&[b'a'; 3000]);
+        assert_eq!(sink.capacity(), reserved, "no regrowth");
+        // A huge announced length reserves no more than the depth.
+        sink.start(Encoding::Identity, 4096, u64::MAX);
+        sink.expect(u64::MAX);
+        assert!(sink.capacity() < 8192, "{}", sink.capacity());
+        // Compressed bodies are not sized by their compressed length.
+        let mut compressed = BodySink::default();
+        compressed.start(Encoding::Gzip, 4096, u64::MAX);
+        compressed.expect(3000);
+        assert_eq!(compressed.capacity(), 0);
     }
 
     #[test]

@@ -656,6 +656,9 @@ impl HttpState {
             events.message_done = true;
         } else {
             half.body.start(encoding, depth, settings.compressed_depth);
+            if let Framing::Length(length) = framing {
+                half.body.expect(length);
+            }
             half.present.insert(half.body_buffer());
             half.phase = Phase::Body;
         }
