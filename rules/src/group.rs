@@ -56,8 +56,16 @@ pub fn fast_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
         }
         _ => &c.pattern[..],
     };
+    let bytes = &bytes[..bytes.len().min(MAX_PREFILTER_PATTERN)];
     Some((bytes.to_vec(), c.nocase))
 }
+
+/// Fast patterns longer than this contribute only their first bytes to the matcher: a
+/// candidate's content is verified in full anyway, 32 bytes are as selective as any longer
+/// literal, and the longest pattern sets the overlap every incremental scan (growing HTTP
+/// bodies, stream data) re-reads and the size of the compiled databases. A prefix ends no
+/// later than the content, so [`fast_pattern_bound`] still holds for it.
+pub const MAX_PREFILTER_PATTERN: usize = 32;
 
 /// The content a rule's fast pattern comes from (its `buffer` says which buffer to scan).
 pub fn fast_pattern_content(rule: &Rule) -> Option<&Content> {

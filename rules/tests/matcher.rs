@@ -300,6 +300,22 @@ fn fast_pattern_slice_still_requires_whole_content() {
 }
 
 #[test]
+fn long_content_prefiltered_by_its_prefix_still_requires_whole_content() {
+    let prefix = nfips_rules::group::MAX_PREFILTER_PATTERN;
+    let long: Vec<u8> = (0..prefix + 28).map(|i| b'A' + (i % 26) as u8).collect();
+    let anchored = Content {
+        depth: Some(Value::Literal(long.len() as i64 + 4)),
+        ..content(&long)
+    };
+    let mut payload = b"xx".to_vec();
+    payload.extend_from_slice(&long);
+    assert!(matches(vec![c(anchored.clone())], &payload));
+    // The prefilter's prefix alone makes the rule a candidate, never a match.
+    payload.truncate(2 + prefix + 8);
+    assert!(!matches(vec![c(anchored)], &payload));
+}
+
+#[test]
 fn case_sensitive_content_is_verified_after_caseless_prefilter() {
     assert!(!matches(vec![c(content(b"Evil"))], b"EVIL"));
 }

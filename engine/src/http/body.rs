@@ -347,7 +347,9 @@ impl BodySink {
     /// the depth) in one allocation instead of growing by doubling, copy after copy.
     pub fn expect(&mut self, length: u64) {
         if self.encoding == Some(Encoding::Identity) && self.decoder.is_none() {
-            let wanted = usize::try_from(length).unwrap_or(usize::MAX).min(self.plain.limit);
+            let wanted = usize::try_from(length)
+                .unwrap_or(usize::MAX)
+                .min(self.plain.limit);
             self.plain.bytes.reserve_exact(wanted);
         }
     }
