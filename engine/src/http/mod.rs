@@ -184,6 +184,8 @@ http_counters! {
     not_http,
     /// A start line after the first that did not parse; the direction stops being inspected.
     bad_start_line,
+    /// A request line whose URI contains spaces (kept whole; the protocol is the last field).
+    uri_with_space,
     /// A start line whose protocol is not `HTTP/<digit>.<digit>`.
     unknown_protocol,
     /// A status code that is not three digits.

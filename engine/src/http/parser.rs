@@ -404,16 +404,24 @@ impl HttpState {
         first: bool,
         events: &mut HttpEvents,
     ) -> bool {
-        let mut fields = line
-            .split(|&b| b == b' ' || b == b'\t')
-            .filter(|f| !f.is_empty());
-        let (Some(method), Some(uri)) = (fields.next(), fields.next()) else {
+        // Method, then protocol as the last field, and the URI is everything between: servers
+        // that accept a space in the URI exist, so `GET /a b HTTP/1.1` must not make the flow
+        // "not HTTP" and blind the HTTP rules (libhtp parses it the same way).
+        let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+        let line = line.trim_ascii();
+        let Some(method_end) = line.iter().position(is_space) else {
             return false;
         };
-        let protocol = fields.next();
-        if fields.next().is_some() || !method.iter().all(|&b| is_token(b)) {
+        let method = &line[..method_end];
+        let rest = line[method_end..].trim_ascii_start();
+        let (uri, protocol) = match rest.iter().rposition(is_space) {
+            Some(split) => (rest[..split].trim_ascii_end(), Some(&rest[split + 1..])),
+            None => (rest, None),
+        };
+        if !method.iter().all(|&b| is_token(b)) {
             return false;
         }
+        let uri_has_space = uri.iter().any(is_space);
         let plausible = match protocol {
             Some(protocol) => is_http_version(protocol),
             None => method == b"GET" && uri.starts_with(b"/"),
@@ -423,6 +431,7 @@ impl HttpState {
         }
         let counters = &mut inspector.counters;
         counters.requests += 1;
+        counters.uri_with_space += u64::from(uri_has_space);
         let kind = match method {
             b"HEAD" => RequestKind::Head,
             b"CONNECT" => RequestKind::Connect,

@@ -612,6 +612,31 @@ fn switching_protocols_stops_inspection() {
 }
 
 #[test]
+fn a_space_in_the_uri_keeps_the_flow_http() {
+    // Servers that accept it exist: calling the flow "not HTTP" would blind every HTTP rule.
+    let mut flow = Flow::new();
+    flow.feed(
+        ToServer,
+        b"GET /a b?q=div class=\"x  HTTP/1.1\r\nUser-Agent: evil\r\n\r\n",
+    );
+    assert_eq!(flow.req(Buffer::HttpMethod), "GET");
+    assert_eq!(flow.req(Buffer::HttpRawUri), "/a b?q=div class=\"x");
+    assert_eq!(flow.req(Buffer::HttpProtocol), "HTTP/1.1");
+    assert_eq!(flow.req(Buffer::HttpUserAgent), "evil");
+    assert_eq!(flow.counters().uri_with_space, 1);
+    assert_eq!(flow.counters().not_http, 0);
+    // Without a protocol field it is still an HTTP/0.9 request, and two fields whose last is
+    // not a version is not HTTP.
+    let mut simple = Flow::new();
+    simple.feed(ToServer, b"GET /index.html\r\n");
+    assert_eq!(simple.req(Buffer::HttpRawUri), "/index.html");
+    assert_eq!(simple.counters().uri_with_space, 0);
+    let mut other = Flow::new();
+    other.feed(ToServer, b"HELO a b\r\n");
+    assert_eq!(other.counters().not_http, 1);
+}
+
+#[test]
 fn tls_is_not_http() {
     let mut flow = Flow::new();
     flow.feed(ToServer, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
