@@ -7,11 +7,10 @@ use std::path::Path;
 use nfips_engine::applayer::dns::build::query;
 use nfips_engine::applayer::tls::build::{certificate, client_hello, server_flight, C, CN, O};
 use nfips_engine::craft::{PacketBuilder, TcpConversation};
-use nfips_engine::decode::LinkType;
-use nfips_engine::source::pcap::{PcapWriter, Timestamp};
+use nfips_engine::source::pcap::Timestamp;
 use serde_json::Value;
 
-use crate::util::{corpus, nfips};
+use crate::util::{corpus, nfips, write_pcap};
 
 /// Alert counts by sid of `nfips replay --rules RULES PCAP` (and the replay's stderr).
 fn alerts(rules: &str, packets: &[(Timestamp, Vec<u8>)]) -> BTreeMap<u64, usize> {
@@ -19,12 +18,7 @@ fn alerts(rules: &str, packets: &[(Timestamp, Vec<u8>)]) -> BTreeMap<u64, usize>
     let rules_path = dir.path().join("app.rules");
     std::fs::write(&rules_path, rules).unwrap();
     let pcap = dir.path().join("app.pcap");
-    let mut writer =
-        PcapWriter::new(std::fs::File::create(&pcap).unwrap(), LinkType::RawIp).unwrap();
-    for (ts, packet) in packets {
-        writer.write_packet(*ts, packet).unwrap();
-    }
-    writer.finish().unwrap();
+    write_pcap(&pcap, packets);
     eve_alerts(&rules_path, &pcap, dir.path())
 }
 

@@ -11,9 +11,10 @@ use std::path::Path;
 
 use nfips_engine::craft::http_body::{chunked, gzip, raw_deflate};
 use nfips_engine::craft::TcpConversation;
+use nfips_engine::source::pcap::Timestamp;
 use serde_json::Value;
 
-use crate::util::{corpus, nfips};
+use crate::util::{corpus, nfips, write_pcap};
 
 const CLIENT: &str = "10.0.0.1:40000";
 const SERVER: &str = "10.0.0.2:8080";
@@ -540,11 +541,7 @@ fn closed_sessions_give_their_http_state_and_buffers_back_to_the_memcap() {
     // closed-state timeout), or later ones are truncated, pruned or refused their HTTP state.
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("sessions.pcap");
-    let mut writer = nfips_engine::source::pcap::PcapWriter::new(
-        std::fs::File::create(&pcap).unwrap(),
-        nfips_engine::decode::LinkType::RawIp,
-    )
-    .unwrap();
+    let mut packets = Vec::new();
     let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n".to_vec();
     response.extend(std::iter::repeat_n(b'z', 29_996));
     response.extend_from_slice(b"END!");
@@ -555,13 +552,14 @@ fn closed_sessions_give_their_http_state_and_buffers_back_to_the_memcap() {
         conversation.client_sends(b"GET /f HTTP/1.1\r\nHost: a\r\n\r\n", &[]);
         conversation.server_sends(&response, &[1400]);
         conversation.close();
-        for (ts, frame) in conversation.packets() {
-            let ts =
-                nfips_engine::source::pcap::Timestamp::new(ts.secs + session, u64::from(ts.nanos));
-            writer.write_packet(ts, frame).unwrap();
-        }
+        packets.extend(conversation.into_packets().into_iter().map(|(ts, frame)| {
+            (
+                Timestamp::new(ts.secs + session, u64::from(ts.nanos)),
+                frame,
+            )
+        }));
     }
-    writer.finish().unwrap();
+    write_pcap(&pcap, &packets);
     let rules_path = dir.path().join("http.rules");
     let rule = alert(
         1,

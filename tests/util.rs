@@ -1,11 +1,24 @@
 //! Shared helpers for the end-to-end tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use nfips_engine::decode::LinkType;
+use nfips_engine::source::pcap::{PcapWriter, Timestamp};
 
 /// The `nfips` binary built for these tests.
 pub fn nfips() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_nfips"))
+}
+
+/// Write raw-IP `packets` to a classic pcap at `path`.
+pub fn write_pcap(path: &Path, packets: &[(Timestamp, Vec<u8>)]) {
+    let mut writer =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), LinkType::RawIp).unwrap();
+    for (ts, packet) in packets {
+        writer.write_packet(*ts, packet).unwrap();
+    }
+    writer.finish().unwrap();
 }
 
 /// The shared corpus: `$NFIPS_CORPUS`, else `../shared/corpus` from the project root. `None`

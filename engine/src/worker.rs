@@ -447,6 +447,8 @@ impl Worker {
         let mut stream_events = 0;
         let tcp_key = matches!(pkt.transport, Transport::Tcp(_))
             .then(|| FlowKey::of(src, dst, pkt.ip_proto).0);
+        // The flow's stream session is gone or closed after this packet (see below).
+        let mut session_over = false;
         if let (Transport::Tcp(tcp), Some(key)) = (&pkt.transport, &tcp_key) {
             let step = self
                 .tcp
@@ -455,10 +457,14 @@ impl Worker {
             // stream data, and dropped whatever the rules say.
             stream_drop = step.drop;
             stream_events = step.stream_events;
-            if !step.has_session && flow.http.take().is_some() {
-                // The session was pruned or closed: its HTTP state goes with it.
+            if !step.has_session && flow.http.is_some() {
+                // Pruned or timed out: HTTP parsing cannot resume midstream.
                 flow.http_off = true;
             }
+            // Gone (pruned, timed out) or closed (both FINs acknowledged, a RST honoured): no
+            // more stream data will be parsed, and the session freed its buffers and the
+            // charge attached to it.
+            session_over = !step.has_session || flow.tcp == TcpProgress::Closed;
             established = step.established;
             view = step.view.map(|v| TcpView {
                 bytes: v.bytes,
@@ -574,23 +580,18 @@ impl Worker {
         if let (Some(key), FlowVerdict::Drop | FlowVerdict::Pass) = (&tcp_key, flow.verdict) {
             // No later packet of this flow reaches the stream: free its session now.
             self.tcp.remove(key);
-            flow.http = None;
+            session_over = true;
         }
         // Application parser state (HTTP in the flow, TLS/DNS in the app layer) is charged to
-        // stream.memcap through the flow's session; when no room is found it is freed
-        // (counted: stream.attach_refused). It changes only when new stream data was parsed.
-        // A flow just dropped or passed has no session left to charge.
-        let closed = flow.tcp == TcpProgress::Closed;
-        if closed {
-            // Both FINs acknowledged, or a RST honoured: no more stream data will be parsed,
-            // and the session has freed its buffers and the charge attached to it.
+        // stream.memcap through the flow's session: it goes when the session goes, and when no
+        // room is found for it (counted: stream.attach_refused). It changes only when new
+        // stream data was parsed.
+        if session_over {
             flow.http = None;
             if flow.app_layer.parser_created() {
                 self.applayer.forget(flow_id);
             }
-        }
-        let charge = new_stream_data && flow.verdict == FlowVerdict::None && !closed;
-        if let (Some(key), true) = (&tcp_key, charge) {
+        } else if let (Some(key), true) = (&tcp_key, new_stream_data) {
             if let Some(state) = flow.http.as_deref_mut() {
                 if let Some(bytes) = state.charge_due() {
                     if !self.tcp.attach(key, bytes) {

@@ -346,7 +346,7 @@ impl BodySink {
     /// The message announced `length` body bytes: an uncompressed body gets its buffer (up to
     /// the depth) in one allocation instead of growing by doubling, copy after copy.
     pub fn expect(&mut self, length: u64) {
-        if self.encoding == Some(Encoding::Identity) && self.decoder.is_none() {
+        if self.encoding == Some(Encoding::Identity) {
             let wanted = usize::try_from(length)
                 .unwrap_or(usize::MAX)
                 .min(self.plain.limit);
