@@ -361,7 +361,7 @@ impl BufferRuns {
                     .filter(|o| o.buffer() == buffer && crate::eval::is_payload_option(o))
                     .cloned()
                     .collect();
-                let (ops, run_vars) = PayloadOp::compile_all(&options, cache);
+                let (ops, run_vars) = PayloadOp::compile_all(&options, None, cache);
                 vars += run_vars;
                 let lengths = detection
                     .iter()
@@ -426,6 +426,7 @@ impl BufferRuns {
                 pcre: &mut *pcre,
                 retries_left: retry_limit,
                 retry_limit_hit: false,
+                fast_hits: crate::eval::UNKNOWN_HITS,
             };
             let matched = state.run(&run.ops, 0);
             retry_limit_hit |= state.retry_limit_hit;

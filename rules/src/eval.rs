@@ -335,6 +335,10 @@ pub(crate) struct ContentOp {
     searcher: Searcher,
     /// The content's modifiers; its pattern lives in `searcher` (emptied here: one copy).
     spec: Content,
+    /// For the rule's fast-pattern content: where in the content its prefilter pattern ends
+    /// ([`crate::group::fast_pattern_range`]), so the prefilter's hits bound where the content
+    /// can occur ([`PayloadEval::fast_hits`]).
+    prefilter_end: Option<usize>,
 }
 
 /// How a content is searched. Shared between the identical contents of a rule set through a
@@ -368,13 +372,18 @@ impl SearcherCache {
 }
 
 impl ContentOp {
-    fn new(spec: &Content, cache: &mut SearcherCache) -> ContentOp {
+    fn new(spec: &Content, is_fast_pattern: bool, cache: &mut SearcherCache) -> ContentOp {
         let searcher = cache.searcher(&spec.pattern, spec.nocase);
+        let prefilter_end = is_fast_pattern.then(|| crate::group::fast_pattern_range(spec).end);
         let spec = Content {
             pattern: Vec::new(),
             ..spec.clone()
         };
-        ContentOp { searcher, spec }
+        ContentOp {
+            searcher,
+            spec,
+            prefilter_end,
+        }
     }
 
     /// The pattern's length.
@@ -397,6 +406,28 @@ impl ContentOp {
         };
         let clamp = |v: i64| v.clamp(0, len as i64) as usize;
         (clamp(start), end.map_or(len, clamp))
+    }
+
+    /// `window` narrowed to where the prefilter saw this content's fast pattern: occurrences
+    /// start no earlier than the first hit and end no later than the last one allows. For a
+    /// short fast pattern in a large buffer this turns a scan of the whole buffer per
+    /// candidate rule into a look at the few places the one multi-pattern pass found.
+    fn narrow(
+        &self,
+        (lo, hi): (usize, usize),
+        (first_end, last_end): (usize, usize),
+    ) -> (usize, usize) {
+        match self.prefilter_end {
+            Some(end_in_content) => (
+                lo.max(first_end.saturating_sub(end_in_content)),
+                hi.min(
+                    last_end
+                        .saturating_sub(end_in_content)
+                        .saturating_add(self.len()),
+                ),
+            ),
+            None => (lo, hi),
+        }
     }
 
     /// First occurrence starting at or after `from` that ends by `hi`.
@@ -447,17 +478,22 @@ pub(crate) enum PayloadOp {
 }
 
 impl PayloadOp {
-    /// Compile the payload options of `options`, in order. Returns the ops and the number of
-    /// byte_extract variables.
+    /// Compile the payload options of `options`, in order. `fast` is the rule's fast-pattern
+    /// content (one of `options`), whose search the prefilter's hits may narrow. Returns the
+    /// ops and the number of byte_extract variables.
     pub(crate) fn compile_all(
         options: &[DetectOption],
+        fast: Option<&Content>,
         cache: &mut SearcherCache,
     ) -> (Vec<PayloadOp>, usize) {
         let mut ops = Vec::new();
         let mut vars = 0;
         for option in options {
             let op = match option {
-                DetectOption::Content(c) => PayloadOp::Content(Box::new(ContentOp::new(c, cache))),
+                DetectOption::Content(c) => {
+                    let is_fast = fast.is_some_and(|f| std::ptr::eq(f, c));
+                    PayloadOp::Content(Box::new(ContentOp::new(c, is_fast, cache)))
+                }
                 DetectOption::Pcre(p) => PayloadOp::Pcre {
                     regex: Arc::clone(&p.regex),
                     negated: p.negated,
@@ -492,7 +528,14 @@ pub(crate) struct PayloadEval<'a> {
     pub retries_left: u32,
     /// Set when the budget ran out.
     pub retry_limit_hit: bool,
+    /// The ends of the first and last occurrence of the rule's fast pattern in `buf`, as far
+    /// as the prefilter knows them: `(0, usize::MAX)` when it does not (the rule was a
+    /// candidate for another reason, or part of the buffer was not scanned).
+    pub fast_hits: (usize, usize),
 }
+
+/// [`PayloadEval::fast_hits`] when nothing is known.
+pub(crate) const UNKNOWN_HITS: (usize, usize) = (0, usize::MAX);
 
 impl PayloadEval<'_> {
     fn take_retry(&mut self) -> bool {
@@ -512,7 +555,7 @@ impl PayloadEval<'_> {
         let len = self.buf.len();
         match op {
             PayloadOp::Content(c) => {
-                let (lo, hi) = c.window(len, cursor, self.vars);
+                let (lo, hi) = c.narrow(c.window(len, cursor, self.vars), self.fast_hits);
                 if c.spec.negated {
                     return c.find(self.buf, lo, hi).is_none() && self.run(rest, cursor);
                 }

@@ -46,18 +46,25 @@ pub const PORT_GROUP_MAX_PORTS: usize = 512;
 /// then a candidate in every packet of its group).
 pub fn fast_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
     let c = fast_pattern_content(rule)?;
-    let bytes = match c.fast_pattern {
+    Some((c.pattern[fast_pattern_range(c)].to_vec(), c.nocase))
+}
+
+/// Which bytes of its content a fast pattern is: the `fast_pattern:offset,length` slice when
+/// it lies inside the pattern (else the whole pattern), cut to [`MAX_PREFILTER_PATTERN`] bytes.
+/// A hit of the fast pattern ending at `end` means the content would start at `end - range.end`.
+pub(crate) fn fast_pattern_range(c: &Content) -> std::ops::Range<usize> {
+    let range = match c.fast_pattern {
         FastPattern::Slice { offset, length } => {
             let end = offset.saturating_add(length).min(c.pattern.len());
-            match c.pattern.get(offset..end) {
-                Some(slice) if !slice.is_empty() => slice,
-                _ => &c.pattern[..],
+            if offset < end {
+                offset..end
+            } else {
+                0..c.pattern.len()
             }
         }
-        _ => &c.pattern[..],
+        _ => 0..c.pattern.len(),
     };
-    let bytes = &bytes[..bytes.len().min(MAX_PREFILTER_PATTERN)];
-    Some((bytes.to_vec(), c.nocase))
+    range.start..range.end.min(range.start + MAX_PREFILTER_PATTERN)
 }
 
 /// Fast patterns longer than this contribute only their first bytes to the matcher: a
@@ -303,14 +310,14 @@ impl PatternSet {
     }
 
     /// Mark the rules of every pattern occurring in `input` and ending after `scan_from`
-    /// (overlapping occurrences included); returns the number of hits. Only the bytes from
-    /// `scan_from - (longest pattern - 1)` on are scanned.
+    /// (overlapping occurrences included) with each occurrence's end; returns the number of
+    /// hits. Only the bytes from `scan_from - (longest pattern - 1)` on are scanned.
     fn scan(
         &self,
         input: MpmInput<'_>,
         scan_from: usize,
         scratch: &mut MpmScratch,
-        mark: &mut impl FnMut(u32),
+        mark: &mut impl FnMut(u32, Option<usize>),
     ) -> u64 {
         let start = scan_from
             .saturating_sub(self.matcher.max_pattern_len().saturating_sub(1))
@@ -328,7 +335,7 @@ impl PatternSet {
                 if let Some(list) = rules.get(id as usize) {
                     for &(r, bound) in list.iter() {
                         if end <= bound as usize {
-                            mark(r);
+                            mark(r, Some(end));
                         }
                     }
                 }
@@ -517,9 +524,10 @@ impl Group {
     }
 
     /// Mark every candidate rule of this group for a buffer between `addrs`: rules whose fast
-    /// pattern occurs ending after byte `scan_from`, rules indexed by an address in `addrs`,
-    /// and rules without a fast pattern (those testing `stream-event` only when `stream_events`
-    /// is not empty). `mark` dedupes. Returns the number of pattern hits.
+    /// pattern occurs ending after byte `scan_from` (with the end of each such occurrence),
+    /// rules indexed by an address in `addrs`, and rules without a fast pattern (those testing
+    /// `stream-event` only when `stream_events` is not empty; these two kinds with `None`).
+    /// `mark` dedupes. Returns the number of pattern hits.
     pub(crate) fn collect(
         &self,
         input: MpmInput<'_>,
@@ -527,11 +535,11 @@ impl Group {
         scratch: &mut MpmScratch,
         addrs: [IpAddr; 2],
         stream_events: u64,
-        mut mark: impl FnMut(u32),
+        mut mark: impl FnMut(u32, Option<usize>),
     ) -> u64 {
         for addr in addrs {
             for &r in self.by_address.lookup(addr) {
-                mark(r);
+                mark(r, None);
             }
         }
         let mut hits = 0;
@@ -539,11 +547,11 @@ impl Group {
             hits += set.scan(input, scan_from, scratch, &mut mark);
         }
         for &r in self.always.iter() {
-            mark(r);
+            mark(r, None);
         }
         if stream_events != 0 {
             for &r in self.on_stream_events.iter() {
-                mark(r);
+                mark(r, None);
             }
         }
         hits

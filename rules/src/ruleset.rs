@@ -345,6 +345,13 @@ pub struct Scratch {
     /// Epoch at which each rule was last made a candidate.
     seen: Vec<u32>,
     epoch: u32,
+    /// Per candidate of the current packet buffer: the ends of the first and last hit of its
+    /// fast pattern (`(0, u32::MAX)` when it was a candidate for another reason).
+    fast_hits: Vec<(u32, u32)>,
+    /// Whether the current packet buffer's fast-pattern hits are complete before the first
+    /// recorded one (the scan started at byte 0 and no matcher failed) and after the last one
+    /// (the scan reached the buffer's end); see [`PayloadEval::fast_hits`].
+    hits_complete: (bool, bool),
     candidates: Vec<u32>,
     /// Candidates of the last call that came only from the caller's extra list.
     extra_only: Vec<u32>,
@@ -359,6 +366,20 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// [`PayloadEval::fast_hits`] of candidate `r` in the current packet buffer.
+    fn fast_hits_of(&self, r: usize) -> (usize, usize) {
+        let (first, last) = self.fast_hits[r];
+        let (before, after) = self.hits_complete;
+        (
+            if before { first as usize } else { 0 },
+            if after && last != u32::MAX {
+                last as usize
+            } else {
+                usize::MAX
+            },
+        )
+    }
+
     /// Cumulative counters of this scratch.
     pub fn stats(&self) -> DetectStats {
         DetectStats {
@@ -420,7 +441,11 @@ impl RuleSet {
                     .count();
                 (Vec::new(), vars)
             } else {
-                PayloadOp::compile_all(&rule.detection, &mut searchers)
+                PayloadOp::compile_all(
+                    &rule.detection,
+                    group::fast_pattern_content(rule),
+                    &mut searchers,
+                )
             };
             let header_options = rule
                 .detection
@@ -566,6 +591,8 @@ impl RuleSet {
         Scratch {
             seen: vec![0; self.rules.len()],
             epoch: 0,
+            fast_hits: vec![(0, u32::MAX); self.rules.len()],
+            hits_complete: (false, false),
             candidates: Vec::with_capacity(64),
             extra_only: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
@@ -640,6 +667,7 @@ impl RuleSet {
     ) {
         let scanned = &buf[..scan.end.min(buf.len())];
         self.collect_candidates(ctx, scanned, scan.start, extra, scratch);
+        scratch.hits_complete.1 = scanned.len() == buf.len();
         let candidates = std::mem::take(&mut scratch.candidates);
         self.evaluate(&candidates, ctx, Payload::Packet(buf), bits, scratch, out);
         scratch.candidates = candidates;
@@ -762,24 +790,36 @@ impl RuleSet {
             raw: buf,
             lowered: &lowered,
         };
+        let failed_scans = scratch.mpm.failed_scans();
         for group in groups.into_iter().flatten() {
-            let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
+            let (seen, epoch, fast_hits) =
+                (&mut scratch.seen, scratch.epoch, &mut scratch.fast_hits);
             scratch.stats.pattern_hits += group.collect(
                 input,
                 scan_from,
                 &mut scratch.mpm,
                 [ctx.src, ctx.dst],
                 ctx.stream_events,
-                |r| {
-                    let slot = &mut seen[r as usize];
+                |r, end| {
+                    let end = end.map(|e| u32::try_from(e).unwrap_or(u32::MAX));
+                    let (slot, hits) = (&mut seen[r as usize], &mut fast_hits[r as usize]);
                     if *slot != epoch {
                         *slot = epoch;
                         candidates.push(r);
+                        *hits = end.map_or((0, u32::MAX), |e| (e, e));
+                    } else if let Some(e) = end {
+                        *hits = (hits.0.min(e), hits.1.max(e));
                     }
                 },
             );
         }
         scratch.lowered = lowered;
+        // A failed scan reports every pattern at the buffer's end, which says nothing about
+        // where the first occurrence is.
+        scratch.hits_complete = (
+            scan_from == 0 && scratch.mpm.failed_scans() == failed_scans,
+            true,
+        );
         scratch.extra_only.clear();
         for &RuleId(r) in extra {
             if let Some(slot) = scratch.seen.get_mut(r as usize) {
@@ -787,6 +827,7 @@ impl RuleSet {
                     *slot = scratch.epoch;
                     candidates.push(r);
                     scratch.extra_only.push(r);
+                    scratch.fast_hits[r as usize] = (0, u32::MAX);
                 }
             }
         }
@@ -856,12 +897,14 @@ impl RuleSet {
             // A packet rule in HTTP detection or an HTTP rule on a packet: never a candidate.
             _ => return false,
         };
+        let fast_hits = scratch.fast_hits_of(r);
         let mut state = PayloadEval {
             buf,
             vars: &mut scratch.vars[..compiled.vars],
             pcre: &mut scratch.pcre,
             retries_left: self.options.retry_limit,
             retry_limit_hit: false,
+            fast_hits,
         };
         let matched = state.run(&compiled.payload, 0);
         if state.retry_limit_hit && !matched {

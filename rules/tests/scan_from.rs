@@ -264,3 +264,77 @@ fn fast_pattern_hits_past_the_content_window_make_no_candidate() {
         assert_eq!(candidates(&set, &past), vec![2], "{kind}");
     }
 }
+
+/// `content:"xxMAGIC"; fast_pattern:2,5; content:"<digit>"; distance:0; within:1`: the
+/// prefilter sees only "MAGIC", whose hits narrow where the first content is searched.
+fn magic_then(digit: u8) -> Rule {
+    let sliced = Content {
+        fast_pattern: FastPattern::Slice {
+            offset: 2,
+            length: 5,
+        },
+        ..content(b"xxMAGIC")
+    };
+    let next = Content {
+        distance: lit(0),
+        within: lit(1),
+        ..content(&[digit])
+    };
+    rule(1, vec![c(sliced), c(next)])
+}
+
+#[test]
+fn every_occurrence_between_the_first_and_last_fast_pattern_hit_is_tried() {
+    for kind in kinds() {
+        let set = build(kind, vec![magic_then(b'1')]);
+        // The satisfying occurrence first, in the middle, and last among several.
+        for buf in [
+            &b"xxMAGIC1 yyMAGIC2 xxMAGIC3"[..],
+            b"xxMAGIC2 xxMAGIC1 xxMAGIC3",
+            b"xxMAGIC2 xxMAGIC3 xxMAGIC1",
+            b"xxMAGIC1",
+        ] {
+            assert_eq!(sids(&set, buf, 0), vec![1], "{kind} {buf:?}");
+        }
+        assert_eq!(
+            sids(&set, b"xxMAGIC2 yyMAGIC1", 0),
+            Vec::<u32>::new(),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn an_occurrence_in_the_old_bytes_still_matches_when_a_new_hit_made_the_candidate() {
+    for kind in kinds() {
+        let set = build(kind, vec![magic_then(b'1')]);
+        // Only the second "MAGIC" ends in the new bytes; the matching one is older.
+        let buf = b"xxMAGIC1 ---- xxMAGIC2";
+        assert_eq!(sids(&set, buf, 10), vec![1], "{kind}");
+    }
+}
+
+#[test]
+fn an_occurrence_after_the_scanned_bytes_still_matches() {
+    for kind in kinds() {
+        let set = build(kind, vec![magic_then(b'1')]);
+        // The scan stops before the last "MAGIC"; the rule is a candidate through the first.
+        let buf = b"xxMAGIC2 ---- xxMAGIC1";
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        let ctx = nfips_rules::PacketContext {
+            dsize: buf.len(),
+            ..tcp_ctx()
+        };
+        set.detect_from_with(
+            &ctx,
+            buf,
+            0..10,
+            &[],
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        assert_eq!(out, vec![RuleId(0)], "{kind}");
+    }
+}
