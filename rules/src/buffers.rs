@@ -426,7 +426,7 @@ impl BufferRuns {
                 pcre: &mut *pcre,
                 retries_left: retry_limit,
                 retry_limit_hit: false,
-                fast_hits: crate::eval::UNKNOWN_HITS,
+                fast_hits: crate::eval::FastHits::UNKNOWN,
             };
             let matched = state.run(&run.ops, 0);
             retry_limit_hit |= state.retry_limit_hit;

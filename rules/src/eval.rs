@@ -336,8 +336,8 @@ pub(crate) struct ContentOp {
     /// The content's modifiers; its pattern lives in `searcher` (emptied here: one copy).
     spec: Content,
     /// For the rule's fast-pattern content: where in the content its prefilter pattern ends
-    /// ([`crate::group::fast_pattern_range`]), so the prefilter's hits bound where the content
-    /// can occur ([`PayloadEval::fast_hits`]).
+    /// ([`crate::group::fast_pattern_range`]), so the prefilter's hits tell where the content
+    /// can occur ([`FastHits`]).
     prefilter_end: Option<usize>,
 }
 
@@ -408,26 +408,24 @@ impl ContentOp {
         (clamp(start), end.map_or(len, clamp))
     }
 
-    /// `window` narrowed to where the prefilter saw this content's fast pattern: occurrences
-    /// start no earlier than the first hit and end no later than the last one allows. For a
-    /// short fast pattern in a large buffer this turns a scan of the whole buffer per
-    /// candidate rule into a look at the few places the one multi-pattern pass found.
-    fn narrow(
-        &self,
-        (lo, hi): (usize, usize),
-        (first_end, last_end): (usize, usize),
-    ) -> (usize, usize) {
-        match self.prefilter_end {
-            Some(end_in_content) => (
-                lo.max(first_end.saturating_sub(end_in_content)),
-                hi.min(
-                    last_end
-                        .saturating_sub(end_in_content)
-                        .saturating_add(self.len()),
-                ),
-            ),
-            None => (lo, hi),
-        }
+    /// [`ContentOp::find`] for the rule's fast-pattern content, skipping the stretches where
+    /// the prefilter saw no occurrence of its fast pattern (see [`FastHits`]). For a short
+    /// fast pattern in a large buffer this turns a scan of the whole buffer per candidate rule
+    /// (and per retry) into a look at the few places the one multi-pattern pass found.
+    fn find_narrowed(&self, buf: &[u8], from: usize, hi: usize, hits: &FastHits) -> Option<usize> {
+        let Some(end_in_content) = self.prefilter_end else {
+            return self.find(buf, from, hi);
+        };
+        hits.possible_starts(end_in_content)
+            .find_map(|(first, last)| {
+                let lo = from.max(first);
+                let hi = hi.min(last.saturating_add(self.len()));
+                if lo < hi {
+                    self.find(buf, lo, hi)
+                } else {
+                    None
+                }
+            })
     }
 
     /// First occurrence starting at or after `from` that ends by `hi`.
@@ -528,14 +526,71 @@ pub(crate) struct PayloadEval<'a> {
     pub retries_left: u32,
     /// Set when the budget ran out.
     pub retry_limit_hit: bool,
-    /// The ends of the first and last occurrence of the rule's fast pattern in `buf`, as far
-    /// as the prefilter knows them: `(0, usize::MAX)` when it does not (the rule was a
-    /// candidate for another reason, or part of the buffer was not scanned).
-    pub fast_hits: (usize, usize),
+    /// Where the prefilter saw the rule's fast pattern in `buf`.
+    pub fast_hits: FastHits,
 }
 
-/// [`PayloadEval::fast_hits`] when nothing is known.
-pub(crate) const UNKNOWN_HITS: (usize, usize) = (0, usize::MAX);
+/// What the prefilter's pass over a buffer says about where a rule's fast pattern occurs:
+/// every occurrence whose end lies in `(known_after, known_upto]` was reported, at the ends in
+/// `seen`. Occurrences ending elsewhere (bytes a stream view already inspected, or bytes after
+/// the scanned part) are unknown and may be anywhere.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastHits {
+    pub known_after: usize,
+    pub known_upto: usize,
+    pub seen: SeenEnds,
+}
+
+/// The reported ends of a fast pattern's occurrences.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SeenEnds {
+    /// All of them, ascending (the first `len`).
+    Exact {
+        ends: [usize; SeenEnds::EXACT],
+        len: usize,
+    },
+    /// More than [`SeenEnds::EXACT`]: only the first and last are kept.
+    Span { first: usize, last: usize },
+}
+
+impl SeenEnds {
+    /// Hits remembered one by one per candidate; past that, the span between the first and
+    /// the last. A 2-byte pattern occurs about once in 64 KB of random bytes.
+    pub(crate) const EXACT: usize = 4;
+}
+
+impl FastHits {
+    /// Nothing known: every position is possible.
+    pub(crate) const UNKNOWN: FastHits = FastHits {
+        known_after: usize::MAX,
+        known_upto: usize::MAX,
+        seen: SeenEnds::Exact {
+            ends: [0; SeenEnds::EXACT],
+            len: 0,
+        },
+    };
+
+    /// The inclusive ranges, ascending, where a content whose fast pattern ends
+    /// `end_in_content` bytes into it can start.
+    fn possible_starts(&self, end_in_content: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let start = move |end: usize| end.saturating_sub(end_in_content);
+        let before = self
+            .known_after
+            .checked_sub(end_in_content)
+            .map(|last| (0, last));
+        let (exact, span): (&[usize], _) = match &self.seen {
+            SeenEnds::Exact { ends, len } => (&ends[..*len], None),
+            SeenEnds::Span { first, last } => (&[], Some((start(*first), start(*last)))),
+        };
+        let after =
+            (self.known_upto != usize::MAX).then(|| (start(self.known_upto + 1), usize::MAX));
+        before
+            .into_iter()
+            .chain(exact.iter().map(move |&e| (start(e), start(e))))
+            .chain(span)
+            .chain(after)
+    }
+}
 
 impl PayloadEval<'_> {
     fn take_retry(&mut self) -> bool {
@@ -555,15 +610,16 @@ impl PayloadEval<'_> {
         let len = self.buf.len();
         match op {
             PayloadOp::Content(c) => {
-                let (lo, hi) = c.narrow(c.window(len, cursor, self.vars), self.fast_hits);
+                let (lo, hi) = c.window(len, cursor, self.vars);
                 if c.spec.negated {
                     return c.find(self.buf, lo, hi).is_none() && self.run(rest, cursor);
                 }
                 if c.spec.fast_pattern == FastPattern::Only {
-                    return c.find(self.buf, lo, hi).is_some() && self.run(rest, cursor);
+                    return c.find_narrowed(self.buf, lo, hi, &self.fast_hits).is_some()
+                        && self.run(rest, cursor);
                 }
                 let mut from = lo;
-                while let Some(pos) = c.find(self.buf, from, hi) {
+                while let Some(pos) = c.find_narrowed(self.buf, from, hi, &self.fast_hits) {
                     if self.run(rest, pos + c.len()) {
                         return true;
                     }

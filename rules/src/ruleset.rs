@@ -13,7 +13,7 @@ use crate::ast::{Action, AppProto, DetectOption, FlowbitsCommand, Rule, Value};
 pub use crate::buffers::AppBuffers;
 use crate::buffers::HttpIndex;
 pub use crate::buffers::HttpScanMemory;
-use crate::eval::{self, PayloadEval, PayloadOp};
+use crate::eval::{self, FastHits, PayloadEval, PayloadOp, SeenEnds};
 use crate::group::{self, ClassGroups, GroupStats, SLOTS};
 use crate::mpm::{DiskCache, MpmInput, MpmKind, MpmScratch};
 use crate::pcre::PcreScratch;
@@ -345,13 +345,11 @@ pub struct Scratch {
     /// Epoch at which each rule was last made a candidate.
     seen: Vec<u32>,
     epoch: u32,
-    /// Per candidate of the current packet buffer: the ends of the first and last hit of its
-    /// fast pattern (`(0, u32::MAX)` when it was a candidate for another reason).
-    fast_hits: Vec<(u32, u32)>,
-    /// Whether the current packet buffer's fast-pattern hits are complete before the first
-    /// recorded one (the scan started at byte 0 and no matcher failed) and after the last one
-    /// (the scan reached the buffer's end); see [`PayloadEval::fast_hits`].
-    hits_complete: (bool, bool),
+    /// Per candidate of the current packet buffer: where its fast pattern was seen.
+    fast_hits: Vec<RuleHits>,
+    /// The hit ends the current packet buffer's scan reported completely,
+    /// `(scan_from, end of the scanned part]`; None when a matcher failed. See [`FastHits`].
+    hits_known: Option<(usize, usize)>,
     candidates: Vec<u32>,
     /// Candidates of the last call that came only from the caller's extra list.
     extra_only: Vec<u32>,
@@ -366,18 +364,29 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// [`PayloadEval::fast_hits`] of candidate `r` in the current packet buffer.
-    fn fast_hits_of(&self, r: usize) -> (usize, usize) {
-        let (first, last) = self.fast_hits[r];
-        let (before, after) = self.hits_complete;
-        (
-            if before { first as usize } else { 0 },
-            if after && last != u32::MAX {
-                last as usize
-            } else {
-                usize::MAX
-            },
-        )
+    /// Where candidate `r`'s fast pattern occurs in the current packet buffer.
+    fn fast_hits_of(&self, r: usize) -> FastHits {
+        let hits = &self.fast_hits[r];
+        let Some((known_after, known_upto)) = self.hits_known.filter(|_| hits.count != u32::MAX)
+        else {
+            return FastHits::UNKNOWN;
+        };
+        let seen = if hits.count as usize <= SeenEnds::EXACT {
+            let len = hits.count as usize;
+            let mut ends = hits.ends.map(|e| e as usize);
+            ends[..len].sort_unstable();
+            SeenEnds::Exact { ends, len }
+        } else {
+            SeenEnds::Span {
+                first: hits.first as usize,
+                last: hits.last as usize,
+            }
+        };
+        FastHits {
+            known_after,
+            known_upto,
+            seen,
+        }
     }
 
     /// Cumulative counters of this scratch.
@@ -387,6 +396,40 @@ impl Scratch {
             mpm_failed_scans: self.mpm.failed_scans(),
             ..self.stats
         }
+    }
+}
+
+/// The fast-pattern hits of one candidate in the current packet buffer (see [`FastHits`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct RuleHits {
+    /// Hits reported; `u32::MAX` when the rule was a candidate for another reason.
+    count: u32,
+    /// The first [`SeenEnds::EXACT`] ends, in report order.
+    ends: [u32; SeenEnds::EXACT],
+    first: u32,
+    last: u32,
+}
+
+impl RuleHits {
+    const UNKNOWN: RuleHits = RuleHits {
+        count: u32::MAX,
+        ends: [0; SeenEnds::EXACT],
+        first: 0,
+        last: 0,
+    };
+
+    fn add(&mut self, end: usize) {
+        // Buffers are far below 4 GiB; a larger end would only widen the span.
+        let end = u32::try_from(end).unwrap_or(u32::MAX);
+        if let Some(slot) = self.ends.get_mut(self.count as usize) {
+            *slot = end;
+        }
+        (self.first, self.last) = if self.count == 0 {
+            (end, end)
+        } else {
+            (self.first.min(end), self.last.max(end))
+        };
+        self.count = self.count.saturating_add(1).min(u32::MAX - 1);
     }
 }
 
@@ -591,8 +634,8 @@ impl RuleSet {
         Scratch {
             seen: vec![0; self.rules.len()],
             epoch: 0,
-            fast_hits: vec![(0, u32::MAX); self.rules.len()],
-            hits_complete: (false, false),
+            fast_hits: vec![RuleHits::UNKNOWN; self.rules.len()],
+            hits_known: None,
             candidates: Vec::with_capacity(64),
             extra_only: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
@@ -667,7 +710,6 @@ impl RuleSet {
     ) {
         let scanned = &buf[..scan.end.min(buf.len())];
         self.collect_candidates(ctx, scanned, scan.start, extra, scratch);
-        scratch.hits_complete.1 = scanned.len() == buf.len();
         let candidates = std::mem::take(&mut scratch.candidates);
         self.evaluate(&candidates, ctx, Payload::Packet(buf), bits, scratch, out);
         scratch.candidates = candidates;
@@ -801,25 +843,26 @@ impl RuleSet {
                 [ctx.src, ctx.dst],
                 ctx.stream_events,
                 |r, end| {
-                    let end = end.map(|e| u32::try_from(e).unwrap_or(u32::MAX));
                     let (slot, hits) = (&mut seen[r as usize], &mut fast_hits[r as usize]);
                     if *slot != epoch {
                         *slot = epoch;
                         candidates.push(r);
-                        *hits = end.map_or((0, u32::MAX), |e| (e, e));
-                    } else if let Some(e) = end {
-                        *hits = (hits.0.min(e), hits.1.max(e));
+                        *hits = RuleHits::UNKNOWN;
+                        if let Some(end) = end {
+                            *hits = RuleHits::default();
+                            hits.add(end);
+                        }
+                    } else if let Some(end) = end {
+                        hits.add(end);
                     }
                 },
             );
         }
         scratch.lowered = lowered;
         // A failed scan reports every pattern at the buffer's end, which says nothing about
-        // where the first occurrence is.
-        scratch.hits_complete = (
-            scan_from == 0 && scratch.mpm.failed_scans() == failed_scans,
-            true,
-        );
+        // where the occurrences are.
+        scratch.hits_known =
+            (scratch.mpm.failed_scans() == failed_scans).then_some((scan_from, buf.len()));
         scratch.extra_only.clear();
         for &RuleId(r) in extra {
             if let Some(slot) = scratch.seen.get_mut(r as usize) {
@@ -827,7 +870,7 @@ impl RuleSet {
                     *slot = scratch.epoch;
                     candidates.push(r);
                     scratch.extra_only.push(r);
-                    scratch.fast_hits[r as usize] = (0, u32::MAX);
+                    scratch.fast_hits[r as usize] = RuleHits::UNKNOWN;
                 }
             }
         }

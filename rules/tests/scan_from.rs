@@ -293,6 +293,8 @@ fn every_occurrence_between_the_first_and_last_fast_pattern_hit_is_tried() {
             b"xxMAGIC2 xxMAGIC1 xxMAGIC3",
             b"xxMAGIC2 xxMAGIC3 xxMAGIC1",
             b"xxMAGIC1",
+            // More hits than are remembered one by one.
+            b"xxMAGIC2 xxMAGIC3 xxMAGIC4 xxMAGIC5 xxMAGIC1 xxMAGIC6",
         ] {
             assert_eq!(sids(&set, buf, 0), vec![1], "{kind} {buf:?}");
         }
