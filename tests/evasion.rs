@@ -42,6 +42,15 @@ fn verdicts_with_rules(rule_text: &str, packets: &[Vec<u8>], settings: &[&str]) 
 
 /// Replay `packets` (raw IP) with the rule text `rules` and `settings`: the EVE records.
 fn replay_eve(packets: &[Vec<u8>], rules_text: &str, settings: &[&str]) -> Vec<Value> {
+    replay_eve_and_log(packets, rules_text, settings).0
+}
+
+/// [`replay_eve`], and what nfips printed on stderr (its counters).
+fn replay_eve_and_log(
+    packets: &[Vec<u8>],
+    rules_text: &str,
+    settings: &[&str],
+) -> (Vec<Value>, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let pcap = dir.path().join("case.pcap");
     write_pcap(&pcap, packets);
@@ -63,11 +72,12 @@ fn replay_eve(packets: &[Vec<u8>], rules_text: &str, settings: &[&str]) -> Vec<V
         "nfips replay failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::read_to_string(&eve)
+    let records = std::fs::read_to_string(&eve)
         .unwrap_or_default()
         .lines()
         .map(|line| serde_json::from_str(line).expect("EVE line is JSON"))
-        .collect()
+        .collect();
+    (records, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Each of `count` packets' verdict from the EVE drop records.
@@ -565,9 +575,9 @@ fn fast_pattern_near_the_end_of_the_window(addrs: (&str, &str)) {
     assert_eq!(got, [ACCEPT, ACCEPT, ACCEPT, ACCEPT]);
 }
 
-fn many_pending_candidates_fall_back_to_full_scans(addrs: (&str, &str)) {
-    // More rules wait for their remainder than a direction keeps pending: the overflow falls
-    // back to scanning whole views, and the last rule's remainder is still found.
+/// 40 rules `FASTPATnn ... TAILnn` (within 20 bytes), and a segment with all their fast
+/// patterns.
+fn forty_split_rules() -> (String, Vec<u8>) {
     let mut rules = String::new();
     let mut first = Vec::new();
     for n in 0..40 {
@@ -577,9 +587,41 @@ fn many_pending_candidates_fall_back_to_full_scans(addrs: (&str, &str)) {
         ));
         first.extend_from_slice(format!("FASTPAT{n:02}").as_bytes());
     }
+    (rules, first)
+}
+
+fn many_pending_candidates_fall_back_to_full_scans(addrs: (&str, &str)) {
+    // More rules wait for their remainder than a direction keeps pending: the overflow falls
+    // back to scanning whole views, and the last rule's remainder is still found.
+    let (rules, first) = forty_split_rules();
     let last = first.len();
     let got = split_rule_verdicts(addrs, &rules, &[(0, &first), (last, b" TAIL39")]);
     assert_eq!(got, [ACCEPT, RULE_DROP]);
+}
+
+fn candidates_out_of_the_next_views_reach_are_not_kept_pending(addrs: (&str, &str)) {
+    // The 40 fast patterns lie far before the end of their segment: later views re-present
+    // only the rules' 29-byte span, so none of them can complete there and they must not fill
+    // the pending list (which would force whole-view scans). The one fast pattern repeated
+    // near the end still completes with the next segment.
+    let (rules, mut first) = forty_split_rules();
+    first.extend_from_slice(&[b'x'; 300]);
+    first.extend_from_slice(b"FASTPAT39");
+    let mut case = Case::new(addrs);
+    for (offset, bytes) in [(0, &first[..]), (first.len(), b" TAIL39")] {
+        let packet = case.data(offset, bytes);
+        case.push(packet);
+    }
+    let packets = case.packets();
+    let (records, log) = replay_eve_and_log(&packets, &rules, &[]);
+    assert_eq!(
+        verdicts_of(&records, packets.len())[3..],
+        [ACCEPT, RULE_DROP]
+    );
+    assert!(
+        !log.contains("stream.view_full_scans="),
+        "no view needed a whole scan: {log}"
+    );
 }
 
 fn evicted_pending_list_falls_back_to_a_full_scan(addrs: (&str, &str)) {
@@ -730,5 +772,6 @@ both_families!(
     fast_pattern_then_filler_then_remainder,
     fast_pattern_near_the_end_of_the_window,
     many_pending_candidates_fall_back_to_full_scans,
+    candidates_out_of_the_next_views_reach_are_not_kept_pending,
     evicted_pending_list_falls_back_to_a_full_scan,
 );

@@ -380,6 +380,7 @@ impl Detector {
                         .detect_candidates(&self.scratch)
                         .filter(|&id| rules.has_fast_pattern(id)),
                 );
+                rules.carry_fast_hits(&mut self.scratch, new_from);
                 new_from
                     .saturating_add(rules.max_fast_pattern_len().saturating_sub(1))
                     .min(bytes.len())
@@ -399,16 +400,31 @@ impl Detector {
             );
             let matched = &self.buffer_hits;
             let scratch = &self.scratch;
+            let view_end = view.stream_offset.saturating_add(bytes.len() as u64);
+            let next_view_start = view_end.saturating_sub(rules.max_pattern_span() as u64);
             let found_in_packet = &self.extras[pending_count..];
             let unmatched = rules
                 .detect_candidates(scratch)
                 .filter(|&id| rules.has_fast_pattern(id) && !matched.contains(&id))
                 .map(|id| {
-                    let pending_only = rules.detect_extra_only(scratch).any(|e| e == id)
-                        && !found_in_packet.contains(&id);
-                    (id, pending_only)
-                });
-            let view_end = view.stream_offset.saturating_add(bytes.len() as u64);
+                    if rules.detect_extra_only(scratch).any(|e| e == id)
+                        && !found_in_packet.contains(&id)
+                    {
+                        return (id, None);
+                    }
+                    // Where the view's or the packet's scan last found its fast pattern; the
+                    // view's end when that is unknown (a failed scan).
+                    let end = rules
+                        .last_fast_pattern_end(scratch, id)
+                        .map_or(view_end, |e| view.stream_offset + e as u64);
+                    (id, Some(end))
+                })
+                // Later views re-present at most the ruleset's longest pattern span before
+                // their new bytes: a candidate whose pattern ended before that can never
+                // complete there. With 64 KB segments most unmatched candidates (a 2-byte
+                // pattern hits almost every segment somewhere) are of that kind, and keeping
+                // them would overflow the list and force whole-view scans.
+                .filter(|&(_, end)| end.is_none_or(|end| end > next_view_start));
             self.pending
                 .finish(&pending, unmatched, view_end, session.slot);
             self.merge_buffer_hits();

@@ -137,13 +137,15 @@ impl PendingSlab {
     }
 
     /// Rebuild the list from this view's candidates: `unmatched` yields each candidate with a
-    /// fast pattern that did not match, with whether it was a candidate only as a pending
-    /// entry (then it keeps its old end). `view_end`: stream offset after the view. Stores the
-    /// list in the slab and updates the flow's `slot`.
+    /// fast pattern that did not match, with the stream offset where the last occurrence of
+    /// its fast pattern found with this view ends, or None when it was a candidate only as a
+    /// pending entry (then it keeps its old end); an entry leaves at the first view that starts
+    /// at or after its end. `view_end`: stream offset after the view. Stores the list in the slab and updates the
+    /// flow's `slot`.
     pub fn finish(
         &mut self,
         plan: &ViewPlan,
-        unmatched: impl Iterator<Item = (RuleId, bool)>,
+        unmatched: impl Iterator<Item = (RuleId, Option<u64>)>,
         view_end: u64,
         slot: &mut u32,
     ) {
@@ -153,12 +155,8 @@ impl PendingSlab {
             full_until: if plan.full_scan { 0 } else { old.full_until },
             ..PendingList::EMPTY
         };
-        for (id, pending_only) in unmatched {
-            let end = if pending_only {
-                old.end_of(id).unwrap_or(view_end)
-            } else {
-                view_end
-            };
+        for (id, found_end) in unmatched {
+            let end = found_end.unwrap_or_else(|| old.end_of(id).unwrap_or(view_end));
             let n = next.len as usize;
             if n == PENDING_PER_DIRECTION {
                 // Dropped entries lie before view_end: scan whole views until they are gone.
@@ -204,8 +202,9 @@ impl PendingSlab {
 mod tests {
     use super::*;
 
-    fn ids(n: u32) -> impl Iterator<Item = (RuleId, bool)> {
-        (0..n).map(|r| (RuleId(r), false))
+    /// `n` candidates whose fast patterns end at `end`.
+    fn ids(n: u32, end: u64) -> impl Iterator<Item = (RuleId, Option<u64>)> {
+        (0..n).map(move |r| (RuleId(r), Some(end)))
     }
 
     #[test]
@@ -214,15 +213,27 @@ mod tests {
         let mut slot = 0;
         let plan = slab.begin(7, true, slot, 0);
         assert!(!plan.full_scan);
-        slab.finish(&plan, ids(2), 100, &mut slot);
+        slab.finish(&plan, ids(2, 100), 100, &mut slot);
         assert_ne!(slot, 0);
         let plan = slab.begin(7, true, slot, 99);
         assert_eq!(slab.pending(&plan), &[RuleId(0), RuleId(1)]);
         // Still pending only (not found again): keeps its old end.
-        slab.finish(&plan, [(RuleId(1), true)].into_iter(), 150, &mut slot);
+        slab.finish(&plan, [(RuleId(1), None)].into_iter(), 150, &mut slot);
         let plan = slab.begin(7, true, slot, 100);
         assert!(slab.pending(&plan).is_empty());
         assert!(!plan.full_scan);
+    }
+
+    #[test]
+    fn a_candidate_whose_pattern_left_the_window_is_not_kept() {
+        let mut slab = PendingSlab::new(4);
+        let mut slot = 0;
+        let plan = slab.begin(7, true, slot, 0);
+        let found = [(RuleId(0), Some(40)), (RuleId(1), Some(90))];
+        slab.finish(&plan, found.into_iter(), 100, &mut slot);
+        // The next view re-presents bytes 60.. : only the second occurrence is in it.
+        let plan = slab.begin(7, true, slot, 60);
+        assert_eq!(slab.pending(&plan), &[RuleId(1)]);
     }
 
     #[test]
@@ -230,9 +241,9 @@ mod tests {
         let mut slab = PendingSlab::new(4);
         let mut slot = 0;
         let plan = slab.begin(7, true, slot, 0);
-        slab.finish(&plan, ids(1), 100, &mut slot);
+        slab.finish(&plan, ids(1, 100), 100, &mut slot);
         let plan = slab.begin(7, true, slot, 50);
-        slab.finish(&plan, [(RuleId(0), false)].into_iter(), 150, &mut slot);
+        slab.finish(&plan, [(RuleId(0), Some(150))].into_iter(), 150, &mut slot);
         let plan = slab.begin(7, true, slot, 120);
         assert_eq!(slab.pending(&plan), &[RuleId(0)]);
     }
@@ -242,9 +253,9 @@ mod tests {
         let mut slab = PendingSlab::new(4);
         let mut slot = 0;
         let plan = slab.begin(7, true, slot, 0);
-        slab.finish(&plan, ids(1), 100, &mut slot);
+        slab.finish(&plan, ids(1, 100), 100, &mut slot);
         let plan = slab.begin(7, true, slot, 10);
-        slab.finish(&plan, ids(0), 110, &mut slot);
+        slab.finish(&plan, ids(0, 110), 110, &mut slot);
         assert_eq!(slot, 0);
         let plan = slab.begin(7, true, slot, 20);
         assert!(!plan.full_scan);
@@ -256,12 +267,17 @@ mod tests {
         let mut slab = PendingSlab::new(4);
         let mut slot = 0;
         let plan = slab.begin(7, true, slot, 0);
-        slab.finish(&plan, ids(PENDING_PER_DIRECTION as u32 + 1), 100, &mut slot);
+        slab.finish(
+            &plan,
+            ids(PENDING_PER_DIRECTION as u32 + 1, 100),
+            100,
+            &mut slot,
+        );
         let plan = slab.begin(7, true, slot, 60);
         assert!(plan.full_scan);
         assert!(slab.pending(&plan).is_empty());
         // The full scan found nothing pending: back to incremental scans.
-        slab.finish(&plan, ids(0), 160, &mut slot);
+        slab.finish(&plan, ids(0, 160), 160, &mut slot);
         let plan = slab.begin(7, true, slot, 100);
         assert!(!plan.full_scan);
         assert_eq!(slab.full_scans, 1);
@@ -272,9 +288,9 @@ mod tests {
         let mut slab = PendingSlab::new(1);
         let (mut first, mut second) = (0, 0);
         let plan = slab.begin(1, true, first, 0);
-        slab.finish(&plan, ids(1), 100, &mut first);
+        slab.finish(&plan, ids(1, 100), 100, &mut first);
         let plan = slab.begin(2, false, second, 0);
-        slab.finish(&plan, ids(1), 100, &mut second);
+        slab.finish(&plan, ids(1, 100), 100, &mut second);
         assert_eq!(slab.evictions, 1);
         let plan = slab.begin(1, true, first, 50);
         assert!(plan.full_scan);

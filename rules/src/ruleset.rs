@@ -350,6 +350,10 @@ pub struct Scratch {
     /// The hit ends the current packet buffer's scan reported completely,
     /// `(scan_from, end of the scanned part]`; None when a matcher failed. See [`FastHits`].
     hits_known: Option<(usize, usize)>,
+    /// [`RuleSet::carry_fast_hits`]: the last buffer's candidates with their hits, moved to
+    /// where that buffer starts in the next one.
+    carried: Vec<(u32, RuleHits)>,
+    carried_at: Option<usize>,
     candidates: Vec<u32>,
     /// Candidates of the last call that came only from the caller's extra list.
     extra_only: Vec<u32>,
@@ -430,6 +434,32 @@ impl RuleHits {
             (self.first.min(end), self.last.max(end))
         };
         self.count = self.count.saturating_add(1).min(u32::MAX - 1);
+    }
+
+    /// Add `other`'s hits (this one's, if unknown, are replaced).
+    fn merge(&mut self, other: &RuleHits) {
+        if self.count == u32::MAX {
+            *self = *other;
+        } else if other.count as usize <= SeenEnds::EXACT {
+            for &end in &other.ends[..other.count as usize] {
+                self.add(end as usize);
+            }
+        } else {
+            self.add(other.first as usize);
+            self.add(other.last as usize);
+            self.count = self.count.max(SeenEnds::EXACT as u32 + 1);
+        }
+    }
+
+    /// The same hits in a buffer where this one starts at `at`.
+    fn shifted(&self, at: usize) -> RuleHits {
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        RuleHits {
+            ends: self.ends.map(|e| e.saturating_add(at)),
+            first: self.first.saturating_add(at),
+            last: self.last.saturating_add(at),
+            ..*self
+        }
     }
 }
 
@@ -636,6 +666,8 @@ impl RuleSet {
             epoch: 0,
             fast_hits: vec![RuleHits::UNKNOWN; self.rules.len()],
             hits_known: None,
+            carried: Vec::with_capacity(64),
+            carried_at: None,
             candidates: Vec::with_capacity(64),
             extra_only: Vec::with_capacity(64),
             vars: vec![0; self.max_vars],
@@ -710,6 +742,7 @@ impl RuleSet {
     ) {
         let scanned = &buf[..scan.end.min(buf.len())];
         self.collect_candidates(ctx, scanned, scan.start, extra, scratch);
+        self.apply_carried_hits(scratch, buf.len());
         let candidates = std::mem::take(&mut scratch.candidates);
         self.evaluate(&candidates, ctx, Payload::Packet(buf), bits, scratch, out);
         scratch.candidates = candidates;
@@ -797,6 +830,58 @@ impl RuleSet {
     /// listed there (no fast-pattern hit in the scanned part, not an always-candidate).
     pub fn detect_extra_only<'s>(&self, scratch: &'s Scratch) -> impl Iterator<Item = RuleId> + 's {
         scratch.extra_only.iter().map(|&r| RuleId(r))
+    }
+
+    /// Prepare the next [`RuleSet::detect_from_with`] call, over a buffer whose bytes from `at`
+    /// on are exactly the last call's (a stream view whose new bytes are the packet just
+    /// inspected) and with `scan.start == at`: the last call's candidates, passed again as
+    /// `extra`, keep where their fast patterns occur, so their evaluation is narrowed as
+    /// before instead of searching the whole view; and the view's scan, which then needs to
+    /// cover only patterns crossing into the new bytes, counts as complete up to its end.
+    /// Does nothing when the last call did not scan its whole buffer.
+    pub fn carry_fast_hits(&self, scratch: &mut Scratch, at: usize) {
+        scratch.carried.clear();
+        scratch.carried_at = None;
+        if !matches!(scratch.hits_known, Some((0, _))) {
+            return;
+        }
+        for &r in &scratch.candidates {
+            let hits = scratch.fast_hits[r as usize];
+            if hits.count != u32::MAX {
+                scratch.carried.push((r, hits.shifted(at)));
+            }
+        }
+        scratch.carried_at = Some(at);
+    }
+
+    /// Merge [`RuleSet::carry_fast_hits`]'s hits into this call's (after its candidates are
+    /// collected); `len`: the length of this call's buffer.
+    fn apply_carried_hits(&self, scratch: &mut Scratch, len: usize) {
+        let Some(at) = scratch.carried_at.take() else {
+            return;
+        };
+        let Some((known_after, _)) = scratch.hits_known.filter(|&(after, _)| after == at) else {
+            return;
+        };
+        for &(r, carried) in &scratch.carried {
+            if scratch.seen[r as usize] == scratch.epoch {
+                scratch.fast_hits[r as usize].merge(&carried);
+            }
+        }
+        scratch.hits_known = Some((known_after, len));
+    }
+
+    /// Where the last occurrence of candidate `id`'s fast pattern that the last
+    /// [`RuleSet::detect_from_with`] call on this scratch found ends (an offset into its
+    /// buffer); None when the rule was a candidate for another reason (an `extra`, an address
+    /// or no fast pattern) or the scan failed.
+    pub fn last_fast_pattern_end(&self, scratch: &Scratch, id: RuleId) -> Option<usize> {
+        let r = id.0 as usize;
+        let hits = scratch.fast_hits.get(r)?;
+        (scratch.seen.get(r) == Some(&scratch.epoch)
+            && hits.count != u32::MAX
+            && scratch.hits_known.is_some())
+        .then_some(hits.last as usize)
     }
 
     /// The candidate rules of the last [`RuleSet::detect`] / [`RuleSet::detect_from`] call on

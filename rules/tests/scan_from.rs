@@ -340,3 +340,47 @@ fn an_occurrence_after_the_scanned_bytes_still_matches() {
         assert_eq!(out, vec![RuleId(0)], "{kind}");
     }
 }
+
+#[test]
+fn carried_packet_hits_are_placed_where_the_packet_lies_in_the_view() {
+    for kind in kinds() {
+        let set = build(kind, vec![magic_then(b'1')]);
+        let ctx = |len: usize| nfips_rules::PacketContext {
+            dsize: len,
+            ..tcp_ctx()
+        };
+        // The packet alone matches; so must the view that ends with it, evaluating the rule
+        // only as a carried candidate (its scan covers just the bytes crossing into the packet).
+        for (old, packet) in [
+            (&b"0123456789abcdef "[..], &b"xxMAGIC2 xxMAGIC1"[..]),
+            // The match is in the old bytes, the packet's hits elsewhere.
+            (b"xxMAGIC1 --------", b"xxMAGIC2 --------"),
+        ] {
+            let view = [old, packet].concat();
+            let mut scratch = set.new_scratch();
+            let mut out = Vec::new();
+            let mut bits = FlowBits::default();
+            set.detect(
+                &ctx(packet.len()),
+                packet,
+                &mut bits,
+                &mut scratch,
+                &mut out,
+            );
+            let candidates: Vec<RuleId> = set.detect_candidates(&scratch).collect();
+            assert_eq!(candidates, vec![RuleId(0)], "{kind}");
+            set.carry_fast_hits(&mut scratch, old.len());
+            out.clear();
+            set.detect_from_with(
+                &ctx(view.len()),
+                &view,
+                old.len()..old.len() + set.max_fast_pattern_len() - 1,
+                &candidates,
+                &mut bits,
+                &mut scratch,
+                &mut out,
+            );
+            assert_eq!(out, vec![RuleId(0)], "{kind} {view:?}");
+        }
+    }
+}
