@@ -624,6 +624,26 @@ fn candidates_out_of_the_next_views_reach_are_not_kept_pending(addrs: (&str, &st
     );
 }
 
+fn an_out_of_order_gso_sized_segment_waits_for_the_hole(addrs: (&str, &str)) {
+    // A 20 KB segment (one GSO segment from NFQUEUE) arrives before the one it follows, as
+    // after a loss upstream: it is queued and passed, so the receiver can ask for the missing
+    // bytes at once, and the attack split across the two is found when the hole fills.
+    let mut missing = vec![b'm'; 20_000];
+    missing.extend_from_slice(b"EVILPAYLOAD");
+    let mut later = b" ROOTKIT".to_vec();
+    later.extend_from_slice(&[b'l'; 20_000]);
+    let got = split_rule_verdicts(
+        addrs,
+        SPLIT_RULE,
+        &[
+            (0, b"GET / HTTP/1.0\r\n"),
+            (16 + missing.len(), &later),
+            (16, &missing),
+        ],
+    );
+    assert_eq!(got, [ACCEPT, ACCEPT, RULE_DROP]);
+}
+
 fn evicted_pending_list_falls_back_to_a_full_scan(addrs: (&str, &str)) {
     // One pending slot for two sessions: the second session's pending rule evicts the first's,
     // whose next view is then scanned whole, and the remainder is still found in both.
@@ -773,5 +793,6 @@ both_families!(
     fast_pattern_near_the_end_of_the_window,
     many_pending_candidates_fall_back_to_full_scans,
     candidates_out_of_the_next_views_reach_are_not_kept_pending,
+    an_out_of_order_gso_sized_segment_waits_for_the_hole,
     evicted_pending_list_falls_back_to_a_full_scan,
 );

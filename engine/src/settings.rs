@@ -289,7 +289,7 @@ impl Default for Settings {
                 depth: 1 << 20,
                 window_size: 3000,
                 max_ooo_packets: 5,
-                max_ooo_bytes: 5000,
+                max_ooo_bytes: 262_144,
                 max_seq_holes: 2,
                 overlap_policy: OverlapPolicy::First,
                 truncate_sessions: 15,
@@ -670,7 +670,7 @@ settings_table! {
     "stream.depth" => stream.depth, "Bytes of each TCP direction reassembled and inspected (0 = all); past it the flow may be bypassed.";
     "stream.window-size" => stream.window_size, "Most already-inspected stream bytes re-presented to detection before new data (Snort_inline's 3000); the ruleset's longest pattern span is used when smaller.";
     "stream.max-ooo-packets" => stream.max_ooo_packets, "Out-of-order segments queued per session direction; more are dropped (counted).";
-    "stream.max-ooo-bytes" => stream.max_ooo_bytes, "Out-of-order bytes queued per session direction; more are dropped (counted).";
+    "stream.max-ooo-bytes" => stream.max_ooo_bytes, "Out-of-order bytes queued per session direction; more are dropped (counted). Snort_inline's 5000 is less than one GSO segment (up to 64 KB), so one upstream loss would drop every later segment until the sender's timeout.";
     "stream.max-seq-holes" => stream.max_seq_holes, "Sequence holes per session direction before new out-of-order data is dropped (counted).";
     "stream.overlap-policy" => stream.overlap_policy, "Overlapping TCP data with different bytes: first (what was inspected stands, the conflicting segment is dropped; drop is the same) or last (queued, not yet inspected bytes are replaced).";
     "stream.truncate-sessions" => stream.truncate_sessions, "Sessions whose inspected data is freed at once when the memcap is reached.";
