@@ -493,6 +493,7 @@ impl Detector {
             self.buffer_hits.clear();
             // Copied out and back: the view borrows the state (fixed size, no allocation).
             let mut memory = *state.scan_memory(direction);
+            let other = *state.scan_memory(direction.opposite());
             let view = HttpEventView {
                 state,
                 direction,
@@ -503,6 +504,7 @@ impl Detector {
                 &ctx,
                 &view,
                 &mut memory,
+                &other,
                 bits,
                 &mut self.scratch,
                 &mut self.buffer_hits,

@@ -72,6 +72,12 @@ impl HttpScanMemory {
         *self = HttpScanMemory::default();
     }
 
+    /// Whether this memory holds every pattern of `buffer`'s matcher in exactly `len` bytes of
+    /// it: bodies only grow within a message, so the same length is the same bytes.
+    fn covers(&self, buffer: Buffer, len: usize) -> bool {
+        self.buffer == Some(buffer) && !self.overflowed && self.scanned as usize == len
+    }
+
     fn hits(&self) -> impl Iterator<Item = u32> + '_ {
         self.hits[..usize::from(self.len)]
             .iter()
@@ -90,6 +96,17 @@ impl HttpScanMemory {
             _ => self.overflowed = true,
         }
     }
+}
+
+/// What [`HttpIndex::collect`] did besides naming candidates.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CollectOutcome {
+    /// Pattern hits, replayed ones included.
+    pub hits: u64,
+    /// A body had to be scanned whole because its memory overflowed.
+    pub whole_rescan: bool,
+    /// Bodies the event did not grow whose hits came from a memory instead of a scan.
+    pub bodies_reused: u64,
 }
 
 /// Buffers updated by (nearly) every event of a message: the packet, and the growing bodies.
@@ -243,24 +260,26 @@ impl HttpIndex {
     /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
     /// without one (duplicates possible), skipping buffers whose rules read nothing the event
     /// updated; the caller filters by buffers present and updated. Growing bodies are scanned
-    /// from where `memory` says the last scan ended (less the longest pattern, so a pattern
-    /// split across events is found), their earlier hits replayed from `memory`. Returns the
-    /// pattern hits and whether a body had to be scanned whole because its memory overflowed.
+    /// from where `memory` (the event direction's) says the last scan ended (less the longest
+    /// pattern, so a pattern split across events is found), their earlier hits replayed from
+    /// `memory`. A body the event did not grow (the other direction's, or a finished one read
+    /// by a rule that also reads an updated buffer) is not scanned again when `memory` or
+    /// `other` (the other direction's) already covers all of it.
     pub fn collect(
         &self,
         buffers: &dyn AppBuffers,
         memory: &mut HttpScanMemory,
+        other: &HttpScanMemory,
         scratch: &mut MpmScratch,
         mut candidate: impl FnMut(u32),
-    ) -> (u64, bool) {
+    ) -> CollectOutcome {
         let new_message = Buffer::HTTP
             .iter()
             .any(|&b| !GROWING.contains(&b) && buffers.updated(b));
         if new_message {
             memory.reset();
         }
-        let mut hits = 0;
-        let mut whole_rescan = false;
+        let mut outcome = CollectOutcome::default();
         for patterns in &self.by_buffer {
             let Some(bytes) = buffers.get(patterns.buffer) else {
                 continue;
@@ -269,19 +288,28 @@ impl HttpIndex {
                 continue;
             }
             let mut report = |id: u32| {
-                hits += 1;
+                outcome.hits += 1;
                 if let Some(rules) = patterns.rules.get(id as usize) {
                     rules.iter().for_each(|&r| candidate(r));
                 }
             };
             // Only a body this event grew is its direction's current body: anything else (the
             // other direction's body, needed by a rule that reads an updated buffer) is
-            // scanned whole and leaves the memory alone.
-            let remembered = GROWING.contains(&patterns.buffer) && buffers.updated(patterns.buffer);
-            if !remembered {
-                patterns
-                    .matcher
-                    .scan(bytes, scratch, &mut |id, _| report(id));
+            // scanned whole, unless a memory holds all of it, and leaves the memory alone.
+            let growing = GROWING.contains(&patterns.buffer);
+            if !(growing && buffers.updated(patterns.buffer)) {
+                let known = [&*memory, other]
+                    .into_iter()
+                    .find(|m| growing && m.covers(patterns.buffer, bytes.len()));
+                match known {
+                    Some(known) => {
+                        outcome.bodies_reused += 1;
+                        known.hits().for_each(&mut report);
+                    }
+                    None => patterns
+                        .matcher
+                        .scan(bytes, scratch, &mut |id, _| report(id)),
+                }
                 continue;
             }
             if memory.buffer != Some(patterns.buffer) || memory.scanned as usize > bytes.len() {
@@ -292,7 +320,7 @@ impl HttpIndex {
             }
             memory.hits().for_each(&mut report);
             let from = if memory.overflowed {
-                whole_rescan = true;
+                outcome.whole_rescan = true;
                 0
             } else {
                 let overlap = patterns.matcher.max_pattern_len().saturating_sub(1);
@@ -309,7 +337,7 @@ impl HttpIndex {
         for &r in &self.unindexed {
             candidate(r);
         }
-        (hits, whole_rescan)
+        outcome
     }
 }
 
@@ -864,6 +892,66 @@ mod growing_tests {
     }
 
     #[test]
+    fn a_body_the_event_did_not_grow_is_not_scanned_again() {
+        // The rule also reads the packet, so every event runs the body's matcher.
+        let rule = r#"alert tcp any any -> any any (content:"PKT"; file_data; content:"evilpayload"; fast_pattern; sid:1;)"#;
+        let set = rules_of(&[rule]);
+        let (mut memory, mut scratch) = (HttpScanMemory::default(), set.new_scratch());
+        let grown = Event {
+            buffers: vec![
+                (Buffer::FileData, b"xx evilpayload"),
+                (Buffer::Packet, b"--"),
+            ],
+            updated: vec![Buffer::FileData, Buffer::Packet],
+        };
+        assert!(sids_with(&set, &grown, &mut memory, &mut scratch).is_empty());
+        let packet_only = |body: &'static [u8]| Event {
+            buffers: vec![(Buffer::FileData, body), (Buffer::Packet, b"PKT")],
+            updated: vec![Buffer::Packet],
+        };
+        let event = packet_only(b"xx evilpayload");
+        assert_eq!(sids_with(&set, &event, &mut memory, &mut scratch), [1]);
+        assert_eq!(scratch.stats().http_bodies_reused, 1);
+        // A body the memory does not cover is scanned: here it lacks the pattern.
+        let event = packet_only(b"xx evilpay");
+        assert!(sids_with(&set, &event, &mut memory, &mut scratch).is_empty());
+        assert_eq!(scratch.stats().http_bodies_reused, 1);
+    }
+
+    #[test]
+    fn the_other_directions_finished_body_is_taken_from_its_memory() {
+        let rule = r#"alert tcp any any -> any any (content:"/get"; http_uri; file_data; content:"evilpayload"; fast_pattern; sid:1;)"#;
+        let upload_rule =
+            r#"alert tcp any any -> any any (content:"upload"; http_client_body; sid:2;)"#;
+        let set = rules_of(&[rule, upload_rule]);
+        let mut scratch = set.new_scratch();
+        let (mut responses, mut requests) = (HttpScanMemory::default(), HttpScanMemory::default());
+        let response = body(b"xx evilpayload");
+        assert!(sids_with(&set, &response, &mut responses, &mut scratch).is_empty());
+        // A request event: the URI is new, the response body is the other direction's.
+        let request = Event {
+            buffers: vec![
+                (Buffer::HttpUri, b"/get"),
+                (Buffer::FileData, b"xx evilpayload"),
+            ],
+            updated: vec![Buffer::HttpUri],
+        };
+        let sids = sids_with_other(&set, &request, &mut requests, &responses, &mut scratch);
+        assert_eq!(sids, [1]);
+        assert_eq!(scratch.stats().http_bodies_reused, 1);
+        // A memory of another body of the same length says nothing about this one.
+        let mut uploads = HttpScanMemory::default();
+        let upload = Event {
+            buffers: vec![(Buffer::HttpClientBody, b"xx -----------")],
+            updated: vec![Buffer::HttpClientBody],
+        };
+        sids_with(&set, &upload, &mut uploads, &mut scratch);
+        let sids = sids_with_other(&set, &request, &mut requests, &uploads, &mut scratch);
+        assert_eq!(sids, [1]);
+        assert_eq!(scratch.stats().http_bodies_reused, 1);
+    }
+
+    #[test]
     fn more_patterns_than_remembered_fall_back_to_whole_scans() {
         let count = REMEMBERED_HITS + 6;
         let texts: Vec<String> = (0..count)
@@ -941,11 +1029,23 @@ mod detect_tests_support {
         memory: &mut HttpScanMemory,
         scratch: &mut Scratch,
     ) -> Vec<u32> {
+        sids_with_other(set, event, memory, &HttpScanMemory::default(), scratch)
+    }
+
+    /// [`sids_with`] with the other direction's memory.
+    pub fn sids_with_other(
+        set: &RuleSet,
+        event: &Event,
+        memory: &mut HttpScanMemory,
+        other: &HttpScanMemory,
+        scratch: &mut Scratch,
+    ) -> Vec<u32> {
         let mut out = Vec::new();
         set.detect_app_with_memory(
             &ctx(),
             event,
             memory,
+            other,
             &mut FlowBits::default(),
             scratch,
             &mut out,

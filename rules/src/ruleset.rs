@@ -322,11 +322,14 @@ pub struct DetectStats {
     /// [`crate::buffers::REMEMBERED_HITS`] of its patterns had been found (slower, never
     /// missing a rule).
     pub http_body_rescans: u64,
+    /// HTTP bodies an event did not grow (read by a rule that also reads an updated buffer)
+    /// whose prefilter hits were taken from the scan memory instead of scanning them again.
+    pub http_bodies_reused: u64,
 }
 
 impl DetectStats {
     /// Every counter by name, for stats output.
-    pub fn iter(&self) -> [(&'static str, u64); 8] {
+    pub fn iter(&self) -> [(&'static str, u64); 9] {
         [
             ("buffers", self.buffers),
             ("candidates", self.candidates),
@@ -336,6 +339,7 @@ impl DetectStats {
             ("retry_limit_hits", self.retry_limit_hits),
             ("mpm_failed_scans", self.mpm_failed_scans),
             ("http_body_rescans", self.http_body_rescans),
+            ("http_bodies_reused", self.http_bodies_reused),
         ]
     }
 }
@@ -762,17 +766,22 @@ impl RuleSet {
         out: &mut Vec<RuleId>,
     ) {
         let mut memory = HttpScanMemory::default();
-        self.detect_app_with_memory(ctx, buffers, &mut memory, bits, scratch, out);
+        let none = HttpScanMemory::default();
+        self.detect_app_with_memory(ctx, buffers, &mut memory, &none, bits, scratch, out);
     }
 
     /// [`RuleSet::detect_app`] for one of a series of events of a transaction direction:
     /// `memory` (kept by the caller per direction, [`HttpScanMemory::default`] at first) lets
-    /// growing bodies be scanned only in their new bytes. Same results as without it.
+    /// growing bodies be scanned only in their new bytes, and with `other`, the other
+    /// direction's memory, a body the event did not grow is not scanned again. Same results
+    /// as without them.
+    #[allow(clippy::too_many_arguments)]
     pub fn detect_app_with_memory(
         &self,
         ctx: &PacketContext,
         buffers: &dyn AppBuffers,
         memory: &mut HttpScanMemory,
+        other: &HttpScanMemory,
         bits: &mut FlowBits,
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
@@ -781,15 +790,18 @@ impl RuleSet {
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-        let (hits, whole_rescan) = self.http.collect(buffers, memory, &mut scratch.mpm, |r| {
-            let slot = &mut seen[r as usize];
-            if *slot != epoch {
-                *slot = epoch;
-                candidates.push(r);
-            }
-        });
-        scratch.stats.pattern_hits += hits;
-        scratch.stats.http_body_rescans += u64::from(whole_rescan);
+        let outcome = self
+            .http
+            .collect(buffers, memory, other, &mut scratch.mpm, |r| {
+                let slot = &mut seen[r as usize];
+                if *slot != epoch {
+                    *slot = epoch;
+                    candidates.push(r);
+                }
+            });
+        scratch.stats.pattern_hits += outcome.hits;
+        scratch.stats.http_body_rescans += u64::from(outcome.whole_rescan);
+        scratch.stats.http_bodies_reused += outcome.bodies_reused;
         candidates.retain(|&r| {
             self.http
                 .runs(r as usize)

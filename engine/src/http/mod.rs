@@ -50,6 +50,14 @@ impl Direction {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The other way.
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
 }
 
 impl fmt::Display for Direction {
