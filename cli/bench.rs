@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use nfips_engine::bench::{peak_rss_kb, run, PacketArena};
+use nfips_engine::bench::{peak_rss_kb, rss_kb, run, PacketArena};
 use nfips_engine::replay::{expand_pcaps, load_rules, shared_for_replay};
 use nfips_engine::source::pcap::PcapWriter;
 use nfips_engine::synth::{generate, SynthKind, SynthOptions, SYNTH_LINK};
@@ -51,6 +51,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
     let load_started = Instant::now();
     let loaded = load_rules(&settings).map_err(|e| anyhow!(e))?;
     let load_ms = load_started.elapsed().as_millis() as u64;
+    let load_rss = rss_kb();
     let rule_count = loaded.plan.rules.rules().len();
     let disk_cache = loaded.plan.rules.group_stats().disk_cache;
 
@@ -129,6 +130,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
                 "write_errors": disk_cache.write_errors,
             },
             "peak_rss_kb": peak_rss,
+            "load_rss_kb": load_rss,
             "workers": args.workers,
             "iterations": args.iterations,
             "per_worker_packets": report.per_worker_packets,
@@ -167,7 +169,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             report.gbit_per_cpu_second()
         );
         println!("alerts:       {alerts} (last iteration)");
-        println!("rules:        {rule_count} loaded in {load_ms} ms");
+        println!("rules:        {rule_count} loaded in {load_ms} ms, {load_rss} KiB resident after loading");
         if disk_cache != Default::default() {
             println!(
                 "mpm cache:    {} hits, {} misses, {} rejected, {} write errors",

@@ -237,11 +237,21 @@ pub fn run(
 
 /// Peak resident set size of this process in KiB (VmHWM), 0 where unknown.
 pub fn peak_rss_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
+/// Resident set size of this process now in KiB (VmRSS), 0 where unknown.
+pub fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
+/// A `/proc/self/status` field in kB.
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status.lines().find_map(|line| {
-                line.strip_prefix("VmHWM:")?
+                line.strip_prefix(field)?
                     .trim()
                     .trim_end_matches("kB")
                     .trim()
@@ -304,5 +314,6 @@ mod tests {
     #[test]
     fn peak_rss_is_read_on_linux() {
         assert!(peak_rss_kb() > 0);
+        assert!(rss_kb() > 0 && rss_kb() <= peak_rss_kb());
     }
 }
