@@ -322,22 +322,7 @@ fn an_occurrence_after_the_scanned_bytes_still_matches() {
         let set = build(kind, vec![magic_then(b'1')]);
         // The scan stops before the last "MAGIC"; the rule is a candidate through the first.
         let buf = b"xxMAGIC2 ---- xxMAGIC1";
-        let mut scratch = set.new_scratch();
-        let mut out = Vec::new();
-        let ctx = nfips_rules::PacketContext {
-            dsize: buf.len(),
-            ..tcp_ctx()
-        };
-        set.detect_from_with(
-            &ctx,
-            buf,
-            0..10,
-            &[],
-            &mut FlowBits::default(),
-            &mut scratch,
-            &mut out,
-        );
-        assert_eq!(out, vec![RuleId(0)], "{kind}");
+        assert_eq!(sids_with(&set, buf, 0..10, &[]).0, vec![1], "{kind}");
     }
 }
 
