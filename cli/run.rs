@@ -19,7 +19,7 @@ use anyhow::{anyhow, bail, Context};
 use nfips_engine::decode::LinkType;
 use nfips_engine::output::{resolve_output_path, OutputHandle, Outputs, Record};
 use nfips_engine::reject::{forge_reject, Forged, RawSender, RejectCounters, Subject};
-use nfips_engine::replay::load_rules;
+use nfips_engine::replay::{load_rules, load_rules_deferring};
 use nfips_engine::settings::Settings;
 use nfips_engine::source::nfqueue::{
     read_kernel_queue_stats, Batch, KernelQueueStats, NfQueue, QueueConfig, QueueCounters,
@@ -397,6 +397,45 @@ fn reload(daemon: &Daemon, settings: &Settings) {
     }
 }
 
+/// `detect.fast-start`: the daemon inspects with the hash matcher standing in for `deferred`
+/// Vectorscan databases; build the full plan (compiling them into the cache) on a thread of
+/// its own and swap it in, unless a reload replaced the plan meanwhile.
+fn compile_in_background(daemon: &Arc<Daemon>, settings: &Settings, deferred: u64) {
+    eprintln!(
+        "nfips: compiling {deferred} Vectorscan databases in the background; the hash matcher stands in until then"
+    );
+    let generation = daemon.shared.plan_generation();
+    let (daemon, settings) = (Arc::clone(daemon), settings.clone());
+    let spawned = thread::Builder::new()
+        .name("nfips-compile".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let loaded = load_rules(&settings);
+            match loaded.map(|l| daemon.shared.swap_plan_if_unchanged(generation, l.plan)) {
+                Ok(true) => {
+                    daemon.counters.reloads.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "nfips: Vectorscan databases compiled in {} ms and in use",
+                        started.elapsed().as_millis()
+                    );
+                }
+                Ok(false) => eprintln!(
+                    "nfips: background compile finished after a reload; the reloaded rules stay"
+                ),
+                Err(err) => {
+                    daemon
+                        .counters
+                        .reload_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    eprintln!("nfips: background compile failed, the hash matcher stays: {err}");
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        eprintln!("nfips: cannot start the background compile ({err}); the hash matcher stays");
+    }
+}
+
 fn sticky_table(settings: &Settings) -> StickyDrop {
     let table = StickyDrop::new(settings.stickydrop.max_entries.min(usize::MAX as u64) as usize);
     match settings.stickydrop.kernel_set.trim() {
@@ -411,8 +450,10 @@ fn sticky_table(settings: &Settings) -> StickyDrop {
 
 fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let loaded = load_rules(&settings).map_err(|e| anyhow!("{e}"))?;
+    let loaded =
+        load_rules_deferring(&settings, settings.detect.fast_start).map_err(|e| anyhow!("{e}"))?;
     let rule_count = loaded.plan.rules.rules().len();
+    let deferred = loaded.deferred_compiles();
     let sticky = Arc::new(sticky_table(&settings));
     let sticky_check: Arc<dyn StickyCheck> = sticky.clone();
     let outputs = Outputs::start(
@@ -468,6 +509,9 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
         settings.queue.queues,
         started.elapsed().as_millis()
     );
+    if deferred > 0 {
+        compile_in_background(&daemon, &settings, deferred);
+    }
     let stats_output = outputs.handle();
     let interval = Duration::from_secs(settings.output.stats_interval);
     let mut last_stats = Instant::now();

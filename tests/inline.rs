@@ -860,6 +860,45 @@ fn daemon_drops_content_split_over_three_segments_at_the_third() {
 }
 
 #[test]
+fn daemon_inspects_at_once_and_switches_to_vectorscan_once_compiled() {
+    if !nfips_rules::mpm::VECTORSCAN_BUILT {
+        eprintln!("SKIPPED: nfips was built without the vectorscan feature: nothing to defer");
+        return;
+    }
+    let Some(mut lab) =
+        Lab::new("daemon_inspects_at_once_and_switches_to_vectorscan_once_compiled")
+    else {
+        return;
+    };
+    lab.apply_firewall(&["--fail-closed"]);
+    // Enough fast patterns for `detect.mpm=auto` to choose Vectorscan, and an empty cache.
+    let mut rules = TEST_RULES.to_string();
+    for n in 0..60 {
+        rules.push_str(&format!(
+            "alert tcp any any -> any any (msg:\"filler {n}\"; content:\"filler-pattern-{n:02}\"; sid:{};)\n",
+            5000 + n
+        ));
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let cache_setting = format!("detect.cache-dir={}", cache.path().display());
+    let daemon = InlineDaemon::start(&mut lab, &rules, "0", &["--set", &cache_setting]);
+    daemon.wait_for_line("in the background; the hash matcher stands in");
+    daemon.wait_for_line("Vectorscan databases compiled in");
+    assert!(
+        std::fs::read_dir(cache.path()).expect("cache dir").count() > 0,
+        "the background compile filled the cache"
+    );
+    let (port, server) = collecting_server(&lab, false, 0, Duration::from_secs(3));
+    let mut stream =
+        connect(&lab, server_addr(false, port), Duration::from_secs(5)).expect("connect");
+    write_slowly(&mut stream, &[b"GET /ok", b" EVIL-DROP"]);
+    let (received, _) = server.join().expect("server");
+    assert_eq!(received, b"GET /ok", "the switched-to plan still drops");
+    let stats = daemon.stop(&mut lab);
+    assert_eq!(counter(&stats, "reloads"), 1, "{stats:?}");
+}
+
+#[test]
 fn daemon_bypasses_a_flow_past_the_stream_depth() {
     let Some(mut lab) = Lab::new("daemon_bypasses_a_flow_past_the_stream_depth") else {
         return;

@@ -32,9 +32,27 @@ pub struct LoadedRules {
     pub modified: usize,
 }
 
+impl LoadedRules {
+    /// Vectorscan databases that [`load_rules_deferring`] left to a later load (their sets
+    /// use the hash matcher meanwhile).
+    pub fn deferred_compiles(&self) -> u64 {
+        self.plan.rules.group_stats().disk_cache.deferred
+    }
+}
+
 /// Load `settings.rules` (paths, vars, classification), apply the disable and modify lists and
 /// threshold.config, and build the plan. Errors name the file (and line).
 pub fn load_rules(settings: &Settings) -> Result<LoadedRules, String> {
+    load_rules_deferring(settings, false)
+}
+
+/// [`load_rules`]; with `defer_compiles`, packet groups and HTTP buffers whose Vectorscan
+/// database is not in `detect.cache-dir` get the hash matcher instead of a compile (see
+/// [`LoadedRules::deferred_compiles`]).
+pub fn load_rules_deferring(
+    settings: &Settings,
+    defer_compiles: bool,
+) -> Result<LoadedRules, String> {
     keep_large_buffers_out_of_the_heap();
     let options = LoadOptions {
         vars_files: settings.rules.vars.clone(),
@@ -63,6 +81,7 @@ pub fn load_rules(settings: &Settings) -> Result<LoadedRules, String> {
         pattern_span_cap: settings.rules.pattern_span_cap as usize,
         mpm: settings.detect.mpm,
         mpm_cache_dir: settings.detect.cache_dir.resolve(),
+        mpm_defer_compiles: defer_compiles,
     };
     let ruleset = Arc::new(RuleSet::build(rules, &build));
     let plan = DetectionPlan::new(ruleset, settings, &thresholds);

@@ -63,8 +63,27 @@ impl Shared {
 
     /// Replace the rules (reload); each worker picks the new plan up at its next packet.
     pub fn swap_plan(&self, plan: DetectionPlan) {
-        *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+        let mut current = self.plan.write().unwrap_or_else(|e| e.into_inner());
+        *current = Arc::new(plan);
         self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// [`Shared::swap_plan`] only if no plan was swapped in since [`Shared::plan_generation`]
+    /// returned `generation` (a background build must not undo a reload that finished first).
+    /// Whether it swapped.
+    pub fn swap_plan_if_unchanged(&self, generation: u64, plan: DetectionPlan) -> bool {
+        let mut current = self.plan.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) != generation {
+            return false;
+        }
+        *current = Arc::new(plan);
+        self.generation.fetch_add(1, Ordering::Release);
+        true
+    }
+
+    /// Changes with every swapped plan.
+    pub fn plan_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn plan(&self) -> Arc<DetectionPlan> {

@@ -195,13 +195,21 @@ pub fn lower_into(bytes: &[u8], out: &mut Vec<u8>) {
 /// (truncated, corrupt, another version or platform) is never trusted: it is counted in
 /// [`DiskCacheStats::rejected`], logged, and replaced by a fresh compile. Writes go to a
 /// temporary file renamed into place, so concurrent loaders see whole entries or none.
+///
+/// A cache that defers compiles ([`DiskCache::deferring_compiles`]) builds the pure-Rust
+/// `hash` matcher for every set it does not hold, counted in [`DiskCacheStats::deferred`]: the
+/// daemon starts inspecting at once and builds the Vectorscan databases in the background.
 #[derive(Debug)]
 pub struct DiskCache {
     dir: std::path::PathBuf,
+    // Without Vectorscan nothing is compiled, so nothing is deferred.
+    #[cfg_attr(not(feature = "vectorscan"), allow(dead_code))]
+    defer_compiles: bool,
     hits: AtomicU64,
     misses: AtomicU64,
     rejected: AtomicU64,
     write_errors: AtomicU64,
+    deferred: AtomicU64,
 }
 
 /// What a [`DiskCache`] did during one build.
@@ -215,6 +223,9 @@ pub struct DiskCacheStats {
     pub rejected: u64,
     /// Entries that could not be written (the build still succeeded).
     pub write_errors: u64,
+    /// Sets not in the cache that got the `hash` matcher instead of a compile, by a cache that
+    /// defers compiles.
+    pub deferred: u64,
 }
 
 impl DiskCache {
@@ -222,10 +233,20 @@ impl DiskCache {
     pub fn new(dir: impl Into<std::path::PathBuf>) -> DiskCache {
         DiskCache {
             dir: dir.into(),
+            defer_compiles: false,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
+            deferred: AtomicU64::new(0),
+        }
+    }
+
+    /// This cache, building the `hash` matcher instead of compiling a set it does not hold.
+    pub fn deferring_compiles(self, defer: bool) -> DiskCache {
+        DiskCache {
+            defer_compiles: defer,
+            ..self
         }
     }
 
@@ -239,6 +260,7 @@ impl DiskCache {
             misses: self.misses.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             write_errors: self.write_errors.load(Ordering::Relaxed),
+            deferred: self.deferred.load(Ordering::Relaxed),
         }
     }
 }
@@ -262,12 +284,23 @@ pub fn build_matcher_cached(
     let _ = disk;
     match kind.resolve(patterns.len()) {
         #[cfg(feature = "vectorscan")]
-        MpmKind::Hs => match hs::HsMatcher::build_cached(patterns, disk) {
-            Ok(m) => Ok(Box::new(m)),
-            Err(err) => {
-                tracing::warn!("Vectorscan could not compile a pattern set ({err}); using hash");
+        MpmKind::Hs => match disk {
+            Some(disk) if disk.defer_compiles => {
+                if let Some(matcher) = hs::HsMatcher::from_cache(patterns, disk) {
+                    return Ok(Box::new(matcher));
+                }
+                disk.deferred.fetch_add(1, Ordering::Relaxed);
                 Ok(Box::new(hash::HashMatcher::build(patterns)?))
             }
+            _ => match hs::HsMatcher::build_cached(patterns, disk) {
+                Ok(m) => Ok(Box::new(m)),
+                Err(err) => {
+                    tracing::warn!(
+                        "Vectorscan could not compile a pattern set ({err}); using hash"
+                    );
+                    Ok(Box::new(hash::HashMatcher::build(patterns)?))
+                }
+            },
         },
         MpmKind::Ac => Ok(Box::new(AcMatcher::build(patterns, None)?)),
         _ => {

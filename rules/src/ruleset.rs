@@ -65,6 +65,9 @@ pub struct BuildOptions {
     /// Directory of compiled Vectorscan databases reused between loads (the
     /// `detect.cache-dir` setting, see [`crate::mpm::DiskCache`]); None: compile every time.
     pub mpm_cache_dir: Option<std::path::PathBuf>,
+    /// Sets whose Vectorscan database is not in `mpm_cache_dir` get the `hash` matcher instead
+    /// of a compile (see [`crate::mpm::DiskCache::deferring_compiles`]). Default false.
+    pub mpm_defer_compiles: bool,
 }
 
 impl Default for BuildOptions {
@@ -82,6 +85,7 @@ impl Default for BuildOptions {
             pattern_span_cap: 4096,
             mpm: MpmKind::Auto,
             mpm_cache_dir: None,
+            mpm_defer_compiles: false,
         }
     }
 }
@@ -558,7 +562,10 @@ impl RuleSet {
                 bit_actions,
             });
         }
-        let disk = options.mpm_cache_dir.as_ref().map(DiskCache::new);
+        let disk = options
+            .mpm_cache_dir
+            .as_ref()
+            .map(|dir| DiskCache::new(dir).deferring_compiles(options.mpm_defer_compiles));
         // The HTTP matchers compile while the packet groups do (both mostly Vectorscan time).
         let ((classes, mut group_stats, mut mpm_prototype), mut http) =
             std::thread::scope(|scope| {

@@ -52,13 +52,32 @@ impl HsMatcher {
             return HsMatcher::build(patterns);
         };
         check_patterns(patterns)?;
+        if let Some(matcher) = HsMatcher::from_cache(patterns, disk) {
+            return Ok(matcher);
+        }
+        let key = cache_key(patterns);
+        let path = disk.dir.join(format!("{:032x}.hsdb", key));
+        let matcher = HsMatcher::build(patterns)?;
+        if let Err(err) = matcher.write_entry(&disk.dir, &path, key) {
+            disk.write_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "Vectorscan cache entry {} not written ({err}); check detect.cache-dir",
+                path.display()
+            );
+        }
+        Ok(matcher)
+    }
+
+    /// The matcher `disk` holds for `patterns`, if an entry exists and verifies (counted as a
+    /// hit; otherwise as a miss, or as rejected and logged).
+    pub fn from_cache(patterns: &[MpmPattern<'_>], disk: &DiskCache) -> Option<HsMatcher> {
         let key = cache_key(patterns);
         let path = disk.dir.join(format!("{:032x}.hsdb", key));
         match std::fs::read(&path) {
             Ok(bytes) => match HsMatcher::from_entry(&bytes, key, patterns) {
                 Ok(matcher) => {
                     disk.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(matcher);
+                    return Some(matcher);
                 }
                 Err(why) => {
                     disk.rejected.fetch_add(1, Ordering::Relaxed);
@@ -79,15 +98,7 @@ impl HsMatcher {
                 );
             }
         }
-        let matcher = HsMatcher::build(patterns)?;
-        if let Err(err) = matcher.write_entry(&disk.dir, &path, key) {
-            disk.write_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                "Vectorscan cache entry {} not written ({err}); check detect.cache-dir",
-                path.display()
-            );
-        }
-        Ok(matcher)
+        None
     }
 
     /// A matcher from a cache entry, when it verifies for `key`.
@@ -485,6 +496,37 @@ mod tests {
         assert_eq!(hits(&second, HAY), hits(&first, HAY));
         assert_eq!(hits(&second, HAY), [(0, 6), (1, 10)]);
         assert_eq!(second.max_pattern_len(), 4);
+    }
+
+    #[test]
+    fn a_deferring_cache_stands_in_the_hash_matcher_until_the_entry_exists() {
+        use crate::mpm::{build_matcher_cached, MultiPatternMatcher};
+        let dir = TempDir::new("defer");
+        let scan = |m: &dyn MultiPatternMatcher| {
+            let mut proto = MpmScratch::new();
+            m.prepare_scratch(&mut proto).unwrap();
+            let mut out = Vec::new();
+            m.scan(HAY, &mut proto, &mut |id, end| out.push((id, end)));
+            out.sort_unstable();
+            out
+        };
+        let deferring = DiskCache::new(&dir.0).deferring_compiles(true);
+        let standin = build_matcher_cached(MpmKind::Hs, &patterns(), Some(&deferring)).unwrap();
+        assert_eq!(standin.kind(), MpmKind::Hash);
+        assert_eq!(scan(&*standin), [(0, 6), (1, 10)]);
+        assert_eq!(
+            (deferring.stats().deferred, deferring.stats().misses),
+            (1, 1)
+        );
+        assert!(entries(&dir.0).is_empty(), "deferring compiles nothing");
+        // The background build compiles and stores it; the next deferring load reads it.
+        let full = DiskCache::new(&dir.0);
+        build_matcher_cached(MpmKind::Hs, &patterns(), Some(&full)).unwrap();
+        let deferring = DiskCache::new(&dir.0).deferring_compiles(true);
+        let cached = build_matcher_cached(MpmKind::Hs, &patterns(), Some(&deferring)).unwrap();
+        assert_eq!(cached.kind(), MpmKind::Hs);
+        assert_eq!(scan(&*cached), [(0, 6), (1, 10)]);
+        assert_eq!((deferring.stats().deferred, deferring.stats().hits), (0, 1));
     }
 
     #[test]
