@@ -128,6 +128,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
                 "misses": disk_cache.misses,
                 "rejected": disk_cache.rejected,
                 "write_errors": disk_cache.write_errors,
+                "pruned": disk_cache.pruned,
             },
             "peak_rss_kb": peak_rss,
             "load_rss_kb": load_rss,
@@ -172,8 +173,12 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
         println!("rules:        {rule_count} loaded in {load_ms} ms, {load_rss} KiB resident after loading");
         if disk_cache != Default::default() {
             println!(
-                "mpm cache:    {} hits, {} misses, {} rejected, {} write errors",
-                disk_cache.hits, disk_cache.misses, disk_cache.rejected, disk_cache.write_errors
+                "mpm cache:    {} hits, {} misses, {} rejected, {} write errors, {} pruned",
+                disk_cache.hits,
+                disk_cache.misses,
+                disk_cache.rejected,
+                disk_cache.write_errors,
+                disk_cache.pruned
             );
         }
         let stats = &report.last_iteration;

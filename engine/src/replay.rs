@@ -82,6 +82,9 @@ pub fn load_rules_deferring(
         mpm: settings.detect.mpm,
         mpm_cache_dir: settings.detect.cache_dir.resolve(),
         mpm_defer_compiles: defer_compiles,
+        mpm_cache_max_age: (settings.detect.cache_max_age_days > 0).then(|| {
+            Duration::from_secs(settings.detect.cache_max_age_days.saturating_mul(86_400))
+        }),
     };
     let ruleset = Arc::new(RuleSet::build(rules, &build));
     let plan = DetectionPlan::new(ruleset, settings, &thresholds);

@@ -165,6 +165,8 @@ pub struct DetectSettings {
     /// `nfips run`: start on the hash matcher for databases not in the cache, compile them in
     /// the background.
     pub fast_start: bool,
+    /// Days after which an unused cache entry is removed (0: never).
+    pub cache_max_age_days: u64,
 }
 
 /// `detect.cache-dir`: where compiled Vectorscan databases are kept between loads.
@@ -267,6 +269,7 @@ impl Default for Settings {
                 mpm: MpmKind::Auto,
                 cache_dir: CacheDir::Auto,
                 fast_start: true,
+                cache_max_age_days: 30,
             },
             http: HttpSettings::default(),
             flow: FlowSettings {
@@ -648,6 +651,7 @@ settings_table! {
     "rules.pattern-span-cap" => rules.pattern_span_cap, "Upper bound of stream bytes kept for patterns split across segments, whatever a rule's offsets ask.";
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
     "detect.fast-start" => detect.fast_start, "nfips run: when detect.cache-dir lacks some compiled Vectorscan databases (a new ruleset, a first start), inspect at once with the pure-Rust hash matcher for those groups and compile them in the background, then switch to them (logged; counted: reloads). false: compile before inspecting.";
+    "detect.cache-max-age" => detect.cache_max_age_days, "Days after which a detect.cache-dir entry no load has used is removed, after each rule load (0 keeps every entry); keeps rule updates from filling the directory (counted: pruned).";
     "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules: auto ($XDG_CACHE_HOME/nfips, else ~/.cache/nfips), off, or a path. Entries that do not verify are ignored, counted and logged, then rewritten; a directory that cannot be written only costs the compile time.";
     "http.max-start-line" => http.max_start_line, "Longest HTTP request or status line; a longer one stops HTTP inspection of that direction (counted: http.start_line_too_long).";
     "http.max-header-bytes" => http.max_header_bytes, "Largest HTTP header block; a larger one stops HTTP inspection of that direction (counted: http.headers_too_long).";

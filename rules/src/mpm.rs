@@ -210,6 +210,7 @@ pub struct DiskCache {
     rejected: AtomicU64,
     write_errors: AtomicU64,
     deferred: AtomicU64,
+    pruned: AtomicU64,
 }
 
 /// What a [`DiskCache`] did during one build.
@@ -226,6 +227,8 @@ pub struct DiskCacheStats {
     /// Sets not in the cache that got the `hash` matcher instead of a compile, by a cache that
     /// defers compiles.
     pub deferred: u64,
+    /// Entries removed by [`DiskCache::prune`].
+    pub pruned: u64,
 }
 
 impl DiskCache {
@@ -239,6 +242,7 @@ impl DiskCache {
             rejected: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
         }
     }
 
@@ -261,6 +265,41 @@ impl DiskCache {
             rejected: self.rejected.load(Ordering::Relaxed),
             write_errors: self.write_errors.load(Ordering::Relaxed),
             deferred: self.deferred.load(Ordering::Relaxed),
+            pruned: self.pruned.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Removes the entries (and leftover temporary files) no load has used for `max_age`: a
+    /// hit refreshes an entry's modification time, so only the databases of rule sets that
+    /// are no longer loaded age out, and the directory does not grow with every ruleset
+    /// update. Errors only cost disk space (logged).
+    pub fn prune(&self, max_age: std::time::Duration) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.ends_with(".hsdb") || (name.starts_with('.') && name.ends_with(".tmp"))) {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok());
+            if age.is_some_and(|age| age > max_age) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        self.pruned.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(err) => tracing::warn!(
+                        "Vectorscan cache entry {} not removed ({err})",
+                        entry.path().display()
+                    ),
+                }
+            }
         }
     }
 }

@@ -68,6 +68,9 @@ pub struct BuildOptions {
     /// Sets whose Vectorscan database is not in `mpm_cache_dir` get the `hash` matcher instead
     /// of a compile (see [`crate::mpm::DiskCache::deferring_compiles`]). Default false.
     pub mpm_defer_compiles: bool,
+    /// Entries of `mpm_cache_dir` unused this long are removed after a build
+    /// ([`crate::mpm::DiskCache::prune`]); None keeps them. Default None.
+    pub mpm_cache_max_age: Option<std::time::Duration>,
 }
 
 impl Default for BuildOptions {
@@ -86,6 +89,7 @@ impl Default for BuildOptions {
             mpm: MpmKind::Auto,
             mpm_cache_dir: None,
             mpm_defer_compiles: false,
+            mpm_cache_max_age: None,
         }
     }
 }
@@ -578,6 +582,9 @@ impl RuleSet {
                 (groups, http)
             });
         http.prepare_scratch(&mut mpm_prototype);
+        if let (Some(disk), Some(max_age)) = (&disk, options.mpm_cache_max_age) {
+            disk.prune(max_age);
+        }
         group_stats.disk_cache = disk.map(|d| d.stats()).unwrap_or_default();
         let app_buffer_protos = rules
             .iter()

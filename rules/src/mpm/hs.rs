@@ -77,6 +77,12 @@ impl HsMatcher {
             Ok(bytes) => match HsMatcher::from_entry(&bytes, key, patterns) {
                 Ok(matcher) => {
                     disk.hits.fetch_add(1, Ordering::Relaxed);
+                    // In use: keep it from ageing out (DiskCache::prune). A read-only
+                    // directory only loses that.
+                    let _ = std::fs::File::options()
+                        .append(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
                     return Some(matcher);
                 }
                 Err(why) => {
@@ -519,6 +525,37 @@ mod tests {
         assert_eq!(cached.kind(), MpmKind::Hs);
         assert_eq!(hits(&*cached, HAY), [(0, 6), (1, 10)]);
         assert_eq!((deferring.stats().deferred, deferring.stats().hits), (0, 1));
+    }
+
+    #[test]
+    fn entries_no_load_used_for_the_max_age_are_pruned() {
+        use std::time::{Duration, SystemTime};
+        let dir = TempDir::new("prune");
+        let disk = DiskCache::new(&dir.0);
+        let mut other = patterns();
+        other[0].id = 7;
+        HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+        HsMatcher::build_cached(&other, Some(&disk)).unwrap();
+        let stray = dir.0.join(".0000.1.ThreadId(1).tmp");
+        std::fs::write(&stray, b"interrupted write").unwrap();
+        let month_ago = SystemTime::now() - Duration::from_secs(31 * 86_400);
+        for path in entries(&dir.0) {
+            let file = std::fs::File::options().append(true).open(&path).unwrap();
+            file.set_modified(month_ago).unwrap();
+        }
+        let unrelated = dir.0.join("notes.txt");
+        std::fs::write(&unrelated, b"not ours").unwrap();
+        // A load that uses the first set refreshes it; the other and the stray file age out.
+        let disk = DiskCache::new(&dir.0);
+        HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+        disk.prune(Duration::from_secs(30 * 86_400));
+        assert_eq!((disk.stats().hits, disk.stats().pruned), (1, 2));
+        let left = entries(&dir.0);
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.contains(&unrelated));
+        let disk = DiskCache::new(&dir.0);
+        HsMatcher::build_cached(&patterns(), Some(&disk)).unwrap();
+        assert_eq!(disk.stats().hits, 1, "the used entry survived");
     }
 
     #[test]
