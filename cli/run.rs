@@ -377,24 +377,37 @@ fn snapshots(slots: &[Arc<Mutex<Snapshot>>]) -> Vec<Snapshot> {
 
 fn reload(daemon: &Daemon, settings: &Settings) {
     let started = Instant::now();
-    match load_rules(settings) {
-        Ok(loaded) => {
-            let rules = loaded.plan.rules.rules().len();
-            daemon.shared.swap_plan(loaded.plan);
-            daemon.counters.reloads.fetch_add(1, Ordering::Relaxed);
-            eprintln!(
-                "nfips: reloaded {rules} rules in {} ms",
-                started.elapsed().as_millis()
-            );
-        }
-        Err(err) => {
-            daemon
-                .counters
-                .reload_failures
-                .fetch_add(1, Ordering::Relaxed);
-            eprintln!("nfips: reload failed, the previous rules stay in force: {err}");
-        }
+    match load_and_swap(daemon, settings, None) {
+        Ok((rules, _)) => eprintln!(
+            "nfips: reloaded {rules} rules in {} ms",
+            started.elapsed().as_millis()
+        ),
+        Err(err) => eprintln!("nfips: reload failed, the previous rules stay in force: {err}"),
     }
+}
+
+/// Loads the rules and swaps them in, counting a reload (or a failed one); with `generation`,
+/// only if no plan was swapped in since [`Shared::plan_generation`] returned it. Returns the
+/// number of rules and whether they were swapped in.
+fn load_and_swap(
+    daemon: &Daemon,
+    settings: &Settings,
+    generation: Option<u64>,
+) -> Result<(usize, bool), String> {
+    let loaded = load_rules(settings).inspect_err(|_| {
+        daemon
+            .counters
+            .reload_failures
+            .fetch_add(1, Ordering::Relaxed);
+    })?;
+    let rules = loaded.plan.rules.rules().len();
+    let swapped = daemon
+        .shared
+        .swap_plan_unless_changed_since(generation, loaded.plan);
+    if swapped {
+        daemon.counters.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok((rules, swapped))
 }
 
 /// `detect.fast-start`: the daemon inspects with the hash matcher standing in for `deferred`
@@ -410,24 +423,16 @@ fn compile_in_background(daemon: &Arc<Daemon>, settings: &Settings, deferred: u6
         .name("nfips-compile".into())
         .spawn(move || {
             let started = Instant::now();
-            let loaded = load_rules(&settings);
-            match loaded.map(|l| daemon.shared.swap_plan_if_unchanged(generation, l.plan)) {
-                Ok(true) => {
-                    daemon.counters.reloads.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "nfips: Vectorscan databases compiled in {} ms and in use",
-                        started.elapsed().as_millis()
-                    );
-                }
-                Ok(false) => eprintln!(
+            match load_and_swap(&daemon, &settings, Some(generation)) {
+                Ok((_, true)) => eprintln!(
+                    "nfips: Vectorscan databases compiled in {} ms and in use",
+                    started.elapsed().as_millis()
+                ),
+                Ok((_, false)) => eprintln!(
                     "nfips: background compile finished after a reload; the reloaded rules stay"
                 ),
                 Err(err) => {
-                    daemon
-                        .counters
-                        .reload_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    eprintln!("nfips: background compile failed, the hash matcher stays: {err}");
+                    eprintln!("nfips: background compile failed, the hash matcher stays: {err}")
                 }
             }
         });

@@ -140,8 +140,8 @@ impl PendingSlab {
     /// fast pattern that did not match, with the stream offset where the last occurrence of
     /// its fast pattern found with this view ends, or None when it was a candidate only as a
     /// pending entry (then it keeps its old end); an entry leaves at the first view that starts
-    /// at or after its end. `view_end`: stream offset after the view. Stores the list in the slab and updates the
-    /// flow's `slot`.
+    /// at or after its end. `view_end`: stream offset after the view. Stores the list in the
+    /// slab and updates the flow's `slot`.
     pub fn finish(
         &mut self,
         plan: &ViewPlan,

@@ -63,17 +63,19 @@ impl Shared {
 
     /// Replace the rules (reload); each worker picks the new plan up at its next packet.
     pub fn swap_plan(&self, plan: DetectionPlan) {
-        let mut current = self.plan.write().unwrap_or_else(|e| e.into_inner());
-        *current = Arc::new(plan);
-        self.generation.fetch_add(1, Ordering::Release);
+        self.swap_plan_unless_changed_since(None, plan);
     }
 
-    /// [`Shared::swap_plan`] only if no plan was swapped in since [`Shared::plan_generation`]
-    /// returned `generation` (a background build must not undo a reload that finished first).
-    /// Whether it swapped.
-    pub fn swap_plan_if_unchanged(&self, generation: u64, plan: DetectionPlan) -> bool {
+    /// [`Shared::swap_plan`]; with `generation`, only if no plan was swapped in since
+    /// [`Shared::plan_generation`] returned it (a background build must not undo a reload that
+    /// finished first). Whether it swapped.
+    pub fn swap_plan_unless_changed_since(
+        &self,
+        generation: Option<u64>,
+        plan: DetectionPlan,
+    ) -> bool {
         let mut current = self.plan.write().unwrap_or_else(|e| e.into_inner());
-        if self.generation.load(Ordering::Acquire) != generation {
+        if generation.is_some_and(|g| g != self.generation.load(Ordering::Acquire)) {
             return false;
         }
         *current = Arc::new(plan);

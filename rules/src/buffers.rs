@@ -296,11 +296,12 @@ impl HttpIndex {
             // Only a body this event grew is its direction's current body: anything else (the
             // other direction's body, needed by a rule that reads an updated buffer) is
             // scanned whole, unless a memory holds all of it, and leaves the memory alone.
-            let growing = GROWING.contains(&patterns.buffer);
-            if !(growing && buffers.updated(patterns.buffer)) {
+            let remembered = GROWING.contains(&patterns.buffer) && buffers.updated(patterns.buffer);
+            if !remembered {
+                // Only a body's memory can cover it (memories hold growing buffers only).
                 let known = [&*memory, other]
                     .into_iter()
-                    .find(|m| growing && m.covers(patterns.buffer, bytes.len()));
+                    .find(|m| m.covers(patterns.buffer, bytes.len()));
                 match known {
                     Some(known) => {
                         outcome.bodies_reused += 1;

@@ -434,7 +434,11 @@ impl RuleHits {
         last: 0,
     };
 
+    /// Records one more hit ending at `end`; an unknown set stays unknown.
     fn add(&mut self, end: usize) {
+        if self.count == u32::MAX {
+            return;
+        }
         // Buffers are far below 4 GiB; a larger end would only widen the span.
         let end = u32::try_from(end).unwrap_or(u32::MAX);
         if let Some(slot) = self.ends.get_mut(self.count as usize) {
@@ -958,12 +962,12 @@ impl RuleSet {
                     if *slot != epoch {
                         *slot = epoch;
                         candidates.push(r);
-                        *hits = RuleHits::UNKNOWN;
-                        if let Some(end) = end {
-                            *hits = RuleHits::default();
-                            hits.add(end);
-                        }
-                    } else if let Some(end) = end {
+                        *hits = match end {
+                            Some(_) => RuleHits::default(),
+                            None => RuleHits::UNKNOWN,
+                        };
+                    }
+                    if let Some(end) = end {
                         hits.add(end);
                     }
                 },

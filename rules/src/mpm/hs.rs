@@ -52,11 +52,10 @@ impl HsMatcher {
             return HsMatcher::build(patterns);
         };
         check_patterns(patterns)?;
-        if let Some(matcher) = HsMatcher::from_cache(patterns, disk) {
+        let (key, path) = entry_of(patterns, disk);
+        if let Some(matcher) = HsMatcher::read_entry(patterns, disk, key, &path) {
             return Ok(matcher);
         }
-        let key = cache_key(patterns);
-        let path = disk.dir.join(format!("{:032x}.hsdb", key));
         let matcher = HsMatcher::build(patterns)?;
         if let Err(err) = matcher.write_entry(&disk.dir, &path, key) {
             disk.write_errors.fetch_add(1, Ordering::Relaxed);
@@ -71,9 +70,17 @@ impl HsMatcher {
     /// The matcher `disk` holds for `patterns`, if an entry exists and verifies (counted as a
     /// hit; otherwise as a miss, or as rejected and logged).
     pub fn from_cache(patterns: &[MpmPattern<'_>], disk: &DiskCache) -> Option<HsMatcher> {
-        let key = cache_key(patterns);
-        let path = disk.dir.join(format!("{:032x}.hsdb", key));
-        match std::fs::read(&path) {
+        let (key, path) = entry_of(patterns, disk);
+        HsMatcher::read_entry(patterns, disk, key, &path)
+    }
+
+    fn read_entry(
+        patterns: &[MpmPattern<'_>],
+        disk: &DiskCache,
+        key: u128,
+        path: &std::path::Path,
+    ) -> Option<HsMatcher> {
+        match std::fs::read(path) {
             Ok(bytes) => match HsMatcher::from_entry(&bytes, key, patterns) {
                 Ok(matcher) => {
                     disk.hits.fetch_add(1, Ordering::Relaxed);
@@ -81,7 +88,7 @@ impl HsMatcher {
                     // directory only loses that.
                     let _ = std::fs::File::options()
                         .append(true)
-                        .open(&path)
+                        .open(path)
                         .and_then(|f| f.set_modified(std::time::SystemTime::now()));
                     return Some(matcher);
                 }
@@ -282,6 +289,12 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 
 /// 128 bits naming a pattern set's database: two differently seeded FNV-1a hashes over the
 /// entry format, the Vectorscan version and every pattern's length, bytes, flags and id.
+/// The cache key of `patterns` and the path of its entry in `disk`.
+fn entry_of(patterns: &[MpmPattern<'_>], disk: &DiskCache) -> (u128, std::path::PathBuf) {
+    let key = cache_key(patterns);
+    (key, disk.dir.join(format!("{key:032x}.hsdb")))
+}
+
 fn cache_key(patterns: &[MpmPattern<'_>]) -> u128 {
     // SAFETY: hs_version returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(ffi::hs_version()) }.to_bytes();
