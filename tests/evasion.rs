@@ -534,6 +534,16 @@ fn fast_pattern_in_first_segment_remainder_in_second(addrs: (&str, &str)) {
     assert_eq!(got, [ACCEPT, RULE_DROP, FLOW_DROP]);
 }
 
+fn dsize_rules_inspect_packets_not_the_reassembled_stream(addrs: (&str, &str)) {
+    // `dsize` measures a packet, so (as in Snort and Suricata) a rule with it matches single
+    // packets only: split over two segments it is not found; whole in one packet it is.
+    let rule = SPLIT_RULE.replace("sid:2;", "dsize:>5; sid:2;");
+    let split = [(0, &b"GET /EVILPAYLOAD"[..]), (16, b" ROOTKIT\r\n")];
+    assert_eq!(split_rule_verdicts(addrs, &rule, &split), [ACCEPT, ACCEPT]);
+    let whole = [(0, &b"GET /EVILPAYLOAD ROOTKIT\r\n"[..])];
+    assert_eq!(split_rule_verdicts(addrs, &rule, &whole), [RULE_DROP]);
+}
+
 fn fast_pattern_then_filler_then_remainder(addrs: (&str, &str)) {
     // The rule stays pending over a view that does not complete it.
     let got = split_rule_verdicts(
@@ -542,6 +552,24 @@ fn fast_pattern_then_filler_then_remainder(addrs: (&str, &str)) {
         &[(0, b"EVILPAYLOAD"), (11, b"0123456789"), (21, b"ROOTKIT")],
     );
     assert_eq!(got, [ACCEPT, ACCEPT, RULE_DROP]);
+}
+
+fn pending_rule_whose_pattern_recurs_completes_with_the_older_occurrence(addrs: (&str, &str)) {
+    // Segment 2 completes the rule only with segment 1's fast pattern, and holds a later
+    // occurrence of its own (with no remainder after it). The view must still search the
+    // older bytes for this rule: it is pending, so its pattern there may complete now.
+    let got = split_rule_verdicts(
+        addrs,
+        SPLIT_RULE,
+        &[
+            (0, b"GET /EVILPAYLOAD"),
+            (
+                16,
+                b" ROOTKIT ------------------------------------------------ EVILPAYLOAD",
+            ),
+        ],
+    );
+    assert_eq!(got, [ACCEPT, RULE_DROP]);
 }
 
 fn fast_pattern_near_the_end_of_the_window(addrs: (&str, &str)) {
@@ -789,8 +817,10 @@ both_families!(
     depth_reached_both_ways_bypasses_the_flow,
     fin_after_one_direction_reached_depth_passes,
     fast_pattern_in_first_segment_remainder_in_second,
+    dsize_rules_inspect_packets_not_the_reassembled_stream,
     fast_pattern_then_filler_then_remainder,
     fast_pattern_near_the_end_of_the_window,
+    pending_rule_whose_pattern_recurs_completes_with_the_older_occurrence,
     many_pending_candidates_fall_back_to_full_scans,
     candidates_out_of_the_next_views_reach_are_not_kept_pending,
     an_out_of_order_gso_sized_segment_waits_for_the_hole,

@@ -366,6 +366,9 @@ impl Detector {
                 view.stream_offset,
             );
             let rules = &*self.plan.rules;
+            // The rules a later view may still complete: those with a fast pattern (others
+            // are candidates anyway) that can match stream data at all.
+            let carried_to_views = |id| rules.has_fast_pattern(id) && rules.inspects_stream(id);
             let scan_from = if pending.full_scan { 0 } else { new_from };
             // The packet's payload is usually exactly the view's new bytes: its scan already
             // found every fast pattern lying wholly in them, so the view needs a scan only of
@@ -378,9 +381,11 @@ impl Detector {
                 self.extras.extend(
                     rules
                         .detect_candidates(&self.scratch)
-                        .filter(|&id| rules.has_fast_pattern(id)),
+                        .filter(|&id| carried_to_views(id)),
                 );
-                rules.carry_fast_hits(&mut self.scratch, new_from);
+                // The older bytes were new in earlier views: the pending rules are the only
+                // ones whose fast pattern there can still complete.
+                rules.carry_fast_hits(&mut self.scratch, new_from, self.pending.pending(&pending));
                 new_from
                     .saturating_add(rules.max_fast_pattern_len().saturating_sub(1))
                     .min(bytes.len())
@@ -405,7 +410,7 @@ impl Detector {
             let found_in_packet = &self.extras[pending_count..];
             let unmatched = rules
                 .detect_candidates(scratch)
-                .filter(|&id| rules.has_fast_pattern(id) && !matched.contains(&id))
+                .filter(|&id| carried_to_views(id) && !matched.contains(&id))
                 .map(|id| {
                     if rules.detect_extra_only(scratch).any(|e| e == id)
                         && !found_in_packet.contains(&id)

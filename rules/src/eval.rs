@@ -73,6 +73,17 @@ pub(crate) fn header_matches(rule: &Rule, ctx: &PacketContext) -> bool {
             && one_way(ctx.dst, ctx.dst_port, ctx.src, ctx.src_port))
 }
 
+/// Whether a rule can match reassembled stream data, not only single packets: not with
+/// `flow:no_stream`, and not with `dsize`, which measures a packet (Snort: "fake packet dsizes
+/// are always wrong"; Suricata inspects `dsize` rules on packets only).
+pub(crate) fn inspects_stream(rule: &Rule) -> bool {
+    rule.flow.stream != Some(false)
+        && !rule
+            .detection
+            .iter()
+            .any(|o| matches!(o, DetectOption::Dsize(_)))
+}
+
 /// `flow:` keywords against the flow state and buffer kind.
 pub(crate) fn flow_matches(flow: &FlowOptions, ctx: &PacketContext) -> bool {
     flow.established

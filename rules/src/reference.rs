@@ -12,7 +12,7 @@
 use crate::ast::{Content, DetectOption, FastPattern, FlowbitsCommand, Rule};
 use crate::eval;
 use crate::pcre::{PcreOutcome, PcreScratch};
-use crate::ruleset::{FlowBits, PacketContext};
+use crate::ruleset::{BufferKind, FlowBits, PacketContext};
 
 /// Limits the reference applies, mirroring [`crate::BuildOptions`].
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +32,10 @@ pub fn rule_matches(
     limits: ReferenceLimits,
     pcre: &mut PcreScratch,
 ) -> bool {
-    if !eval::header_matches(rule, ctx) || !eval::flow_matches(&rule.flow, ctx) {
+    if !eval::header_matches(rule, ctx)
+        || !eval::flow_matches(&rule.flow, ctx)
+        || (ctx.buffer == BufferKind::Stream && !eval::inspects_stream(rule))
+    {
         return false;
     }
     for fb in &rule.flowbits {

@@ -336,10 +336,20 @@ fn carried_packet_hits_are_placed_where_the_packet_lies_in_the_view() {
         };
         // The packet alone matches; so must the view that ends with it, evaluating the rule
         // only as a carried candidate (its scan covers just the bytes crossing into the packet).
-        for (old, packet) in [
-            (&b"0123456789abcdef "[..], &b"xxMAGIC2 xxMAGIC1"[..]),
+        // The old bytes are searched only for a rule the caller says may occur there.
+        let rule = [RuleId(0)];
+        for (old, packet, maybe_before, matches) in [
+            (
+                &b"0123456789abcdef "[..],
+                &b"xxMAGIC2 xxMAGIC1"[..],
+                &[][..],
+                true,
+            ),
+            (b"0123456789abcdef ", b"xxMAGIC2 xxMAGIC1", &rule, true),
             // The match is in the old bytes, the packet's hits elsewhere.
-            (b"xxMAGIC1 --------", b"xxMAGIC2 --------"),
+            (b"xxMAGIC1 --------", b"xxMAGIC2 --------", &rule, true),
+            // The caller vouched that the old bytes hold no occurrence: they are not searched.
+            (b"xxMAGIC1 --------", b"xxMAGIC2 --------", &[], false),
         ] {
             let view = [old, packet].concat();
             let mut scratch = set.new_scratch();
@@ -354,7 +364,7 @@ fn carried_packet_hits_are_placed_where_the_packet_lies_in_the_view() {
             );
             let candidates: Vec<RuleId> = set.detect_candidates(&scratch).collect();
             assert_eq!(candidates, vec![RuleId(0)], "{kind}");
-            set.carry_fast_hits(&mut scratch, old.len());
+            set.carry_fast_hits(&mut scratch, old.len(), maybe_before);
             out.clear();
             set.detect_from_with(
                 &ctx(view.len()),
@@ -365,7 +375,8 @@ fn carried_packet_hits_are_placed_where_the_packet_lies_in_the_view() {
                 &mut scratch,
                 &mut out,
             );
-            assert_eq!(out, vec![RuleId(0)], "{kind} {view:?}");
+            let expected = if matches { vec![RuleId(0)] } else { vec![] };
+            assert_eq!(out, expected, "{kind} {view:?} {maybe_before:?}");
         }
     }
 }
