@@ -270,6 +270,13 @@ struct CompiledRule {
     bit_actions: Vec<(FlowbitsCommand, Vec<usize>)>,
 }
 
+/// Per-rule facts the packet path asks often, derived once at build.
+#[derive(Clone, Copy, Debug, Default)]
+struct RuleTraits {
+    has_fast_pattern: bool,
+    inspects_stream: bool,
+}
+
 /// The compiled rules. Immutable, `Send + Sync`; share it behind an `Arc`.
 pub struct RuleSet {
     rules: Vec<Rule>,
@@ -283,10 +290,8 @@ pub struct RuleSet {
     options: BuildOptions,
     max_vars: usize,
     max_pattern_span: usize,
-    /// Per rule: it has a fast pattern (see [`RuleSet::has_fast_pattern`]).
-    has_fast_pattern: Vec<bool>,
-    /// Per rule: see [`RuleSet::inspects_stream`].
-    inspects_stream: Vec<bool>,
+    /// Per rule: what [`RuleSet::has_fast_pattern`] and [`RuleSet::inspects_stream`] answer.
+    traits: Vec<RuleTraits>,
     /// The longest fast pattern of any rule.
     max_fast_pattern_len: usize,
     group_stats: GroupStats,
@@ -618,8 +623,14 @@ impl RuleSet {
             .copied()
             .max()
             .unwrap_or(0);
-        let has_fast_pattern = fast_pattern_lens.iter().map(Option::is_some).collect();
-        let inspects_stream = rules.iter().map(eval::inspects_stream).collect();
+        let traits = rules
+            .iter()
+            .zip(&fast_pattern_lens)
+            .map(|(rule, len)| RuleTraits {
+                has_fast_pattern: len.is_some(),
+                inspects_stream: eval::inspects_stream(rule),
+            })
+            .collect();
         let max_pattern_span = rules
             .iter()
             .map(pattern_span)
@@ -636,8 +647,7 @@ impl RuleSet {
             options: options.clone(),
             max_vars,
             max_pattern_span,
-            has_fast_pattern,
-            inspects_stream,
+            traits,
             max_fast_pattern_len,
             group_stats,
             mpm_prototype,
@@ -685,19 +695,18 @@ impl RuleSet {
     /// Whether the rule has a fast pattern, i.e. is a candidate only where that pattern occurs
     /// (rules without one are candidates of every buffer their group sees).
     pub fn has_fast_pattern(&self, id: RuleId) -> bool {
-        self.has_fast_pattern
-            .get(id.0 as usize)
-            .copied()
-            .unwrap_or(false)
+        self.traits_of(id).has_fast_pattern
     }
 
     /// Whether the rule can match reassembled stream data ([`BufferKind::Stream`] payloads),
     /// not only packets: false for `flow:no_stream` and `dsize` rules.
     pub fn inspects_stream(&self, id: RuleId) -> bool {
-        self.inspects_stream
-            .get(id.0 as usize)
-            .copied()
-            .unwrap_or(false)
+        self.traits_of(id).inspects_stream
+    }
+
+    /// An id out of range has neither trait.
+    fn traits_of(&self, id: RuleId) -> RuleTraits {
+        self.traits.get(id.0 as usize).copied().unwrap_or_default()
     }
 
     pub fn new_scratch(&self) -> Scratch {
@@ -1065,7 +1074,7 @@ impl RuleSet {
     ) -> bool {
         if ctx.buffer == BufferKind::Stream
             && matches!(payload, Payload::Packet(_))
-            && !self.inspects_stream[r]
+            && !self.traits[r].inspects_stream
         {
             return false;
         }

@@ -287,14 +287,14 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
-/// 128 bits naming a pattern set's database: two differently seeded FNV-1a hashes over the
-/// entry format, the Vectorscan version and every pattern's length, bytes, flags and id.
 /// The cache key of `patterns` and the path of its entry in `disk`.
 fn entry_of(patterns: &[MpmPattern<'_>], disk: &DiskCache) -> (u128, std::path::PathBuf) {
     let key = cache_key(patterns);
     (key, disk.dir.join(format!("{key:032x}.hsdb")))
 }
 
+/// 128 bits naming a pattern set's database: two differently seeded FNV-1a hashes over the
+/// entry format, the Vectorscan version and every pattern's length, bytes, flags and id.
 fn cache_key(patterns: &[MpmPattern<'_>]) -> u128 {
     // SAFETY: hs_version returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(ffi::hs_version()) }.to_bytes();
