@@ -643,8 +643,9 @@ fn daemon_two_queues_two_workers_all_verdicts_correct() {
     let Some(mut lab) = Lab::new("daemon_two_queues_two_workers_all_verdicts_correct") else {
         return;
     };
-    // queue-balance hashes addresses only: give the server 8 addresses so flows spread.
-    let extra: Vec<String> = (10..18).map(|n| format!("198.18.2.{n}")).collect();
+    // queue-balance hashes addresses only, with a seed drawn at boot: give the server 24
+    // addresses so both queues get flows on any boot (8 left one queue empty, p = 1/128).
+    let extra: Vec<String> = (10..34).map(|n| format!("198.18.2.{n}")).collect();
     for address in &extra {
         lab.exec_ok(
             Node::Server,
