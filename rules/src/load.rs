@@ -74,6 +74,10 @@ pub struct LoadReport {
     pub duplicates: Vec<Diagnostic>,
     /// Lines skipped on purpose: snort.conf directives that mean nothing to a rule loader.
     pub warnings: Vec<Diagnostic>,
+    /// `HOME_NET` and `EXTERNAL_NET` as they stood after every file was read (their defining
+    /// text, `any` by default): what a speed or alert figure was taken with.
+    pub home_net: String,
+    pub external_net: String,
 }
 
 /// An error that stops loading altogether: an unreadable file or directory.
@@ -299,6 +303,9 @@ impl Loader {
 
     fn finish(self) -> LoadReport {
         let mut report = self.report;
+        let text_of = |name| self.vars.raw(name).unwrap_or("any").to_string();
+        report.home_net = text_of("HOME_NET");
+        report.external_net = text_of("EXTERNAL_NET");
         // filter_map collects in place (an `Option<Rule>` is the size of a `Rule`; `flatten`
         // does not): no second copy of ~13 MB of ET Open rules at the peak of loading.
         #[allow(clippy::filter_map_identity)]
@@ -796,12 +803,17 @@ mod tests {
         let rule = &report.rules[0];
         assert!(rule.src.contains("8.8.8.8".parse().unwrap()));
         assert!(!rule.src.contains("10.1.1.1".parse().unwrap()));
+        assert_eq!(
+            (report.home_net.as_str(), report.external_net.as_str()),
+            ("10.0.0.0/8", "!$HOME_NET")
+        );
         // Without the vars file, HOME_NET is any and `!$HOME_NET` is an error naming the fix.
         let report = load_paths(
             &[dir.file("s.rules", "alert tcp !$HOME_NET any -> any any (sid:1;)\n")],
             &LoadOptions::default(),
         )
         .unwrap();
+        assert_eq!((report.home_net.as_str(), report.external_net.as_str()), ("any", "any"));
         assert!(
             report.errors[0].message.contains("define HOME_NET"),
             "{:?}",
