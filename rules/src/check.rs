@@ -159,6 +159,7 @@ mod tests {
             ],
             duplicates: vec![diag(9, "duplicate gid:sid 1:5")],
             warnings: vec![diag(1, "config skipped")],
+            ..Default::default()
         }
     }
 
