@@ -53,6 +53,8 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
     let load_ms = load_started.elapsed().as_millis() as u64;
     let load_rss = rss_kb();
     let rule_count = loaded.plan.rules.rules().len();
+    // A figure depends on the networks as much as on the rules: say which ones it ran with.
+    let (home_net, external_net) = (loaded.report.home_net, loaded.report.external_net);
     let disk_cache = loaded.plan.rules.group_stats().disk_cache;
 
     let mut arena = PacketArena::default();
@@ -123,6 +125,8 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
             "alerts": alerts,
             "load_ms": load_ms,
             "rules": rule_count,
+            "home_net": home_net,
+            "external_net": external_net,
             "mpm_cache": {
                 "hits": disk_cache.hits,
                 "misses": disk_cache.misses,
@@ -171,6 +175,8 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
         );
         println!("alerts:       {alerts} (last iteration)");
         println!("rules:        {rule_count} loaded in {load_ms} ms, {load_rss} KiB resident after loading");
+        println!("home_net:     {home_net}");
+        println!("external_net: {external_net}");
         if disk_cache != Default::default() {
             println!(
                 "mpm cache:    {} hits, {} misses, {} rejected, {} write errors, {} pruned",

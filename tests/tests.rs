@@ -1,6 +1,7 @@
 //! End-to-end tests of the `nfips` binary: one test binary, a module per area.
 
 mod applayer;
+mod bench;
 mod evasion;
 mod http;
 mod inline;
