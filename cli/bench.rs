@@ -26,13 +26,14 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
-    /// Generate traffic instead of reading captures: web, mixed or synflood.
+    /// Generate traffic instead of reading captures: web, mixed, gateway or synflood.
     #[arg(long)]
     synthetic: Option<SynthKind>,
-    /// Synthetic: client flows (web, mixed) or spoofed sources (synflood).
+    /// Synthetic: client flows (web, mixed; gateway: client hosts, at most 254 per address
+    /// family) or spoofed sources (synflood).
     #[arg(long, default_value_t = 1000)]
     flows: u32,
-    /// Synthetic: megabytes of traffic (web, mixed).
+    /// Synthetic: megabytes of traffic (web, mixed, gateway).
     #[arg(long, default_value_t = 64)]
     megabytes: u64,
     /// Synthetic: random seed.
@@ -61,7 +62,7 @@ pub fn run_command(args: Args) -> anyhow::Result<ExitCode> {
     match (args.synthetic, args.pcaps.is_empty()) {
         (Some(_), false) => bail!("give either --synthetic or capture files, not both"),
         (None, true) => {
-            bail!("nothing to run: give capture files or --synthetic web|mixed|synflood")
+            bail!("nothing to run: give capture files or --synthetic web|mixed|gateway|synflood")
         }
         (Some(kind), true) => {
             let options = SynthOptions {

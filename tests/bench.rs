@@ -1,4 +1,5 @@
-//! `nfips bench` end to end: what a figure says about how it was taken.
+//! `nfips bench` end to end: what a figure says about how it was taken, and the generated
+//! traffic it can save for other tools.
 
 use std::path::Path;
 
@@ -55,5 +56,78 @@ fn figures_name_the_home_and_external_net_they_were_taken_with() {
     assert!(
         text.contains("home_net:     any\n") && text.contains("external_net: any\n"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_saved_gateway_capture_replays_as_the_traffic_it_was_generated_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("gateway.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let generated = bench_json(&[
+        "--synthetic",
+        "gateway",
+        "--megabytes",
+        "8",
+        "--write-pcap",
+        pcap,
+    ]);
+    let replayed = bench_json(&[pcap]);
+    for key in ["packets", "bytes"] {
+        assert_eq!(generated[key], replayed[key], "{key}");
+    }
+    assert!(generated["bytes"].as_u64().unwrap() >= 8 << 20);
+
+    // Every packet decodes and every TCP session is a clean, whole conversation.
+    let out = nfips().arg("replay").arg(pcap).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("decode error 0, stream 0, defrag 0"),
+        "{stderr}"
+    );
+    let counter = |name: &str| -> u64 {
+        stderr
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or(0)
+    };
+    let created = counter("stream.sessions_created");
+    assert!(created > 10, "{stderr}");
+    assert_eq!(counter("stream.sessions_closed"), created, "{stderr}");
+    for anomaly in [
+        "stream.sessions_midstream",
+        "stream.no_session",
+        "stream.retransmissions",
+    ] {
+        assert_eq!(counter(anomaly), 0, "{anomaly}: {stderr}");
+    }
+    // Bulk transfers reach stream.depth; no other stream event may happen.
+    let events: Vec<&str> = stderr
+        .split_whitespace()
+        .filter(|w| {
+            w.starts_with("event.") && !w.starts_with("event.stream.reassembly_depth_reached=")
+        })
+        .collect();
+    assert!(events.is_empty(), "{events:?}");
+    for proto in ["http", "tls", "dns", "smb", "ssh"] {
+        assert!(
+            counter(&format!("app.detected_{proto}")) > 0,
+            "no {proto} flow detected: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_synthetic_kind_names_the_kinds() {
+    let out = nfips()
+        .args(["bench", "--synthetic", "lan"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("web, mixed, gateway or synflood"),
+        "{stderr}"
     );
 }

@@ -1,4 +1,5 @@
-//! Synthetic traffic for the benchmark: web sessions, a web/DNS/ICMP mix, and a SYN flood.
+//! Synthetic traffic for the benchmark: web sessions, a web/DNS/ICMP mix, a gateway's mix of
+//! protocols ([`gateway`]), and a SYN flood.
 //!
 //! Deterministic for a seed, so a figure can be reproduced and the same traffic written to a
 //! pcap (`nfips bench --write-pcap`) and fed to other tools. Web sessions are whole TCP
@@ -7,8 +8,11 @@
 //! a real link. Not a traffic model of any particular network, and not for the packet path: it
 //! allocates freely.
 
+mod gateway;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::applayer::dns;
 use crate::craft::{PacketBuilder, TcpConversation};
 use crate::decode::LinkType;
 use crate::source::pcap::Timestamp;
@@ -20,6 +24,9 @@ pub enum SynthKind {
     Web,
     /// Web sessions with DNS queries/answers over UDP and ICMP echo between them.
     Mixed,
+    /// A gateway's mix: TLS, QUIC-like UDP 443 and bulk transfers carry most bytes, then HTTP,
+    /// SMB2, SSH and DNS; IPv4 and some IPv6 (see [`gateway`]).
+    Gateway,
     /// SYNs from `flows` distinct spoofed sources to one server, nothing else.
     SynFlood,
 }
@@ -31,9 +38,10 @@ impl std::str::FromStr for SynthKind {
         match s {
             "web" => Ok(SynthKind::Web),
             "mixed" => Ok(SynthKind::Mixed),
+            "gateway" => Ok(SynthKind::Gateway),
             "synflood" => Ok(SynthKind::SynFlood),
             other => Err(format!(
-                "unknown synthetic traffic `{other}` (use web, mixed or synflood)"
+                "unknown synthetic traffic `{other}` (use web, mixed, gateway or synflood)"
             )),
         }
     }
@@ -44,9 +52,10 @@ impl std::str::FromStr for SynthKind {
 pub struct SynthOptions {
     pub kind: SynthKind,
     /// Web: distinct client flows (reused round robin when the byte budget needs more
-    /// sessions). SYN flood: distinct sources.
+    /// sessions). Gateway: client hosts (at most 254 per address family). SYN flood: distinct
+    /// sources.
     pub flows: u32,
-    /// Stop once this many bytes of frames were generated (web and mixed).
+    /// Stop once this many bytes of frames were generated (web, mixed and gateway).
     pub bytes: u64,
     pub seed: u64,
     /// Sessions in progress at once (their packets interleave).
@@ -172,26 +181,39 @@ fn request(rng: &mut Rng) -> Vec<u8> {
     .into_bytes()
 }
 
-fn response(rng: &mut Rng) -> Vec<u8> {
-    // Mostly small objects, some large ones, as on the web.
-    let size = match rng.below(10) {
+/// `len` bytes that look like compressed or encrypted data.
+fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len.next_multiple_of(8));
+    while out.len() < len {
+        out.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The size of a web object: mostly small, some large, as on the web.
+fn object_size(rng: &mut Rng) -> usize {
+    (match rng.below(10) {
         0..=5 => 500 + rng.below(8_000),
         6..=8 => 8_000 + rng.below(40_000),
         _ => 48_000 + rng.below(200_000),
-    } as usize;
+    }) as usize
+}
+
+fn response(rng: &mut Rng) -> Vec<u8> {
+    let size = object_size(rng);
     let text = rng.below(2) == 0;
-    let mut body = Vec::with_capacity(size);
-    if text {
+    let body = if text {
+        let mut body = Vec::with_capacity(size);
         while body.len() < size {
             body.extend_from_slice(rng.pick(WORDS).as_bytes());
             body.push(b' ');
         }
+        body.truncate(size);
+        body
     } else {
-        while body.len() < size {
-            body.extend_from_slice(&rng.next().to_le_bytes());
-        }
-    }
-    body.truncate(size);
+        random_bytes(rng, size)
+    };
     let kind = if text {
         "text/html; charset=utf-8"
     } else {
@@ -214,23 +236,30 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(198, 19, 255, 1);
 const DNS_SERVER: Ipv4Addr = Ipv4Addr::new(198, 19, 255, 53);
 const MSS: usize = 1460;
 
-fn web_session(rng: &mut Rng, index: u32) -> Vec<Vec<u8>> {
-    let client = SocketAddr::new(
-        IpAddr::V4(client_addr(index)),
-        1024 + (rng.below(60_000) as u16),
-    );
-    let server = SocketAddr::new(IpAddr::V4(SERVER), 80);
-    let mut conversation =
-        TcpConversation::new(&client.to_string(), &server.to_string()).link(SYNTH_LINK);
-    conversation.handshake();
-    for _ in 0..1 + rng.below(3) {
-        conversation.client_sends(&request(rng), &[]);
-        let reply = response(rng);
-        // ACK every second segment, as delayed ACKs do.
-        for chunk in reply.chunks(2 * MSS) {
-            conversation.server_sends(chunk, &[MSS]);
+/// A client port for a session: random, from 1024 up.
+fn ephemeral_port(rng: &mut Rng) -> u16 {
+    1024 + rng.below(60_000) as u16
+}
+
+/// A TCP conversation in [`SYNTH_LINK`] frames.
+fn conversation(client: SocketAddr, server: SocketAddr) -> TcpConversation {
+    TcpConversation::new(&client.to_string(), &server.to_string()).link(SYNTH_LINK)
+}
+
+/// `data` from one side in segments of `mss` bytes, the other side ACKing every second
+/// segment as delayed ACKs do.
+fn send(conversation: &mut TcpConversation, from_client: bool, data: &[u8], mss: usize) {
+    for chunk in data.chunks(2 * mss) {
+        if from_client {
+            conversation.client_sends(chunk, &[mss]);
+        } else {
+            conversation.server_sends(chunk, &[mss]);
         }
     }
+}
+
+/// The conversation closed (FIN both ways), as frames.
+fn closed(mut conversation: TcpConversation) -> Vec<Vec<u8>> {
     conversation.close();
     conversation
         .into_packets()
@@ -239,29 +268,41 @@ fn web_session(rng: &mut Rng, index: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn dns_exchange(rng: &mut Rng, index: u32) -> Vec<Vec<u8>> {
-    let client = format!("{}:{}", client_addr(index), 1024 + rng.below(60_000));
-    let server = format!("{DNS_SERVER}:53");
+/// An HTTP/1.1 session of one to three requests and their responses, `mss`-byte segments.
+fn web_session(rng: &mut Rng, client: SocketAddr, server: SocketAddr, mss: usize) -> Vec<Vec<u8>> {
+    let mut conversation = conversation(client, server);
+    conversation.handshake();
+    for _ in 0..1 + rng.below(3) {
+        send(&mut conversation, true, &request(rng), mss);
+        send(&mut conversation, false, &response(rng), mss);
+    }
+    closed(conversation)
+}
+
+/// A DNS query for `name` (type A) and its answer, `answer`.
+fn dns_exchange(
+    rng: &mut Rng,
+    client: SocketAddr,
+    server: SocketAddr,
+    name: &str,
+    answer: Ipv4Addr,
+) -> Vec<Vec<u8>> {
+    let (client, server) = (client.to_string(), server.to_string());
     let id = rng.below(65_536) as u16;
-    let name: &[u8] = b"\x03www\x07example\x03com\x00";
-    let mut query = id.to_be_bytes().to_vec();
-    query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    query.extend_from_slice(name);
-    query.extend_from_slice(&[0, 1, 0, 1]);
-    let mut answer = query.clone();
-    answer[2] = 0x81;
-    answer[3] = 0x80;
-    answer[7] = 1;
-    answer.extend_from_slice(&[
-        0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 198, 19, 1, 1,
-    ]);
+    let query = dns::build::query(id, 0x0100, name);
+    let mut reply = query.clone();
+    reply[2] = 0x81;
+    reply[3] = 0x80;
+    reply[7] = 1;
+    reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+    reply.extend_from_slice(&answer.octets());
     vec![
         PacketBuilder::udp(&client, &server)
             .payload(&query)
             .link(SYNTH_LINK)
             .build(),
         PacketBuilder::udp(&server, &client)
-            .payload(&answer)
+            .payload(&reply)
             .link(SYNTH_LINK)
             .build(),
     ]
@@ -316,17 +357,33 @@ pub fn generate(options: &SynthOptions, mut sink: impl FnMut(Timestamp, &[u8])) 
     let mut live: Vec<std::collections::VecDeque<Vec<u8>>> = Vec::with_capacity(concurrency);
     let mut produced = 0u64;
     let mut session = 0u32;
+    let mut gateway = gateway::Gateway::new(options.flows);
     loop {
         while live.len() < concurrency && produced < options.bytes {
             let index = session % options.flows.max(1);
             session = session.wrapping_add(1);
-            let mut packets = web_session(&mut rng, index);
-            if options.kind == SynthKind::Mixed {
-                packets.extend(dns_exchange(&mut rng, index));
-                if rng.below(2) == 0 {
-                    packets.extend(ping(&mut rng, index));
+            let packets = if options.kind == SynthKind::Gateway {
+                gateway.session(&mut rng)
+            } else {
+                let client = IpAddr::V4(client_addr(index));
+                let port = ephemeral_port(&mut rng);
+                let server = SocketAddr::new(IpAddr::V4(SERVER), 80);
+                let mut packets = web_session(&mut rng, SocketAddr::new(client, port), server, MSS);
+                if options.kind == SynthKind::Mixed {
+                    let port = ephemeral_port(&mut rng);
+                    packets.extend(dns_exchange(
+                        &mut rng,
+                        SocketAddr::new(client, port),
+                        SocketAddr::new(IpAddr::V4(DNS_SERVER), 53),
+                        "www.example.com",
+                        Ipv4Addr::new(198, 19, 1, 1),
+                    ));
+                    if rng.below(2) == 0 {
+                        packets.extend(ping(&mut rng, index));
+                    }
                 }
-            }
+                packets
+            };
             produced += packets.iter().map(|p| p.len() as u64).sum::<u64>();
             live.push(packets.into());
         }
@@ -356,15 +413,20 @@ mod tests {
 
     #[test]
     fn same_seed_same_traffic_other_seed_other_traffic() {
-        let options = SynthOptions {
-            bytes: 200_000,
-            ..Default::default()
-        };
-        assert_eq!(collect(&options), collect(&options));
-        assert_ne!(
-            collect(&options),
-            collect(&SynthOptions { seed: 2, ..options })
-        );
+        for kind in [SynthKind::Web, SynthKind::Mixed, SynthKind::Gateway] {
+            let options = SynthOptions {
+                kind,
+                bytes: 200_000,
+                ..Default::default()
+            };
+            let traffic = collect(&options);
+            assert_eq!(traffic, collect(&options), "{kind:?}");
+            assert_ne!(
+                traffic,
+                collect(&SynthOptions { seed: 2, ..options }),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]
@@ -429,5 +491,206 @@ mod tests {
             protos.contains(&6) && protos.contains(&17) && protos.contains(&1),
             "{protos:?}"
         );
+    }
+
+    /// A flow as its client opened it: (client, server) with ports, and the IP protocol.
+    type FlowKey = (SocketAddr, SocketAddr, u8);
+
+    /// Flows of a gateway mix by their opening packet (a SYN, or a UDP datagram from a
+    /// client), with the frame bytes of each flow.
+    fn gateway_flows(packets: &[(Timestamp, Vec<u8>)]) -> std::collections::HashMap<FlowKey, u64> {
+        let mut stats = DecodeStats::default();
+        let mut flows: std::collections::HashMap<FlowKey, u64> = Default::default();
+        for (_, frame) in packets {
+            let packet = decode(SYNTH_LINK, frame, true, &mut stats).expect("decodes");
+            assert_eq!(packet.checksum, crate::decode::ChecksumStatus::Valid);
+            let (sport, dport, opens) = match packet.transport {
+                Transport::Tcp(tcp) => (
+                    tcp.src_port,
+                    tcp.dst_port,
+                    tcp.flags == crate::decode::tcp_flags::SYN,
+                ),
+                Transport::Udp { src_port, dst_port } => (src_port, dst_port, true),
+                other => panic!("neither TCP nor UDP: {other:?}"),
+            };
+            let (src, dst) = (
+                SocketAddr::new(packet.src, sport),
+                SocketAddr::new(packet.dst, dport),
+            );
+            let key = if is_client(packet.src) {
+                (src, dst, packet.ip_proto)
+            } else {
+                (dst, src, packet.ip_proto)
+            };
+            if opens && is_client(packet.src) {
+                let fresh = !flows.contains_key(&key);
+                // A UDP flow's every datagram from the client "opens" it; a SYN must be new.
+                assert!(fresh || key.2 == 17, "5-tuple reused: {key:?}");
+                flows.entry(key).or_insert(0);
+            }
+            *flows
+                .get_mut(&key)
+                .unwrap_or_else(|| panic!("packet before its flow opened: {key:?}")) +=
+                frame.len() as u64;
+        }
+        flows
+    }
+
+    /// Clients are in 198.18.1.0/24 and 2001:db8:1::/64, servers in 198.18.2.0/24 and
+    /// 2001:db8:2::/64.
+    fn is_client(addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(v4) => match v4.octets() {
+                [198, 18, 1, _] => true,
+                [198, 18, 2, _] => false,
+                _ => panic!("{addr} in neither /24"),
+            },
+            IpAddr::V6(v6) => match v6.segments() {
+                [0x2001, 0xdb8, 1, 0, ..] => true,
+                [0x2001, 0xdb8, 2, 0, ..] => false,
+                _ => panic!("{addr} in neither /64"),
+            },
+        }
+    }
+
+    #[test]
+    fn gateway_mix_has_every_service_in_its_share_over_ipv4_and_ipv6() {
+        let options = SynthOptions {
+            kind: SynthKind::Gateway,
+            bytes: 32 << 20,
+            ..Default::default()
+        };
+        let packets = collect(&options);
+        let flows = gateway_flows(&packets);
+        let total: u64 = flows.values().sum();
+        assert!(total >= options.bytes);
+        let share = |udp: bool, ports: &dyn Fn(u16) -> bool| {
+            let bytes: u64 = flows
+                .iter()
+                .filter(|((_, server, proto), _)| (*proto == 17) == udp && ports(server.port()))
+                .map(|(_, bytes)| bytes)
+                .sum();
+            bytes as f64 * 100.0 / total as f64
+        };
+        let tls = share(false, &|p| p == 443);
+        let quic = share(true, &|p| p == 443);
+        let high = share(false, &|p| p >= 10_000);
+        let http = share(false, &|p| p == 80);
+        let (smb, ssh, dns) = (
+            share(false, &|p| p == 445),
+            share(false, &|p| p == 22),
+            share(true, &|p| p == 53),
+        );
+        let shares = format!(
+            "tls {tls:.1} quic {quic:.1} high {high:.1} http {http:.1} smb {smb:.1} ssh {ssh:.1} dns {dns:.1}"
+        );
+        assert!(
+            (tls + high + http + smb + ssh + quic + dns - 100.0).abs() < 0.01,
+            "{shares}"
+        );
+        assert!(
+            tls + quic + high >= 65.0,
+            "most bytes encrypted or bulk: {shares}"
+        );
+        assert!((14.0..=20.0).contains(&quic), "{shares}");
+        assert!((9.0..=15.0).contains(&http), "{shares}");
+        assert!((4.0..=10.0).contains(&smb), "{shares}");
+        assert!((2.0..=6.0).contains(&ssh), "{shares}");
+        assert!((1.0..=3.0).contains(&dns), "{shares}");
+        assert!(high > 0.0, "{shares}");
+        let v6 = flows
+            .keys()
+            .filter(|(client, _, _)| client.is_ipv6())
+            .count();
+        assert!(
+            v6 * 16 > flows.len() && v6 * 5 < flows.len(),
+            "{v6} of {} flows over IPv6",
+            flows.len()
+        );
+    }
+
+    #[test]
+    fn gateway_mix_replays_cleanly_and_each_service_is_detected() {
+        use crate::bench::{run, PacketArena};
+        use crate::replay::{load_rules, shared_for_replay};
+        use crate::settings::Settings;
+
+        let options = SynthOptions {
+            kind: SynthKind::Gateway,
+            bytes: 8 << 20,
+            seed: 5,
+            ..Default::default()
+        };
+        let packets = collect(&options);
+        let flows = gateway_flows(&packets);
+        let count = |proto: u8, port: &dyn Fn(u16) -> bool| {
+            flows
+                .keys()
+                .filter(|(_, server, p)| *p == proto && port(server.port()))
+                .count() as u64
+        };
+        let mut arena = PacketArena::default();
+        for (ts, frame) in &packets {
+            arena.push(*ts, SYNTH_LINK, frame);
+        }
+        let settings = Settings::default();
+        let plan = load_rules(&settings).expect("no rules load").plan;
+        let stats = run(&arena, &shared_for_replay(settings, plan), 1, 1).last_iteration;
+        assert_eq!(stats.packets, packets.len() as u64);
+        assert_eq!(
+            (stats.decode_errors, stats.checksum_invalid, stats.dropped),
+            (0, 0, 0),
+            "{:?}",
+            stats.decode_events
+        );
+        let counter = |prefix: &str, name: &str| {
+            stats
+                .layer_counters
+                .iter()
+                .find(|(p, n, _)| *p == prefix && *n == name)
+                .map_or(0, |(_, _, v)| *v)
+        };
+        let tcp_flows = flows.keys().filter(|(_, _, proto)| *proto == 6).count() as u64;
+        assert_eq!(counter("stream", "sessions_created"), tcp_flows);
+        assert_eq!(counter("stream", "sessions_closed"), tcp_flows);
+        let anomalies: Vec<_> = stats
+            .layer_counters
+            .iter()
+            .filter(|(prefix, name, value)| {
+                *value > 0
+                    && ((*prefix == "event" && *name != "stream.reassembly_depth_reached")
+                        || (*prefix == "stream"
+                            && !matches!(
+                                *name,
+                                "segments"
+                                    | "sessions_created"
+                                    | "sessions_closed"
+                                    | "memuse_peak"
+                                    | "memuse"
+                                    | "sessions"
+                                    | "bytes_reassembled"
+                                    | "depth_reached"
+                                    | "bypassed"
+                                    | "view_full_scans"
+                            )))
+            })
+            .collect();
+        assert!(anomalies.is_empty(), "{anomalies:?}");
+        let expected = [
+            ("detected_tls", count(6, &|p| p == 443)),
+            ("detected_http", count(6, &|p| p == 80)),
+            ("detected_smb", count(6, &|p| p == 445)),
+            ("detected_ssh", count(6, &|p| p == 22)),
+            ("detected_dns", count(17, &|p| p == 53)),
+            // QUIC and raw bulk transfers are no protocol nfips detects.
+            (
+                "unknown",
+                count(17, &|p| p == 443) + count(6, &|p| p >= 10_000),
+            ),
+        ];
+        for (name, flows) in expected {
+            assert!(flows > 0, "no flow for {name}");
+            assert_eq!(counter("app", name), flows, "app.{name}");
+        }
     }
 }

@@ -216,7 +216,8 @@ impl DnsTcpDirection {
     }
 }
 
-/// Builders of DNS messages for tests (engine unit tests and the replay tests).
+/// Builders of DNS messages for tests (engine unit tests and the replay tests) and for the
+/// synthetic traffic of [`crate::synth`].
 pub mod build {
     /// A DNS message: id, flags, one question for `name` (dotted), type A, class IN.
     pub fn query(id: u16, flags: u16, name: &str) -> Vec<u8> {

@@ -385,7 +385,8 @@ fn client_hello_sni(body: &[u8]) -> Result<Option<&[u8]>, ()> {
     Ok(None)
 }
 
-/// Builders of TLS handshake bytes for tests (engine unit tests and the replay tests).
+/// Builders of TLS handshake bytes for tests (engine unit tests and the replay tests) and for
+/// the synthetic traffic of [`crate::synth`].
 pub mod build {
     /// A TLS 1.2 record of `kind` around `body`.
     pub fn record(kind: u8, body: &[u8]) -> Vec<u8> {
