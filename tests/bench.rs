@@ -78,8 +78,23 @@ fn a_saved_gateway_capture_replays_as_the_traffic_it_was_generated_from() {
     }
     assert!(generated["bytes"].as_u64().unwrap() >= 8 << 20);
 
-    // Every packet decodes and every TCP session is a clean, whole conversation.
-    let out = nfips().arg("replay").arg(pcap).output().unwrap();
+    // Every packet decodes and every TCP session is a clean, whole conversation; rules that
+    // read the TLS and DNS buffers make nfips parse every handshake and query.
+    let rules = dir.path().join("app.rules");
+    std::fs::write(
+        &rules,
+        "alert tls any any -> any any (msg:\"sni\"; tls.sni; content:\".example.\"; sid:1;)\n\
+         alert tls any any -> any any (msg:\"cert\"; tls.cert_subject; content:\"CN=\"; sid:2;)\n\
+         alert dns any any -> any any (msg:\"query\"; dns.query; content:\"example\"; sid:3;)\n",
+    )
+    .unwrap();
+    let out = nfips()
+        .arg("replay")
+        .arg("--rules")
+        .arg(&rules)
+        .arg(pcap)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -116,6 +131,28 @@ fn a_saved_gateway_capture_replays_as_the_traffic_it_was_generated_from() {
             "no {proto} flow detected: {stderr}"
         );
     }
+    let tls = counter("app.detected_tls");
+    for (name, expected) in [
+        ("app.tls_sni", tls),
+        ("app.tls_certificates", tls),
+        ("app.tls_malformed_records", 0),
+        ("app.tls_malformed_handshakes", 0),
+        ("app.dns_queries", counter("app.detected_dns")),
+        ("app.dns_malformed", 0),
+    ] {
+        assert_eq!(counter(name), expected, "{name}: {stderr}");
+    }
+    let alerts: u64 = stderr
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("alerts:")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no alerts line: {stderr}"));
+    assert_eq!(alerts, 2 * tls + counter("app.dns_queries"), "{stderr}");
 }
 
 #[test]

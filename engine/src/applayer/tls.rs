@@ -493,6 +493,19 @@ pub mod build {
     /// A structurally complete v3 certificate with the given DER issuer and subject Names
     /// (see [`super::der`] for the layout it is read with).
     pub fn certificate_with_names(issuer: &[u8], subject: &[u8]) -> Vec<u8> {
+        let public_key_info = tlv(0x30, &tlv(0x03, &[0, 1, 2, 3]));
+        certificate_with_key(issuer, subject, &public_key_info, &[7, 7])
+    }
+
+    /// [`certificate_with_names`] with the given DER SubjectPublicKeyInfo and signature bytes
+    /// (a certificate that full X.509 parsers such as Suricata's accept needs a real-looking
+    /// SubjectPublicKeyInfo: an AlgorithmIdentifier, then the key as a BIT STRING).
+    pub fn certificate_with_key(
+        issuer: &[u8],
+        subject: &[u8],
+        public_key_info: &[u8],
+        signature: &[u8],
+    ) -> Vec<u8> {
         let algorithm = tlv(
             0x30,
             &tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11]),
@@ -510,11 +523,12 @@ pub mod build {
                 issuer.to_vec(),
                 validity,
                 subject.to_vec(),
-                tlv(0x30, &tlv(0x03, &[0, 1, 2, 3])),
+                public_key_info.to_vec(),
             ]
             .concat(),
         );
-        tlv(0x30, &[tbs, algorithm, tlv(0x03, &[0, 7, 7])].concat())
+        let signature = tlv(0x03, &[&[0][..], signature].concat());
+        tlv(0x30, &[tbs, algorithm, signature].concat())
     }
 
     /// A certificate whose issuer and subject are (OID, value) attributes, one per RDN,

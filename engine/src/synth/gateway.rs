@@ -3,8 +3,8 @@
 //! Sessions of seven services, each started when its bytes so far are furthest below its
 //! share in [`SHARES`] (most bytes encrypted, as on today's links):
 //!
-//! - **TLS** to port 443: a ClientHello with SNI, the server's ServerHello, Certificate (a
-//!   structurally valid one naming the SNI) and ServerHelloDone, key exchange and
+//! - **TLS** to port 443: a ClientHello with SNI, the server's ServerHello, Certificate (one
+//!   that X.509 parsers accept, naming the SNI, with a random key) and ServerHelloDone, key exchange and
 //!   ChangeCipherSpec both ways, then application data records of web-sized objects both ways.
 //! - **QUIC-like** UDP 443: an Initial-looking long-header datagram each way, then short-header
 //!   datagrams of random bytes, 1200-1350 bytes each, mostly towards the client.
@@ -35,8 +35,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::{
     closed, conversation, dns_exchange, object_size, random_bytes, send, web_session, Rng, MSS,
 };
-use crate::applayer::tls::build::{certificate, client_hello, handshake, record, server_flight};
-use crate::applayer::tls::build::{C, CN, O};
+use crate::applayer::tls::build::{
+    certificate_with_key, client_hello, handshake, name, record, server_flight, tlv, C, CN, O,
+};
 use crate::craft::{PacketBuilder, TcpConversation};
 
 /// One kind of session of the mix.
@@ -208,15 +209,38 @@ fn application_data(rng: &mut Rng, len: usize) -> Vec<u8> {
     out
 }
 
+/// A certificate for `server_name` with a random 2048-bit RSA key and signature: the layout
+/// of a real one, which X.509 parsers (Suricata's too) accept.
+fn server_certificate(rng: &mut Rng, server_name: &str) -> Vec<u8> {
+    const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 1];
+    let issuer = name(&[
+        (C, 0x13, "US"),
+        (O, 0x13, "Example Trust"),
+        (CN, 0x13, "Example TLS CA 1"),
+    ]);
+    let subject = name(&[(CN, 0x0c, server_name)]);
+    // A positive 2048-bit modulus: a zero byte, then a byte with the top bit set.
+    let mut modulus = vec![0, 0x80 | rng.next() as u8];
+    modulus.extend_from_slice(&random_bytes(rng, 255));
+    let key = tlv(0x30, &[tlv(0x02, &modulus), tlv(0x02, &[1, 0, 1])].concat());
+    let algorithm = tlv(0x30, &[tlv(0x06, RSA_ENCRYPTION), tlv(0x05, &[])].concat());
+    let public_key_info = tlv(
+        0x30,
+        &[algorithm, tlv(0x03, &[&[0][..], &key].concat())].concat(),
+    );
+    certificate_with_key(&issuer, &subject, &public_key_info, &random_bytes(rng, 256))
+}
+
 /// A TLS 1.2-style handshake as far as the first application data.
 fn tls_handshake(rng: &mut Rng, conversation: &mut TcpConversation, mss: usize) {
     let name = rng.pick(NAMES);
     send(conversation, true, &client_hello(Some(name)), mss);
-    let cert = certificate(
-        &[(C, "US"), (O, "Example Trust"), (CN, "Example TLS CA 1")],
-        &[(CN, name)],
+    send(
+        conversation,
+        false,
+        &server_flight(&[&server_certificate(rng, name)]),
+        mss,
     );
-    send(conversation, false, &server_flight(&[&cert]), mss);
     // ClientKeyExchange, ChangeCipherSpec, then the encrypted Finished; the server's answer.
     let key_exchange = handshake(16, &[&[32][..], &random_bytes(rng, 32)].concat());
     let client_finish = [
