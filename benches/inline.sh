@@ -13,11 +13,19 @@
 # Needs root, iproute2, iptables, iperf3, python3. Traffic stays inside namespaces it creates
 # (198.18.0.0/15) and everything is deleted on exit.
 #
-# usage: benches/inline.sh [NFIPS_BINARY] [RULES] [SECONDS]
+# HOME_NET is set as a deployment sets it: by default to the server side, 198.18.2.0/24, with
+# EXTERNAL_NET !$HOME_NET (override with the HOME_NET and EXTERNAL_NET environment variables;
+# HOME_NET=any EXTERNAL_NET=any gives the unconfigured figure).
+#
+# usage: [HOME_NET=...] [EXTERNAL_NET=...] benches/inline.sh [NFIPS_BINARY] [RULES] [SECONDS]
 set -euo pipefail
 BIN=$(realpath "${1:-target/release/nfips}")
 RULES=${2:-../shared/corpus/rulesets/et-open-snort-2.9.0}
 SECONDS_PER_RUN=${3:-10}
+HOME_NET=${HOME_NET:-[198.18.2.0/24]}
+EXTERNAL_NET=${EXTERNAL_NET:-'!$HOME_NET'}
+VARS=$(mktemp /tmp/nfips-inline-vars.XXXXXX)
+printf 'ipvar HOME_NET %s\nipvar EXTERNAL_NET %s\n' "$HOME_NET" "$EXTERNAL_NET" >"$VARS"
 PINGS=2000
 C=nfb-c$$ G=nfb-g$$ S=nfb-s$$
 DAEMON=
@@ -25,6 +33,7 @@ DAEMON=
 cleanup() {
     if [ -n "$DAEMON" ]; then kill -TERM "$DAEMON" 2>/dev/null || true; wait "$DAEMON" 2>/dev/null || true; fi
     for n in $C $G $S; do ip netns del "$n" 2>/dev/null || true; done
+    rm -f "$VARS"
 }
 trap cleanup EXIT
 
@@ -111,6 +120,7 @@ measure() {  # prints "gbit p50_us p99_us" (latency on an otherwise idle path)
 }
 
 echo "inline benchmark: ${SECONDS_PER_RUN}s iperf3 per setup, $PINGS ping-pongs; nfips rules: $RULES"
+echo "HOME_NET $HOME_NET, EXTERNAL_NET $EXTERNAL_NET"
 read -r none_g none_p50 none_p99 <<<"$(measure)"
 start_daemon --accept-all
 read -r acc_g acc_p50 acc_p99 <<<"$(measure)"
@@ -118,7 +128,7 @@ stop_daemon
 # Issue 7's latency target: p99 added at half of nfips's own throughput.
 nfips_setup() {  # NAME [nfips run arguments...]: throughput, idle latency, latency at half load
     local name=$1; shift
-    start_daemon --rules "$RULES" "$@"
+    start_daemon --rules "$RULES" --vars "$VARS" "$@"
     local g p50 p99 half l50 l99 n50 n99
     read -r g p50 p99 <<<"$(measure)"
     half=$(python3 -c "print('%.3f' % ($g / 2))")

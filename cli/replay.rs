@@ -89,6 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         loaded.disabled,
         loaded.modified
     );
+    for line in loaded.address_report() {
+        eprintln!("nfips: {line}");
+    }
     if settings.rules.paths.is_empty() {
         eprintln!("nfips: warning: no --rules given: packets are decoded and tracked, not matched");
     }

@@ -459,6 +459,9 @@ fn inspect(settings: Settings, signals: Signals) -> anyhow::Result<ExitCode> {
         load_rules_deferring(&settings, settings.detect.fast_start).map_err(|e| anyhow!("{e}"))?;
     let rule_count = loaded.plan.rules.rules().len();
     let deferred = loaded.deferred_compiles();
+    for line in loaded.address_report() {
+        eprintln!("nfips: {line}");
+    }
     let sticky = Arc::new(sticky_table(&settings));
     let sticky_check: Arc<dyn StickyCheck> = sticky.clone();
     let outputs = Outputs::start(

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `nfips` binary: one test binary, a module per area.
 
+mod addresses;
 mod applayer;
 mod bench;
 mod evasion;

@@ -38,6 +38,32 @@ impl LoadedRules {
     pub fn deferred_compiles(&self) -> u64 {
         self.plan.rules.group_stats().disk_cache.deferred
     }
+
+    /// Lines for the operator about the rules' addresses: the HOME_NET and EXTERNAL_NET they
+    /// were loaded with and the address classes their groups were split into, then warnings
+    /// (HOME_NET left at `any`, sets that did not get a class of their own).
+    pub fn address_report(&self) -> Vec<String> {
+        let stats = self.plan.rules.group_stats().address;
+        let mut lines = vec![format!(
+            "HOME_NET {}, EXTERNAL_NET {}: {} address classes over {} distinct address sets",
+            self.report.home_net, self.report.external_net, stats.classes, stats.sets
+        )];
+        if self.report.home_net == "any" && !self.plan.rules.rules().is_empty() {
+            lines.push(
+                "warning: HOME_NET is any, so rules cannot tell your network from others; \
+                 define it (`ipvar HOME_NET [...]` in a --vars file)"
+                    .to_string(),
+            );
+        }
+        if stats.sets_over_class_limit > 0 {
+            lines.push(format!(
+                "warning: {} address sets used by many rules got no class of their own \
+                 (detect.address-classes); their rules are checked address by address",
+                stats.sets_over_class_limit
+            ));
+        }
+        lines
+    }
 }
 
 /// Load `settings.rules` (paths, vars, classification), apply the disable and modify lists and
@@ -82,6 +108,7 @@ pub fn load_rules_deferring(
         mpm: settings.detect.mpm,
         mpm_cache_dir: settings.detect.cache_dir.resolve(),
         mpm_defer_compiles: defer_compiles,
+        address_classes: settings.detect.address_classes.0,
         mpm_cache_max_age: (settings.detect.cache_max_age_days > 0).then(|| {
             Duration::from_secs(settings.detect.cache_max_age_days.saturating_mul(86_400))
         }),

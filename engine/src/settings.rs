@@ -167,6 +167,27 @@ pub struct DetectSettings {
     pub fast_start: bool,
     /// Days after which an unused cache entry is removed (0: never).
     pub cache_max_age_days: u64,
+    /// Address classes rule groups are split by (`nfips_rules::BuildOptions::address_classes`).
+    pub address_classes: AddressClasses,
+}
+
+/// `detect.address-classes`: 1 to [`nfips_rules::MAX_ADDRESS_CLASSES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressClasses(pub usize);
+
+impl SettingValue for AddressClasses {
+    fn parse_value(text: &str) -> Result<Self, String> {
+        let max = nfips_rules::MAX_ADDRESS_CLASSES;
+        match usize::parse_value(text)? {
+            n @ 1.. if n <= max => Ok(AddressClasses(n)),
+            _ => Err(format!(
+                "expected 1 to {max} (1 splits nothing), got {text:?}"
+            )),
+        }
+    }
+    fn show(&self) -> String {
+        self.0.to_string()
+    }
 }
 
 /// `detect.cache-dir`: where compiled Vectorscan databases are kept between loads.
@@ -270,6 +291,7 @@ impl Default for Settings {
                 cache_dir: CacheDir::Auto,
                 fast_start: true,
                 cache_max_age_days: 30,
+                address_classes: AddressClasses(4),
             },
             http: HttpSettings::default(),
             flow: FlowSettings {
@@ -652,6 +674,7 @@ settings_table! {
     "detect.mpm" => detect.mpm, "Fast-pattern matcher: auto (Vectorscan for sets of 48+ patterns when built with the vectorscan feature, else hash), hash (pure Rust, always built), ac (aho-corasick) or hs (Vectorscan; hash with a warning when not built in).";
     "detect.fast-start" => detect.fast_start, "nfips run: when detect.cache-dir lacks some compiled Vectorscan databases (a new ruleset, a first start), inspect at once with the pure-Rust hash matcher for those groups and compile them in the background, then switch to them (logged; counted: reloads). false: compile before inspecting.";
     "detect.cache-max-age" => detect.cache_max_age_days, "Days after which a detect.cache-dir entry no load has used is removed, after each rule load (0 keeps every entry); keeps rule updates from filling the directory (counted: pruned).";
+    "detect.address-classes" => detect.address_classes, "Address classes (1-16) the rule groups are split by: the address space is cut by the address sets most rules use ($HOME_NET, $EXTERNAL_NET, $HTTP_SERVERS ...), and each (source class, destination class) pair gets matchers over only the rules that can match it. 1 splits nothing; more classes compile more matchers. Sets that would exceed it are left out and reported when the rules load.";
     "detect.cache-dir" => detect.cache_dir, "Directory where compiled Vectorscan databases are kept and reused by later loads of the same rules: auto ($XDG_CACHE_HOME/nfips, else ~/.cache/nfips), off, or a path. Entries that do not verify are ignored, counted and logged, then rewritten; a directory that cannot be written only costs the compile time.";
     "http.max-start-line" => http.max_start_line, "Longest HTTP request or status line; a longer one stops HTTP inspection of that direction (counted: http.start_line_too_long).";
     "http.max-header-bytes" => http.max_header_bytes, "Largest HTTP header block; a larger one stops HTTP inspection of that direction (counted: http.headers_too_long).";
@@ -868,6 +891,12 @@ mod tests {
         assert!(s.set("action-order", "pass,drop,drop,alert").is_err());
         assert!(s.set("action-order", "pass,drop,reject").is_err());
         assert!(s.set("flow.max-flows", "-1").is_err());
+        for classes in ["0", "17"] {
+            let err = s.set("detect.address-classes", classes).unwrap_err();
+            assert!(err.contains("expected 1 to 16"), "{err}");
+        }
+        s.set("detect.address-classes", "16").unwrap();
+        assert_eq!(s.detect.address_classes, AddressClasses(16));
         assert!(s.set_assignment("ids").is_err());
     }
 

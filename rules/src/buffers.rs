@@ -21,6 +21,10 @@
 //!
 //! Not here: packet groups ([`crate::group`]) or HTTP parsing (the engine).
 
+use std::collections::hash_map::{Entry, HashMap};
+use std::sync::Arc;
+
+use crate::addr::AddressBook;
 use crate::ast::{Buffer, DetectOption, Rule, UriLen};
 use crate::eval::{PayloadEval, PayloadOp, SearcherCache};
 use crate::group::{fast_pattern, fast_pattern_content};
@@ -55,8 +59,9 @@ const GROWING: [Buffer; 2] = [Buffer::FileData, Buffer::HttpClientBody];
 /// [`crate::ruleset::RuleSet::detect_app`] without memory scans every buffer whole.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpScanMemory {
-    /// The body remembered.
-    buffer: Option<Buffer>,
+    /// The matcher whose patterns `hits` numbers, which also names the body remembered
+    /// ([`BufferPatterns::source`]); 0 for none.
+    source: u16,
     /// More distinct patterns were found than fit: whole-buffer scans until the next message.
     overflowed: bool,
     len: u8,
@@ -72,10 +77,10 @@ impl HttpScanMemory {
         *self = HttpScanMemory::default();
     }
 
-    /// Whether this memory holds every pattern of `buffer`'s matcher in exactly `len` bytes of
-    /// it: bodies only grow within a message, so the same length is the same bytes.
-    fn covers(&self, buffer: Buffer, len: usize) -> bool {
-        self.buffer == Some(buffer) && !self.overflowed && self.scanned as usize == len
+    /// Whether this memory holds every pattern of matcher `source` in exactly `len` bytes of
+    /// its body: bodies only grow within a message, so the same length is the same bytes.
+    fn covers(&self, source: u16, len: usize) -> bool {
+        self.source == source && !self.overflowed && self.scanned as usize == len
     }
 
     fn hits(&self) -> impl Iterator<Item = u32> + '_ {
@@ -112,25 +117,53 @@ pub struct CollectOutcome {
 /// Buffers updated by (nearly) every event of a message: the packet, and the growing bodies.
 const VOLATILE: [Buffer; 3] = [Buffer::Packet, Buffer::FileData, Buffer::HttpClientBody];
 
-/// Which HTTP rules can match an event: per buffer, a matcher ([`crate::mpm`], the back end of
-/// `detect.mpm`) over the fast patterns that rules take from that buffer (matched ASCII
-/// case-insensitively: a superset, the prefilter only has to be sound), and the rules with no
-/// fast pattern.
+/// Which HTTP rules can match an event: per address class pair ([`crate::addr`]) of the
+/// event's packet, the HTTP rules whose addresses can match it, with per buffer a matcher
+/// ([`crate::mpm`], the back end of `detect.mpm`) over the fast patterns that those rules take
+/// from that buffer (matched ASCII case-insensitively: a superset, the prefilter only has to be
+/// sound), and the rules with no fast pattern.
 #[derive(Debug, Default)]
 pub(crate) struct HttpIndex {
-    by_buffer: Vec<BufferPatterns>,
-    unindexed: Vec<u32>,
+    /// Indexed by class pair; pairs whose rules are the same share one.
+    by_pair: Vec<Arc<HttpPatterns>>,
     /// The runs of each HTTP rule, by rule index (None for packet rules).
     runs: Vec<Option<BufferRuns>>,
+}
+
+/// The HTTP rules of one or more address class pairs.
+#[derive(Clone, Debug, Default)]
+struct HttpPatterns {
+    by_buffer: Vec<BufferPatterns>,
+    unindexed: Vec<u32>,
 }
 
 /// Lowercased fast patterns with the rule each comes from.
 type PatternList = Vec<(Vec<u8>, u32)>;
 
-#[derive(Debug)]
+/// A number for a new HTTP matcher, never 0 and distinct from the last 65,535 handed out in
+/// this process: a flow's [`HttpScanMemory`] outlives a rule reload, and must not replay its
+/// hits through the new rule set's matchers.
+fn new_source() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
+    loop {
+        let source = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if source != 0 {
+            return source;
+        }
+    }
+}
+
+/// Compiled HTTP matchers by buffer and distinct pattern list, with their sources.
+type HttpMatcherCache = HashMap<(Buffer, Vec<Vec<u8>>), (Arc<dyn MultiPatternMatcher>, u16)>;
+
+#[derive(Clone, Debug)]
 struct BufferPatterns {
     buffer: Buffer,
-    matcher: Box<dyn MultiPatternMatcher>,
+    /// Names the (buffer, pattern list) of `matcher` ([`new_source`]): an [`HttpScanMemory`]
+    /// made with one `source` replays its pattern ids only through a matcher of the same
+    /// source.
+    source: u16,
+    matcher: Arc<dyn MultiPatternMatcher>,
     /// Rules of each pattern id.
     rules: Vec<Box<[u32]>>,
     /// Every buffer read by a rule indexed here: an event that updated none of them cannot
@@ -141,41 +174,74 @@ struct BufferPatterns {
 
 impl HttpIndex {
     /// Matchers are built with the back end `kind` resolves to per buffer (call
-    /// [`HttpIndex::prepare_scratch`] before scanning).
-    pub fn build(rules: &[Rule], kind: MpmKind, disk: Option<&DiskCache>) -> HttpIndex {
-        let mut index = HttpIndex::default();
+    /// [`HttpIndex::prepare_scratch`] before scanning), one set per class pair of `addrs`.
+    pub fn build(
+        rules: &[Rule],
+        addrs: &AddressBook,
+        kind: MpmKind,
+        disk: Option<&DiskCache>,
+    ) -> HttpIndex {
         let mut searchers = SearcherCache::default();
-        // Per buffer: (lowercased fast pattern, rule) pairs.
-        // Per (buffer, whether its rules also read a volatile buffer): rules that also read
-        // the packet or a body become ready at nearly every event, so a stable buffer (URI,
-        // headers ...) keeps them in a matcher of their own and its other patterns are scanned
-        // only when a buffer their rules read changes (about once per message).
+        let runs: Vec<Option<BufferRuns>> = rules
+            .iter()
+            .map(|rule| {
+                rule.reads_app_buffers()
+                    .then(|| BufferRuns::compile_with(&rule.detection, &mut searchers))
+            })
+            .collect();
+        let mut index = HttpIndex {
+            by_pair: Vec::with_capacity(addrs.pair_count()),
+            runs,
+        };
+        let mut shared: HashMap<Vec<u32>, Arc<HttpPatterns>> = HashMap::new();
+        let mut matchers = HttpMatcherCache::new();
+        for pair in 0..addrs.pair_count() {
+            let members: Vec<u32> = (0..rules.len())
+                .filter(|&r| index.runs[r].is_some() && addrs.rule_in_pair(r, pair))
+                .map(|r| r as u32)
+                .collect();
+            let patterns = shared.entry(members).or_insert_with_key(|members| {
+                Arc::new(index.patterns_of(members, rules, kind, disk, &mut matchers))
+            });
+            index.by_pair.push(Arc::clone(patterns));
+        }
+        index
+    }
+
+    /// The patterns of the HTTP rules `members`.
+    fn patterns_of(
+        &self,
+        members: &[u32],
+        rules: &[Rule],
+        kind: MpmKind,
+        disk: Option<&DiskCache>,
+        matchers: &mut HttpMatcherCache,
+    ) -> HttpPatterns {
+        let mut out = HttpPatterns::default();
+        // Per (buffer, whether its rules also read a volatile buffer): (lowercased fast
+        // pattern, rule) pairs. Rules that also read the packet or a body become ready at
+        // nearly every event, so a stable buffer (URI, headers ...) keeps them in a matcher of
+        // their own and its other patterns are scanned only when a buffer their rules read
+        // changes (about once per message).
         let mut patterns: Vec<((Buffer, bool), PatternList)> = Vec::new();
-        for (r, rule) in rules.iter().enumerate() {
-            if !rule.reads_app_buffers() {
-                index.runs.push(None);
-                continue;
-            }
-            index.runs.push(Some(BufferRuns::compile_with(
-                &rule.detection,
-                &mut searchers,
-            )));
+        for &r in members {
+            let rule = &rules[r as usize];
             let (Some(content), Some((bytes, _))) =
                 (fast_pattern_content(rule), fast_pattern(rule))
             else {
-                index.unindexed.push(r as u32);
+                out.unindexed.push(r);
                 continue;
             };
             let bytes = bytes.to_ascii_lowercase();
             // A volatile buffer keeps one matcher (a growing body's scan memory is per buffer).
             let volatile = !VOLATILE.contains(&content.buffer)
-                && index
-                    .runs(r)
+                && self
+                    .runs(r as usize)
                     .is_some_and(|runs| runs.buffers().any(|b| VOLATILE.contains(&b)));
             let key = (content.buffer, volatile);
             match patterns.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, list)) => list.push((bytes, r as u32)),
-                None => patterns.push((key, vec![(bytes, r as u32)])),
+                Some((_, list)) => list.push((bytes, r)),
+                None => patterns.push((key, vec![(bytes, r)])),
             }
         }
         for ((buffer, _), mut list) in patterns {
@@ -191,7 +257,7 @@ impl HttpIndex {
                 if let Some(rules) = pattern_rules.last_mut() {
                     rules.push(r);
                 }
-                for read in index
+                for read in self
                     .runs(r as usize)
                     .into_iter()
                     .flat_map(BufferRuns::buffers)
@@ -201,18 +267,28 @@ impl HttpIndex {
                     }
                 }
             }
-            let mpm_patterns: Vec<MpmPattern<'_>> = distinct
-                .iter()
-                .enumerate()
-                .map(|(id, bytes)| MpmPattern {
-                    bytes,
-                    nocase: true,
-                    id: id as u32,
-                })
-                .collect();
-            match build_matcher_cached(kind, &mpm_patterns, disk) {
-                Ok(matcher) => index.by_buffer.push(BufferPatterns {
+            let built = match matchers.entry((buffer, distinct)) {
+                Entry::Occupied(known) => Ok(known.get().clone()),
+                Entry::Vacant(slot) => {
+                    let mpm_patterns: Vec<MpmPattern<'_>> = slot
+                        .key()
+                        .1
+                        .iter()
+                        .enumerate()
+                        .map(|(id, bytes)| MpmPattern {
+                            bytes,
+                            nocase: true,
+                            id: id as u32,
+                        })
+                        .collect();
+                    build_matcher_cached(kind, &mpm_patterns, disk)
+                        .map(|matcher| slot.insert((Arc::from(matcher), new_source())).clone())
+                }
+            };
+            match built {
+                Ok((matcher, source)) => out.by_buffer.push(BufferPatterns {
                     buffer,
+                    source,
                     matcher,
                     rules: pattern_rules
                         .into_iter()
@@ -223,28 +299,51 @@ impl HttpIndex {
                 // Its rules are evaluated on every event instead (sound, slower).
                 Err(error) => {
                     tracing::warn!("HTTP {buffer} fast patterns not indexed ({error}); their rules are evaluated on every event");
-                    index.unindexed.extend(pattern_rules.into_iter().flatten());
+                    out.unindexed.extend(pattern_rules.into_iter().flatten());
                 }
             }
         }
-        index.unindexed.sort_unstable();
-        index
+        out.unindexed.sort_unstable();
+        out
     }
 
     /// Adds the scratch needs of every matcher to `prototype`. A matcher whose scratch cannot
     /// be prepared is dropped and its rules become candidates of every event (logged).
     pub fn prepare_scratch(&mut self, prototype: &mut MpmScratch) {
-        let unindexed = &mut self.unindexed;
-        self.by_buffer.retain(|patterns| match patterns.matcher.prepare_scratch(prototype) {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::warn!("HTTP {} matcher scratch not prepared ({error}); its rules are evaluated on every event", patterns.buffer);
-                unindexed.extend(patterns.rules.iter().flat_map(|r| r.iter().copied()));
-                false
+        let (mut prepared, mut failed) = (Vec::new(), Vec::new());
+        for patterns in self.by_pair.iter().flat_map(|p| p.by_buffer.iter()) {
+            if prepared.contains(&patterns.source) || failed.contains(&patterns.source) {
+                continue;
             }
-        });
-        self.unindexed.sort_unstable();
-        self.unindexed.dedup();
+            match patterns.matcher.prepare_scratch(prototype) {
+                Ok(()) => prepared.push(patterns.source),
+                Err(error) => {
+                    tracing::warn!("HTTP {} matcher scratch not prepared ({error}); its rules are evaluated on every event", patterns.buffer);
+                    failed.push(patterns.source);
+                }
+            }
+        }
+        if failed.is_empty() {
+            return;
+        }
+        for slot in &mut self.by_pair {
+            if slot.by_buffer.iter().all(|b| !failed.contains(&b.source)) {
+                continue;
+            }
+            let mut patterns = HttpPatterns::clone(slot);
+            let (dropped, kept) = std::mem::take(&mut patterns.by_buffer)
+                .into_iter()
+                .partition::<Vec<_>, _>(|b| failed.contains(&b.source));
+            patterns.by_buffer = kept;
+            patterns.unindexed.extend(
+                dropped
+                    .iter()
+                    .flat_map(|b| b.rules.iter().flatten().copied()),
+            );
+            patterns.unindexed.sort_unstable();
+            patterns.unindexed.dedup();
+            *slot = Arc::new(patterns);
+        }
     }
 
     /// Whether no rule reads HTTP buffers.
@@ -267,6 +366,7 @@ impl HttpIndex {
     /// `other` (the other direction's) already covers all of it.
     pub fn collect(
         &self,
+        pair: usize,
         buffers: &dyn AppBuffers,
         memory: &mut HttpScanMemory,
         other: &HttpScanMemory,
@@ -280,7 +380,10 @@ impl HttpIndex {
             memory.reset();
         }
         let mut outcome = CollectOutcome::default();
-        for patterns in &self.by_buffer {
+        let Some(index) = self.by_pair.get(pair) else {
+            return outcome;
+        };
+        for patterns in &index.by_buffer {
             let Some(bytes) = buffers.get(patterns.buffer) else {
                 continue;
             };
@@ -301,7 +404,7 @@ impl HttpIndex {
                 // Only a body's memory can cover it (memories hold growing buffers only).
                 let known = [&*memory, other]
                     .into_iter()
-                    .find(|m| m.covers(patterns.buffer, bytes.len()));
+                    .find(|m| m.covers(patterns.source, bytes.len()));
                 match known {
                     Some(known) => {
                         outcome.bodies_reused += 1;
@@ -313,9 +416,9 @@ impl HttpIndex {
                 }
                 continue;
             }
-            if memory.buffer != Some(patterns.buffer) || memory.scanned as usize > bytes.len() {
+            if memory.source != patterns.source || memory.scanned as usize > bytes.len() {
                 *memory = HttpScanMemory {
-                    buffer: Some(patterns.buffer),
+                    source: patterns.source,
                     ..HttpScanMemory::default()
                 };
             }
@@ -335,7 +438,7 @@ impl HttpIndex {
             }
             memory.scanned = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         }
-        for &r in &self.unindexed {
+        for &r in &index.unindexed {
             candidate(r);
         }
         outcome
@@ -920,6 +1023,52 @@ mod growing_tests {
     }
 
     #[test]
+    fn a_memory_made_by_another_address_pairs_matcher_is_not_replayed() {
+        // 10.0.0.1 (the client of `ctx()`) is used by two rules: it gets an address class, and
+        // the response direction (server -> client) and the request direction (client ->
+        // server) get file_data matchers over different pattern lists.
+        let set = rules_of(&[
+            r#"alert tcp any any -> 10.0.0.1 any (file_data; content:"evilpayload"; sid:1;)"#,
+            r#"alert tcp any any -> any any (content:"/get"; http_uri; file_data; content:"evilpayload"; fast_pattern; sid:2;)"#,
+            r#"alert tcp any any -> 10.0.0.1 any (file_data; content:"aaaa"; sid:3;)"#,
+        ]);
+        let mut scratch = set.new_scratch();
+        let (mut responses, mut requests) = (HttpScanMemory::default(), HttpScanMemory::default());
+        let response = body(b"xx evilpayload");
+        assert_eq!(
+            sids_with(&set, &response, &mut responses, &mut scratch),
+            [1]
+        );
+        let request = Event {
+            buffers: vec![
+                (Buffer::HttpUri, b"/get"),
+                (Buffer::FileData, b"xx evilpayload"),
+            ],
+            updated: vec![Buffer::HttpUri],
+        };
+        let client_to_server = crate::ruleset::PacketContext::for_tests(
+            6,
+            80,
+            true,
+            Some(crate::ast::AppProto::Http),
+            crate::ruleset::BufferKind::Stream,
+        );
+        let mut out = Vec::new();
+        set.detect_app_with_memory(
+            &client_to_server,
+            &request,
+            &mut requests,
+            &responses,
+            &mut crate::ruleset::FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        let sids: Vec<u32> = out.iter().map(|id| set.rule(*id).sid).collect();
+        assert_eq!(sids, [2]);
+        assert_eq!(scratch.stats().http_bodies_reused, 0);
+    }
+
+    #[test]
     fn the_other_directions_finished_body_is_taken_from_its_memory() {
         let rule = r#"alert tcp any any -> any any (content:"/get"; http_uri; file_data; content:"evilpayload"; fast_pattern; sid:1;)"#;
         let upload_rule =
@@ -1013,7 +1162,8 @@ mod detect_tests_support {
         }
     }
 
-    fn ctx() -> PacketContext {
+    /// A response packet (server 10.0.0.2 to client 10.0.0.1) of an HTTP flow.
+    pub fn ctx() -> PacketContext {
         PacketContext::for_tests(
             6,
             80,

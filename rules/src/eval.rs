@@ -53,7 +53,14 @@ pub(crate) fn protocol_matches(protocol: Protocol, ip_proto: u8) -> bool {
 /// Protocol, app-layer protocol, addresses and ports; `<>` also tries the packet reversed.
 /// Ports only count for tcp and udp rules (Snort ignores them for ip and icmp). A rule naming an
 /// app-layer protocol (`alert tls`) matches only on flows detected as that protocol.
-pub(crate) fn header_matches(rule: &Rule, ctx: &PacketContext) -> bool {
+/// `addresses(reversed)` says whether the rule's source set holds the packet's source and its
+/// destination set the destination (each the other when `reversed`): the compiled matcher and
+/// the reference answer it in their own ways.
+pub(crate) fn header_matches(
+    rule: &Rule,
+    ctx: &PacketContext,
+    addresses: impl Fn(bool) -> bool,
+) -> bool {
     if !protocol_matches(rule.protocol, ctx.ip_proto)
         || (rule.app_proto.is_some() && rule.app_proto != ctx.flow.app_proto)
     {
@@ -63,14 +70,13 @@ pub(crate) fn header_matches(rule: &Rule, ctx: &PacketContext) -> bool {
         rule.protocol,
         Protocol::Tcp | Protocol::Udp | Protocol::TcpOrUdp
     );
-    let one_way = |src, sport, dst, dport| {
-        rule.src.contains(src)
-            && rule.dst.contains(dst)
-            && (!ports || (rule.src_ports.contains(sport) && rule.dst_ports.contains(dport)))
+    let one_way = |reversed, sport, dport| {
+        (!ports || (rule.src_ports.contains(sport) && rule.dst_ports.contains(dport)))
+            && addresses(reversed)
     };
-    one_way(ctx.src, ctx.src_port, ctx.dst, ctx.dst_port)
+    one_way(false, ctx.src_port, ctx.dst_port)
         || (rule.direction == crate::ast::Direction::Both
-            && one_way(ctx.dst, ctx.dst_port, ctx.src, ctx.src_port))
+            && one_way(true, ctx.dst_port, ctx.src_port))
 }
 
 /// Whether a rule can match reassembled stream data, not only single packets: not with

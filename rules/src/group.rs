@@ -32,8 +32,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasickKind;
-use ipnet::IpNet;
 
+use crate::addr::{self, AddrKeyRanges, AddressBook};
 use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule, Value};
 use crate::mpm::{self, AcMatcher, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 
@@ -367,18 +367,6 @@ pub(crate) struct Group {
     on_stream_events: Box<[u32]>,
 }
 
-/// An IP address in one ordered space: IPv4 as IPv4-mapped IPv6.
-fn addr_key(addr: IpAddr) -> u128 {
-    match addr {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-fn net_range(net: &IpNet) -> (u128, u128) {
-    (addr_key(net.network()), addr_key(net.broadcast()))
-}
-
 /// Upper bound on (elementary interval, rule) pairs one address index may hold; past it the
 /// rules stay on the always-candidate list (correct, slower).
 pub const ADDRESS_INDEX_MAX_ENTRIES: usize = 4_000_000;
@@ -396,7 +384,7 @@ struct AddressIndex {
 
 impl AddressIndex {
     /// Index `(rule, ranges)`; returns None when it would exceed the entry bound.
-    fn build(keyed: &[(u32, Vec<(u128, u128)>)]) -> Option<AddressIndex> {
+    fn build(keyed: &[(u32, AddrKeyRanges)]) -> Option<AddressIndex> {
         let mut starts: Vec<u128> = Vec::new();
         for (_, ranges) in keyed {
             for &(lo, hi) in ranges {
@@ -443,7 +431,7 @@ impl AddressIndex {
     }
 
     fn lookup(&self, addr: IpAddr) -> &[u32] {
-        let key = addr_key(addr);
+        let key = addr::index_key_of(addr);
         let i = self.starts.partition_point(|&p| p <= key);
         if i == 0 {
             return &[];
@@ -464,15 +452,30 @@ fn tests_stream_event(rule: &Rule) -> bool {
         .any(|o| matches!(o, DetectOption::StreamEvent(_)))
 }
 
+/// What a group is built from besides its members.
+struct GroupInput<'a> {
+    patterns: &'a [Option<(Vec<u8>, bool)>],
+    bounds: &'a [u32],
+    rules: &'a [Rule],
+    addrs: &'a AddressBook,
+    kind: MpmKind,
+}
+
 impl Group {
+    /// The group of `members` for packets of address class pair `pair`.
     fn build(
         members: &[u32],
-        patterns: &[Option<(Vec<u8>, bool)>],
-        bounds: &[u32],
-        rules: &[Rule],
-        kind: MpmKind,
+        pair: usize,
+        input: &GroupInput<'_>,
         cache: &mut MatcherCache,
     ) -> Group {
+        let GroupInput {
+            patterns,
+            bounds,
+            rules,
+            addrs,
+            kind,
+        } = *input;
         let (long, short) = split_patterns(members, patterns, kind);
         let mut always = Vec::new();
         let mut keyed = Vec::new();
@@ -484,11 +487,8 @@ impl Group {
                     on_stream_events.push(r);
                     continue;
                 }
-                let key = [&rule.src, &rule.dst]
-                    .into_iter()
-                    .find(|a| !a.include.is_empty());
-                match key {
-                    Some(set) => keyed.push((r, set.include.iter().map(net_range).collect())),
+                match addrs.index_key(r as usize, rule, pair) {
+                    Some(ranges) => keyed.push((r, ranges)),
                     None => always.push(r),
                 }
             }
@@ -680,44 +680,69 @@ pub struct GroupStats {
     /// Vectorscan databases read from, compiled for, or rejected by `detect.cache-dir`
     /// (packet groups and HTTP buffers; zero without a cache).
     pub disk_cache: mpm::DiskCacheStats,
+    /// How the rules' addresses were compiled and split into classes.
+    pub address: addr::AddressStats,
 }
 
-/// Build the groups of every slot with the `kind` matcher back end. Also returns a scratch
-/// prototype prepared for every matcher, for [`MpmScratch::try_clone`].
+/// The packet groups of a rule set: per slot and address class pair, the groups of that
+/// slot's rules that can match addresses of the pair.
+#[derive(Debug, Default)]
+pub(crate) struct PacketGroups {
+    /// Class pairs ([`AddressBook::pair_count`]).
+    pairs: usize,
+    /// Indexed by `slot * pairs + pair`.
+    by_slot_pair: Vec<ClassGroups>,
+}
+
+impl PacketGroups {
+    /// The groups of packets of `slot` whose addresses are of class pair `pair`.
+    pub(crate) fn get(&self, slot: usize, pair: usize) -> &ClassGroups {
+        &self.by_slot_pair[slot * self.pairs + pair]
+    }
+}
+
+/// Build the groups of every slot and address class pair with the `kind` matcher back end.
+/// Also returns a scratch prototype prepared for every matcher, for [`MpmScratch::try_clone`].
 pub(crate) fn build_groups(
     rules: &[Rule],
+    addrs: &AddressBook,
     kind: MpmKind,
     disk: Option<&mpm::DiskCache>,
-) -> ([ClassGroups; SLOTS], GroupStats, MpmScratch) {
+) -> (PacketGroups, GroupStats, MpmScratch) {
     let patterns: Vec<Option<(Vec<u8>, bool)>> = rules.iter().map(fast_pattern).collect();
     let bounds: Vec<u32> = rules.iter().map(fast_pattern_bound).collect();
-    let mut generic: [Vec<u32>; SLOTS] = Default::default();
-    let mut by_dst: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
-    let mut by_src: [HashMap<u16, Vec<u32>>; SLOTS] = Default::default();
+    let pairs = addrs.pair_count();
+    let cells = SLOTS * pairs;
+    let mut generic: Vec<Vec<u32>> = vec![Vec::new(); cells];
+    let mut by_dst: Vec<HashMap<u16, Vec<u32>>> = vec![HashMap::new(); cells];
+    let mut by_src: Vec<HashMap<u16, Vec<u32>>> = vec![HashMap::new(); cells];
+    let mut rule_pairs = Vec::with_capacity(pairs);
     for (index, rule) in rules.iter().enumerate() {
         let r = index as u32;
         if rule.reads_app_buffers() {
             // Matched over HTTP buffers by `RuleSet::detect_app`, never over packets.
             continue;
         }
+        rule_pairs.clear();
+        rule_pairs.extend((0..pairs).filter(|&pair| addrs.rule_in_pair(index, pair)));
         let ported = matches!(
             rule.protocol,
             Protocol::Tcp | Protocol::Udp | Protocol::TcpOrUdp
         );
         let both = rule.direction == crate::ast::Direction::Both;
-        for class in slots_of(rule) {
-            let dst = ported.then(|| specific_ports(&rule.dst_ports)).flatten();
-            let src = ported.then(|| specific_ports(&rule.src_ports)).flatten();
-            let (primary, mirror) = match (dst, src) {
-                (Some(d), _) => ((&mut by_dst[class], &mut by_src[class]), d),
-                (None, Some(s)) => ((&mut by_src[class], &mut by_dst[class]), s),
+        let dst = ported.then(|| specific_ports(&rule.dst_ports)).flatten();
+        let src = ported.then(|| specific_ports(&rule.src_ports)).flatten();
+        for cell in slots_of(rule).flat_map(|slot| rule_pairs.iter().map(move |p| slot * pairs + p))
+        {
+            let (first, second, ports) = match (&dst, &src) {
+                (Some(d), _) => (&mut by_dst[cell], &mut by_src[cell], d),
+                (None, Some(s)) => (&mut by_src[cell], &mut by_dst[cell], s),
                 (None, None) => {
-                    generic[class].push(r);
+                    generic[cell].push(r);
                     continue;
                 }
             };
-            let ((first, second), ports) = (primary, mirror);
-            for &p in &ports {
+            for &p in ports {
                 first.entry(p).or_default().push(r);
                 if both {
                     second.entry(p).or_default().push(r);
@@ -727,12 +752,12 @@ pub(crate) fn build_groups(
     }
 
     let mut cache = MatcherCache::new();
-    let mut member_lists: Vec<Vec<u32>> = (0..SLOTS)
-        .flat_map(|class| {
-            by_dst[class]
+    let mut member_lists: Vec<Vec<u32>> = (0..cells)
+        .flat_map(|cell| {
+            by_dst[cell]
                 .values()
-                .chain(by_src[class].values())
-                .chain(std::iter::once(&generic[class]))
+                .chain(by_src[cell].values())
+                .chain(std::iter::once(&generic[cell]))
                 .filter(|m| !m.is_empty())
                 .map(|m| {
                     let mut m = m.clone();
@@ -747,14 +772,23 @@ pub(crate) fn build_groups(
     member_lists.dedup();
     let lists: Vec<&[u32]> = member_lists.iter().map(Vec::as_slice).collect();
     precompile_vectorscan(&lists, &patterns, kind, &mut cache, disk);
-    let mut shared: HashMap<Vec<u32>, Arc<Group>> = HashMap::new();
+    drop(member_lists);
+    let input = GroupInput {
+        patterns: &patterns,
+        bounds: &bounds,
+        rules,
+        addrs,
+        kind,
+    };
+    // Groups of equal members share one build per pair (their address index depends on it).
+    let mut shared: HashMap<(Vec<u32>, usize), Arc<Group>> = HashMap::new();
     let mut stats = GroupStats::default();
     let mut prototype = MpmScratch::new();
-    let mut intern = |mut members: Vec<u32>| -> Arc<Group> {
+    let mut intern = |mut members: Vec<u32>, pair: usize| -> Arc<Group> {
         members.sort_unstable();
         members.dedup();
-        Arc::clone(shared.entry(members).or_insert_with_key(|m| {
-            let group = Group::build(m, &patterns, &bounds, rules, kind, &mut cache);
+        Arc::clone(shared.entry((members, pair)).or_insert_with_key(|(m, pair)| {
+            let group = Group::build(m, *pair, &input, &mut cache);
             stats.groups += 1;
             stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();
@@ -766,19 +800,21 @@ pub(crate) fn build_groups(
             Arc::new(group)
         }))
     };
-    let mut out: [ClassGroups; SLOTS] = Default::default();
-    for class in 0..SLOTS {
-        let dst: Vec<(u16, Vec<u32>)> = std::mem::take(&mut by_dst[class]).into_iter().collect();
-        let src: Vec<(u16, Vec<u32>)> = std::mem::take(&mut by_src[class]).into_iter().collect();
-        for (port, members) in dst {
-            out[class].by_dst.insert(port, intern(members));
+    let mut by_slot_pair: Vec<ClassGroups> = Vec::with_capacity(cells);
+    for cell in 0..cells {
+        let pair = cell % pairs;
+        let mut out = ClassGroups::default();
+        for (port, members) in std::mem::take(&mut by_dst[cell]) {
+            out.by_dst.insert(port, intern(members, pair));
         }
-        for (port, members) in src {
-            out[class].by_src.insert(port, intern(members));
+        for (port, members) in std::mem::take(&mut by_src[cell]) {
+            out.by_src.insert(port, intern(members, pair));
         }
-        if !generic[class].is_empty() {
-            out[class].generic = Some(intern(generic[class].clone()));
+        let members = std::mem::take(&mut generic[cell]);
+        if !members.is_empty() {
+            out.generic = Some(intern(members, pair));
         }
+        by_slot_pair.push(out);
     }
     for matcher in cache.values() {
         match matcher.kind() {
@@ -787,5 +823,14 @@ pub(crate) fn build_groups(
             _ => stats.ac_sets += 1,
         }
     }
-    (out, stats, prototype)
+    stats.address = addrs.stats();
+    stats.memory_bytes += addrs.memory_usage();
+    (
+        PacketGroups {
+            pairs,
+            by_slot_pair,
+        },
+        stats,
+        prototype,
+    )
 }

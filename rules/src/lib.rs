@@ -11,6 +11,7 @@
 //! This crate knows nothing of packets, sockets or streams: callers describe a buffer with a
 //! [`ruleset::PacketContext`], and apply verdicts, thresholds and stickydrop themselves.
 
+mod addr;
 pub mod ast;
 pub mod buffers;
 pub mod check;
@@ -29,6 +30,7 @@ pub mod vars;
 #[cfg(test)]
 mod app_tests;
 
+pub use addr::{AddressStats, MAX_ADDRESS_CLASSES};
 pub use ast::Rule;
 pub use load::{load_paths, Diagnostic, LoadOptions, LoadReport};
 pub use ruleset::{BuildOptions, FlowBits, PacketContext, RuleId, RuleSet, Scratch};

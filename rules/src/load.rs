@@ -813,7 +813,10 @@ mod tests {
             &LoadOptions::default(),
         )
         .unwrap();
-        assert_eq!((report.home_net.as_str(), report.external_net.as_str()), ("any", "any"));
+        assert_eq!(
+            (report.home_net.as_str(), report.external_net.as_str()),
+            ("any", "any")
+        );
         assert!(
             report.errors[0].message.contains("define HOME_NET"),
             "{:?}",

@@ -32,7 +32,14 @@ pub fn rule_matches(
     limits: ReferenceLimits,
     pcre: &mut PcreScratch,
 ) -> bool {
-    if !eval::header_matches(rule, ctx)
+    let addresses = |reversed| {
+        let (src, dst) = match reversed {
+            false => (ctx.src, ctx.dst),
+            true => (ctx.dst, ctx.src),
+        };
+        rule.src.contains(src) && rule.dst.contains(dst)
+    };
+    if !eval::header_matches(rule, ctx, addresses)
         || !eval::flow_matches(&rule.flow, ctx)
         || (ctx.buffer == BufferKind::Stream && !eval::inspects_stream(rule))
     {

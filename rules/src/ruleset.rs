@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::addr::{AddrClass, AddressBook};
 use crate::ast::{Action, AppProto, DetectOption, FlowbitsCommand, Rule, Value};
 pub use crate::buffers::AppBuffers;
 use crate::buffers::HttpIndex;
 pub use crate::buffers::HttpScanMemory;
 use crate::eval::{self, FastHits, PayloadEval, PayloadOp, SeenEnds};
-use crate::group::{self, ClassGroups, GroupStats, SLOTS};
+use crate::group::{self, GroupStats, PacketGroups};
 use crate::mpm::{DiskCache, MpmInput, MpmKind, MpmScratch};
 use crate::pcre::PcreScratch;
 
@@ -71,6 +72,10 @@ pub struct BuildOptions {
     /// Entries of `mpm_cache_dir` unused this long are removed after a build
     /// ([`crate::mpm::DiskCache::prune`]); None keeps them. Default None.
     pub mpm_cache_max_age: Option<std::time::Duration>,
+    /// Address classes the rule groups are split by (the `detect.address-classes` setting, see
+    /// [`crate::addr`]); 1 splits nothing. Default 4, at most
+    /// [`crate::addr::MAX_ADDRESS_CLASSES`].
+    pub address_classes: usize,
 }
 
 impl Default for BuildOptions {
@@ -90,6 +95,7 @@ impl Default for BuildOptions {
             mpm_cache_dir: None,
             mpm_defer_compiles: false,
             mpm_cache_max_age: None,
+            address_classes: 4,
         }
     }
 }
@@ -281,7 +287,9 @@ struct RuleTraits {
 pub struct RuleSet {
     rules: Vec<Rule>,
     compiled: Vec<CompiledRule>,
-    classes: [ClassGroups; SLOTS],
+    /// The rules' header addresses, compiled; the groups are split by its class pairs.
+    addrs: AddressBook,
+    groups: PacketGroups,
     /// Sort key of each rule for evaluation: flowbit setters first, then rule order.
     eval_key: Vec<u64>,
     /// Sort key of each rule for results: action class rank, then rule order.
@@ -383,6 +391,8 @@ pub struct Scratch {
     mpm: MpmScratch,
     /// The [`RuleSet`] this scratch was made for.
     set_id: u64,
+    /// The address classes of the current buffer's source and destination.
+    addr_classes: (AddrClass, AddrClass),
     stats: DetectStats,
 }
 
@@ -586,11 +596,13 @@ impl RuleSet {
             .mpm_cache_dir
             .as_ref()
             .map(|dir| DiskCache::new(dir).deferring_compiles(options.mpm_defer_compiles));
+        let addrs = AddressBook::build(&rules, options.address_classes);
         // The HTTP matchers compile while the packet groups do (both mostly Vectorscan time).
-        let ((classes, mut group_stats, mut mpm_prototype), mut http) =
+        let ((groups, mut group_stats, mut mpm_prototype), mut http) =
             std::thread::scope(|scope| {
-                let http = scope.spawn(|| HttpIndex::build(&rules, options.mpm, disk.as_ref()));
-                let groups = group::build_groups(&rules, options.mpm, disk.as_ref());
+                let http =
+                    scope.spawn(|| HttpIndex::build(&rules, &addrs, options.mpm, disk.as_ref()));
+                let groups = group::build_groups(&rules, &addrs, options.mpm, disk.as_ref());
                 // A panic there is a bug: surface it as the build's own.
                 let http = http
                     .join()
@@ -640,7 +652,8 @@ impl RuleSet {
         RuleSet {
             rules,
             compiled,
-            classes,
+            addrs,
+            groups,
             eval_key,
             out_key,
             flowbits,
@@ -727,6 +740,7 @@ impl RuleSet {
                 MpmScratch::new()
             }),
             set_id: self.id,
+            addr_classes: (0, 0),
             stats: DetectStats::default(),
         }
     }
@@ -832,12 +846,13 @@ impl RuleSet {
         out: &mut Vec<RuleId>,
     ) {
         self.start_scan(scratch);
+        let pair = self.classify_addresses(ctx, scratch);
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
         let outcome = self
             .http
-            .collect(buffers, memory, other, &mut scratch.mpm, |r| {
+            .collect(pair, buffers, memory, other, &mut scratch.mpm, |r| {
                 let slot = &mut seen[r as usize];
                 if *slot != epoch {
                     *slot = epoch;
@@ -867,6 +882,14 @@ impl RuleSet {
     /// `dns.query` ...; for HTTP also `alert http`): the engine parses that protocol only then.
     pub fn reads_app_layer(&self, proto: AppProto) -> bool {
         self.app_buffer_protos & (1 << proto as u8) != 0
+    }
+
+    /// Finds the address classes of the buffer's source and destination (kept in `scratch`
+    /// for the candidates' header checks) and returns their pair.
+    fn classify_addresses(&self, ctx: &PacketContext, scratch: &mut Scratch) -> usize {
+        let classes = (self.addrs.class_of(ctx.src), self.addrs.class_of(ctx.dst));
+        scratch.addr_classes = classes;
+        usize::from(classes.0) * self.addrs.class_count() + usize::from(classes.1)
     }
 
     /// Makes `scratch` fit this set and starts a new candidate epoch.
@@ -977,10 +1000,14 @@ impl RuleSet {
         scratch: &mut Scratch,
     ) {
         self.start_scan(scratch);
+        let pair = self.classify_addresses(ctx, scratch);
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
-        let class = &self.classes[group::slot_of(ctx.ip_proto, ctx.flow.to_server)];
-        let groups = class.for_ports(ctx.src_port, ctx.dst_port);
+        let slot = group::slot_of(ctx.ip_proto, ctx.flow.to_server);
+        let groups = self
+            .groups
+            .get(slot, pair)
+            .for_ports(ctx.src_port, ctx.dst_port);
         let mut lowered = std::mem::take(&mut scratch.lowered);
         lowered.clear();
         if groups.iter().flatten().any(|g| g.wants_lowered()) {
@@ -1080,7 +1107,15 @@ impl RuleSet {
         }
         let rule = &self.rules[r];
         let compiled = &self.compiled[r];
-        if !(eval::header_matches(rule, ctx)
+        let (src, dst) = (
+            (ctx.src, scratch.addr_classes.0),
+            (ctx.dst, scratch.addr_classes.1),
+        );
+        let addresses = |reversed| match reversed {
+            false => self.addrs.rule_admits(r, src, dst),
+            true => self.addrs.rule_admits(r, dst, src),
+        };
+        if !(eval::header_matches(rule, ctx, addresses)
             && eval::flow_matches(&rule.flow, ctx)
             && compiled
                 .header_options

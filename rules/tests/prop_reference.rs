@@ -440,6 +440,7 @@ fn check_case(
     packets: &[(Vec<u8>, PacketContext)],
     initial_bits: &[bool],
     retry_limit: u32,
+    address_classes: usize,
 ) -> Result<(), TestCaseError> {
     let rules: Vec<Rule> = rules
         .into_iter()
@@ -452,6 +453,7 @@ fn check_case(
     let options = BuildOptions {
         retry_limit,
         mpm,
+        address_classes,
         ..BuildOptions::default()
     };
     let set = RuleSet::build(rules, &options);
@@ -491,8 +493,9 @@ proptest! {
         packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
         initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
         retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
+        address_classes in 1usize..=4,
     ) {
-        check_case(MpmKind::Ac, rules, &packets, &initial_bits, retry_limit)?;
+        check_case(MpmKind::Ac, rules, &packets, &initial_bits, retry_limit, address_classes)?;
     }
 
     #[test]
@@ -501,8 +504,9 @@ proptest! {
         packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
         initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
         retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
+        address_classes in 1usize..=4,
     ) {
-        check_case(MpmKind::Hash, rules, &packets, &initial_bits, retry_limit)?;
+        check_case(MpmKind::Hash, rules, &packets, &initial_bits, retry_limit, address_classes)?;
     }
 
     /// The same with Vectorscan (skipped, loudly, without the `vectorscan` feature).
@@ -512,11 +516,12 @@ proptest! {
         packets in prop::collection::vec((prop::collection::vec(byte(), 0..24), random_ctx()), 1..6),
         initial_bits in prop::collection::vec(any::<bool>(), BITS.len()),
         retry_limit in prop_oneof![4 => Just(1024u32), 1 => 0u32..4],
+        address_classes in 1usize..=4,
     ) {
         if !VECTORSCAN_BUILT {
             return Ok(());
         }
-        check_case(MpmKind::Hs, rules, &packets, &initial_bits, retry_limit)?;
+        check_case(MpmKind::Hs, rules, &packets, &initial_bits, retry_limit, address_classes)?;
     }
 }
 
