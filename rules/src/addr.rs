@@ -353,7 +353,7 @@ impl AddressBook {
         let mut seen: HashMap<(&[IpNet], &[IpNet]), SetId> = HashMap::new();
         for rule in rules {
             let mut side = |set: &'a AddrSet| -> SetId {
-                let key = (set.include.as_slice(), set.exclude.as_slice());
+                let key = (&set.include[..], &set.exclude[..]);
                 let id = *seen.entry(key).or_insert_with(|| {
                     let ranges = AddrRanges::of(set);
                     *ids.entry(ranges).or_insert_with_key(|ranges| {
@@ -494,11 +494,11 @@ impl AddressBook {
         )
     }
 
-    /// For a rule in pair `pair` whose addresses the pair does not settle: the side whose set
-    /// to index it by (a set with an include list, only some of whose class it holds; the
-    /// smaller such set), as the set's ranges. None when no side qualifies: the rule is then a
-    /// candidate of every packet of the pair.
-    pub(crate) fn index_key(&self, r: usize, rule: &Rule, pair: usize) -> Option<AddrKeyRanges> {
+    /// For a rule in pair `pair` whose addresses the pair does not settle: the set to index it
+    /// by (a side with an include list, only some of whose class it holds; the smaller such
+    /// set). None when no side qualifies: the rule is then a candidate of every packet of the
+    /// pair.
+    pub(crate) fn index_key(&self, r: usize, rule: &Rule, pair: usize) -> Option<SetId> {
         let (src, dst) = self.split_pair(pair);
         let [s, d] = self.rule_sets[r];
         let sides = [(s, src, &rule.src), (d, dst, &rule.dst)];
@@ -506,19 +506,20 @@ impl AddressBook {
             !ast.include.is_empty()
                 && (self.both_ways[r] || self.coverage(set, class) == Coverage::Some)
         });
-        let set = partial
+        partial
             .map(|(set, _, _)| set)
-            .min_by_key(|&set| self.sets[set as usize].size())?;
+            .min_by_key(|&set| self.sets[set as usize].size())
+    }
+
+    /// The addresses of `set` in the key space of [`index_key_of`].
+    pub(crate) fn key_ranges(&self, set: SetId) -> impl Iterator<Item = (u128, u128)> + '_ {
         let ranges = &self.sets[set as usize];
-        Some(
-            ranges
-                .v4
-                .0
-                .iter()
-                .map(|&(lo, hi)| (v4_index_key(lo), v4_index_key(hi)))
-                .chain(ranges.v6.0.iter().copied())
-                .collect(),
-        )
+        ranges
+            .v4
+            .0
+            .iter()
+            .map(|&(lo, hi)| (v4_index_key(lo), v4_index_key(hi)))
+            .chain(ranges.v6.0.iter().copied())
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
@@ -533,15 +534,12 @@ impl AddressBook {
     }
 }
 
-/// Address ranges in the one key space of [`crate::group`]'s address index: IPv4 as
-/// IPv4-mapped IPv6.
-pub(crate) type AddrKeyRanges = Vec<(u128, u128)>;
-
 fn v4_index_key(key: u32) -> u128 {
     u128::from(std::net::Ipv4Addr::from(key).to_ipv6_mapped())
 }
 
-/// The key of an address in [`AddrKeyRanges`].
+/// An address in the one ordered key space of [`crate::group`]'s address index: IPv4 as
+/// IPv4-mapped IPv6.
 pub(crate) fn index_key_of(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => v4_index_key(v4_key(a)),
@@ -697,7 +695,9 @@ mod tests {
             book.class_of(ip("8.8.8.8")),
         );
         let pair = usize::from(inside) * book.class_count() + usize::from(outside);
-        let key = book.index_key(0, &rules[0], pair).unwrap();
+        let key: Vec<_> = book
+            .key_ranges(book.index_key(0, &rules[0], pair).unwrap())
+            .collect();
         assert!(key.contains(&(
             index_key_of(ip("203.0.113.5")),
             index_key_of(ip("203.0.113.5"))
@@ -834,7 +834,7 @@ mod tests {
                             prop_assert!(book.rule_in_pair(r, pair), "rule {} {:?} -> {:?} misses {} -> {}", r, rule.src, rule.dst, a, b);
                             // An indexed rule is found through one of the two addresses.
                             if let Some(key) = book.index_key(r, rule, pair) {
-                                let hit = |x: IpAddr| key.iter().any(|&(lo, hi)| lo <= index_key_of(x) && index_key_of(x) <= hi);
+                                let hit = |x: IpAddr| book.key_ranges(key).any(|(lo, hi)| lo <= index_key_of(x) && index_key_of(x) <= hi);
                                 prop_assert!(hit(a) || hit(b));
                             }
                         }

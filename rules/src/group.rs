@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use aho_corasick::AhoCorasickKind;
 
-use crate::addr::{self, AddrKeyRanges, AddressBook};
+use crate::addr::{self, AddressBook, SetId};
 use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule, Value};
 use crate::mpm::{self, AcMatcher, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 
@@ -133,6 +133,14 @@ struct PatternSet {
 /// in rules without fast patterns, or whose rules share fast patterns, compile once (a
 /// Vectorscan compile costs milliseconds per set).
 type MatcherCache = HashMap<(Vec<(Vec<u8>, bool)>, bool), Arc<dyn MultiPatternMatcher>>;
+
+/// What group builds share: compiled matchers and address indexes.
+#[derive(Default)]
+struct BuildCaches {
+    matchers: MatcherCache,
+    /// By their `(rule, key set)` list; None when over [`ADDRESS_INDEX_MAX_ENTRIES`].
+    address_indexes: HashMap<Vec<(u32, SetId)>, Option<Arc<AddressIndex>>>,
+}
 
 /// `(pattern bytes, nocase, rule)`.
 type Entry<'a> = (&'a [u8], bool, u32);
@@ -360,7 +368,9 @@ pub(crate) struct Group {
     long: Option<PatternSet>,
     /// Shorter fast patterns.
     short: Option<PatternSet>,
-    by_address: AddressIndex,
+    /// Shared by the groups whose address-indexed rules and keys are the same (ET Open's
+    /// IP-reputation rules are `alert ip`, in every slot and class pair).
+    by_address: Arc<AddressIndex>,
     always: Box<[u32]>,
     /// Rules without a fast pattern that test `stream-event`: candidates only for packets on
     /// which the stream tracker raised an event (most packets raise none).
@@ -383,11 +393,12 @@ struct AddressIndex {
 }
 
 impl AddressIndex {
-    /// Index `(rule, ranges)`; returns None when it would exceed the entry bound.
-    fn build(keyed: &[(u32, AddrKeyRanges)]) -> Option<AddressIndex> {
+    /// Index each `(rule, set)` by the set's addresses; None when it would exceed the entry
+    /// bound.
+    fn build(keyed: &[(u32, SetId)], addrs: &AddressBook) -> Option<AddressIndex> {
         let mut starts: Vec<u128> = Vec::new();
-        for (_, ranges) in keyed {
-            for &(lo, hi) in ranges {
+        for &(_, set) in keyed {
+            for (lo, hi) in addrs.key_ranges(set) {
                 starts.push(lo);
                 if let Some(next) = hi.checked_add(1) {
                     starts.push(next);
@@ -398,8 +409,8 @@ impl AddressIndex {
         starts.dedup();
         let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); starts.len()];
         let mut entries = 0usize;
-        for (rule, ranges) in keyed {
-            for &(lo, hi) in ranges {
+        for (rule, set) in keyed {
+            for (lo, hi) in addrs.key_ranges(*set) {
                 let first = starts.partition_point(|&p| p < lo);
                 let end = match hi.checked_add(1) {
                     Some(next) => starts.partition_point(|&p| p < next),
@@ -467,7 +478,7 @@ impl Group {
         members: &[u32],
         pair: usize,
         input: &GroupInput<'_>,
-        cache: &mut MatcherCache,
+        caches: &mut BuildCaches,
     ) -> Group {
         let GroupInput {
             patterns,
@@ -488,22 +499,31 @@ impl Group {
                     continue;
                 }
                 match addrs.index_key(r as usize, rule, pair) {
-                    Some(ranges) => keyed.push((r, ranges)),
+                    Some(set) => keyed.push((r, set)),
                     None => always.push(r),
                 }
             }
         }
-        let by_address = match AddressIndex::build(&keyed) {
-            Some(index) => index,
-            None => {
-                tracing::warn!(
-                    "address index over {} rules exceeds {ADDRESS_INDEX_MAX_ENTRIES} entries; they are checked on every packet",
-                    keyed.len()
-                );
-                always.extend(keyed.iter().map(|(r, _)| *r));
-                AddressIndex::default()
+        let keyed_rules: Vec<u32> = keyed.iter().map(|&(r, _)| r).collect();
+        let by_address = match caches.address_indexes.entry(keyed) {
+            std::collections::hash_map::Entry::Occupied(known) => known.get().clone(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let built = AddressIndex::build(slot.key(), addrs).map(Arc::new);
+                if built.is_none() {
+                    tracing::warn!(
+                        "address index over {} rules exceeds {ADDRESS_INDEX_MAX_ENTRIES} entries; they are checked on every packet",
+                        slot.key().len()
+                    );
+                }
+                slot.insert(built).clone()
             }
         };
+        let by_address = by_address.unwrap_or_else(|| {
+            // Over the bound: the rules are candidates of every packet instead.
+            always.extend(keyed_rules);
+            Arc::default()
+        });
+        let cache = &mut caches.matchers;
         let mut set = |entries: &[Entry<'_>], short| {
             PatternSet::build(entries, bounds, kind, short, cache).unwrap_or_else(|rules| {
                 always.extend(rules);
@@ -751,7 +771,7 @@ pub(crate) fn build_groups(
         }
     }
 
-    let mut cache = MatcherCache::new();
+    let mut caches = BuildCaches::default();
     let mut member_lists: Vec<Vec<u32>> = (0..cells)
         .flat_map(|cell| {
             by_dst[cell]
@@ -771,7 +791,7 @@ pub(crate) fn build_groups(
     member_lists.sort_unstable();
     member_lists.dedup();
     let lists: Vec<&[u32]> = member_lists.iter().map(Vec::as_slice).collect();
-    precompile_vectorscan(&lists, &patterns, kind, &mut cache, disk);
+    precompile_vectorscan(&lists, &patterns, kind, &mut caches.matchers, disk);
     drop(member_lists);
     let input = GroupInput {
         patterns: &patterns,
@@ -788,7 +808,7 @@ pub(crate) fn build_groups(
         members.sort_unstable();
         members.dedup();
         Arc::clone(shared.entry((members, pair)).or_insert_with_key(|(m, pair)| {
-            let group = Group::build(m, *pair, &input, &mut cache);
+            let group = Group::build(m, *pair, &input, &mut caches);
             stats.groups += 1;
             stats.patterns += group.pattern_count();
             stats.memory_bytes += group.memory_usage();
@@ -816,7 +836,7 @@ pub(crate) fn build_groups(
         }
         by_slot_pair.push(out);
     }
-    for matcher in cache.values() {
+    for matcher in caches.matchers.values() {
         match matcher.kind() {
             MpmKind::Hs => stats.hs_sets += 1,
             MpmKind::Hash => stats.hash_sets += 1,

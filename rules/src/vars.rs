@@ -6,8 +6,9 @@
 //! in a snort.conf. Resolution flattens nested and negated lists into an include/exclude set
 //! ([`AddrSet`], [`PortSet`]). Not a config-file reader: see [`crate::load`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use nom::branch::alt;
@@ -110,6 +111,8 @@ pub struct Vars {
     defs: HashMap<String, VarDef>,
     addr_cache: HashMap<String, Flat<IpNet>>,
     port_cache: HashMap<String, Flat<(u16, u16)>>,
+    /// Every address list handed out, so equal lists share one allocation.
+    addr_lists: HashSet<Arc<[IpNet]>>,
 }
 
 /// snort.conf's defaults (Snort 2.9.x), plus the `*_SERVERS` ET expects.
@@ -303,7 +306,20 @@ impl Vars {
     pub fn resolve_addr(&mut self, expr: &AddrExpr) -> Result<AddrSet, String> {
         let flat = self.flatten(expr, 0)?;
         let (include, exclude) = flat.into_sets();
-        Ok(AddrSet { include, exclude })
+        let mut shared = |list: Vec<IpNet>| -> Arc<[IpNet]> {
+            match self.addr_lists.get(list.as_slice()) {
+                Some(known) => Arc::clone(known),
+                None => {
+                    let list: Arc<[IpNet]> = list.into();
+                    self.addr_lists.insert(Arc::clone(&list));
+                    list
+                }
+            }
+        };
+        Ok(AddrSet {
+            include: shared(include),
+            exclude: shared(exclude),
+        })
     }
 
     /// Resolve a port expression into a set.
@@ -596,8 +612,25 @@ mod tests {
     fn negation_of_nested_lists_flips_signs() {
         let mut vars = Vars::empty();
         let set = addr(&mut vars, "![10.0.0.0/8,![10.1.0.0/16]]").unwrap();
-        assert_eq!(set.include, vec!["10.1.0.0/16".parse::<IpNet>().unwrap()]);
-        assert_eq!(set.exclude, vec!["10.0.0.0/8".parse::<IpNet>().unwrap()]);
+        assert_eq!(set.include[..], ["10.1.0.0/16".parse::<IpNet>().unwrap()]);
+        assert_eq!(set.exclude[..], ["10.0.0.0/8".parse::<IpNet>().unwrap()]);
+    }
+
+    #[test]
+    fn equal_address_lists_share_one_allocation() {
+        let mut vars = Vars::with_defaults();
+        vars.define(VarKind::Ip, "HOME_NET", "[10.0.0.0/8,192.168.0.0/16]")
+            .unwrap();
+        let home = addr(&mut vars, "$HOME_NET").unwrap();
+        let listed = addr(&mut vars, "[192.168.0.0/16,10.0.0.0/8]").unwrap();
+        let external = addr(&mut vars, "!$HOME_NET").unwrap();
+        assert!(Arc::ptr_eq(
+            &home.include,
+            &addr(&mut vars, "$HTTP_SERVERS").unwrap().include
+        ));
+        assert!(Arc::ptr_eq(&home.include, &external.exclude));
+        // Another order is another list (the sets are equal; the compiled book merges them).
+        assert!(!Arc::ptr_eq(&home.include, &listed.include));
     }
 
     #[test]

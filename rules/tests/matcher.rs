@@ -919,8 +919,8 @@ fn ip_rules_match_every_protocol_and_addresses_filter() {
     let mut r = rule(1, vec![c(content(b"zz"))]);
     r.protocol = Protocol::Ip;
     r.dst = AddrSet {
-        include: vec!["10.0.0.0/24".parse().unwrap()],
-        exclude: vec!["10.0.0.9/32".parse().unwrap()],
+        include: ["10.0.0.0/24".parse().unwrap()].into(),
+        exclude: ["10.0.0.9/32".parse().unwrap()].into(),
     };
     let set = RuleSet::build(vec![r], &build_options());
     assert_eq!(
@@ -1234,11 +1234,12 @@ fn rules_without_fast_pattern_are_indexed_by_address() {
     let mut bad_host = rule(1, vec![]);
     bad_host.protocol = Protocol::Ip;
     bad_host.src = AddrSet {
-        include: vec![
+        include: [
             "10.0.0.1/32".parse().unwrap(),
             "192.0.2.0/24".parse().unwrap(),
-        ],
-        exclude: vec![],
+        ]
+        .into(),
+        exclude: [].into(),
     };
     bad_host.direction = Direction::Both;
     let set = RuleSet::build(vec![bad_host], &build_options());

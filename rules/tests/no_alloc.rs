@@ -47,8 +47,8 @@ fn rules() -> Vec<Rule> {
     )];
     let mut reputation = rule(3, vec![]);
     reputation.src = AddrSet {
-        include: vec!["10.0.0.0/24".parse().unwrap()],
-        exclude: vec![],
+        include: ["10.0.0.0/24".parse().unwrap()].into(),
+        exclude: [].into(),
     };
     vec![
         setter,

@@ -213,7 +213,7 @@ fn addr_set() -> impl Strategy<Value = AddrSet> {
     };
     prop_oneof![
         3 => Just(AddrSet::any()),
-        2 => (pick(), pick()).prop_map(|(include, exclude)| AddrSet { include, exclude }),
+        2 => (pick(), pick()).prop_map(|(include, exclude)| AddrSet { include: include.into(), exclude: exclude.into() }),
     ]
 }
 
