@@ -181,6 +181,16 @@ fn thread_cpu_time() -> Duration {
     )
 }
 
+/// One worker's share of the packets through the packet path: what a benchmark measures.
+/// Never inlined, so that it has a symbol of its own: `benches/callgrind.sh` counts the
+/// instructions of this function only (`--toggle-collect`), not rule loading or setup.
+#[inline(never)]
+pub fn run_worker(worker: &mut Worker, arena: &PacketArena, part: &[u32]) {
+    for &index in part {
+        std::hint::black_box(worker.process(arena.raw(index as usize)));
+    }
+}
+
 /// Run `arena` through `workers` fresh workers `iterations` times.
 pub fn run(
     arena: &PacketArena,
@@ -208,9 +218,7 @@ pub fn run(
                 .map(|(part, mut worker)| {
                     scope.spawn(move || {
                         let cpu_started = thread_cpu_time();
-                        for &index in part {
-                            std::hint::black_box(worker.process(arena.raw(index as usize)));
-                        }
+                        run_worker(&mut worker, arena, part);
                         let cpu = thread_cpu_time().saturating_sub(cpu_started);
                         (worker.stats().clone(), cpu)
                     })
