@@ -11,7 +11,8 @@
 //! - `ac`: the aho-corasick crate. Patterns and haystack are ASCII-lowercased (a lowercased
 //!   haystack is faster than its case-insensitive automaton); hits of case-sensitive patterns
 //!   are then checked against the raw bytes.
-//! - `hash`: our pure-Rust filter-and-verify matcher ([`hash::HashMatcher`]), always built.
+//! - `hash`: our pure-Rust matchers, always built: a filter-and-verify hash ([`hash::HashMatcher`]),
+//!   and one vectorised search per pattern for small sets ([`few::FewMatcher`]).
 //! - `hs`: Vectorscan/Hyperscan block databases of `\xNN`-escaped literals (as Suricata
 //!   builds them; `hs_compile_lit_multi` rejects literals that start with a NUL byte),
 //!   `HS_FLAG_CASELESS` for nocase patterns, so the haystack is never lowercased; behind the
@@ -103,10 +104,14 @@ pub const VECTORSCAN_BUILT: bool = cfg!(feature = "vectorscan");
 /// and `nfips bench`): `ac` 62 MB/s, `hash` ~300 MB/s (2.3 Gbit/s through the engine, rules
 /// built in ~60 ms), `hs` for every set of 48+ patterns ~840 MB/s (5.6 Gbit/s) but ~1.2 s of
 /// Vectorscan compiles (~0.7 s spread over 2 cores, as the group build does) and 160-250 MB
-/// peak RSS while compiling. Sets under ~50 patterns gain little from
-/// Vectorscan and cost milliseconds each to compile; raising the bound to 400 halves the build
-/// time and halves the detection speed.
-pub const AUTO_HS_MIN_PATTERNS: usize = 48;
+/// peak RSS while compiling; raising the bound to 400 halved the build time and the detection
+/// speed. It was 48 until rule groups were split by address class, which leaves many small
+/// sets that still see every byte of busy flows (a 17-pattern port group scanning every web
+/// response packet took 12 % of the time under the hash filter). At 16 the sets of 1-15
+/// patterns, most of them tiny port groups, keep the pure-Rust matcher (the few-pattern one up
+/// to [`few::FEW_PATTERNS_MAX`]) and cost no compile: ET Open with HOME_NET set compiles in
+/// 1.1-1.3 s cold either way, where Vectorscan for every set took 3.1 s.
+pub const AUTO_HS_MIN_PATTERNS: usize = 16;
 
 /// Why a matcher could not be built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,7 +334,7 @@ pub fn build_matcher_cached(
                     return Ok(Box::new(matcher));
                 }
                 disk.deferred.fetch_add(1, Ordering::Relaxed);
-                Ok(Box::new(hash::HashMatcher::build(patterns)?))
+                pure_rust(patterns)
             }
             _ => match hs::HsMatcher::build_cached(patterns, disk) {
                 Ok(m) => Ok(Box::new(m)),
@@ -337,7 +342,7 @@ pub fn build_matcher_cached(
                     tracing::warn!(
                         "Vectorscan could not compile a pattern set ({err}); using hash"
                     );
-                    Ok(Box::new(hash::HashMatcher::build(patterns)?))
+                    pure_rust(patterns)
                 }
             },
         },
@@ -348,8 +353,17 @@ pub fn build_matcher_cached(
                     "detect.mpm=hs but nfips was built without the `vectorscan` feature; using hash"
                 );
             }
-            Ok(Box::new(hash::HashMatcher::build(patterns)?))
+            pure_rust(patterns)
         }
+    }
+}
+
+/// The `hash` back end: [`few::FewMatcher`] for a handful of patterns, the hash filter for more.
+fn pure_rust(patterns: &[MpmPattern<'_>]) -> Result<Box<dyn MultiPatternMatcher>, MpmError> {
+    if patterns.len() <= few::FEW_PATTERNS_MAX {
+        Ok(Box::new(few::FewMatcher::build(patterns)?))
+    } else {
+        Ok(Box::new(hash::HashMatcher::build(patterns)?))
     }
 }
 
@@ -486,6 +500,7 @@ impl MultiPatternMatcher for AcMatcher {
     }
 }
 
+mod few;
 pub mod hash;
 #[cfg(feature = "vectorscan")]
 mod hs;
@@ -557,6 +572,43 @@ mod tests {
             assert_eq!(m.kind(), kind);
             assert_eq!(scan_all(&*m, hay), naive(&pats(), hay), "{kind}");
         }
+    }
+
+    proptest::proptest! {
+        /// The pure-Rust matchers, few-pattern and hash filter, on overlapping occurrences,
+        /// mixed case and the bytes `| 0x20` folds together.
+        #[test]
+        fn pure_rust_matchers_report_every_occurrence(
+            specs in proptest::collection::vec(
+                (proptest::collection::vec(proptest::sample::select(&b"aAbB@`[{x\0"[..]), 1..5), proptest::bool::ANY),
+                1..14,
+            ),
+            hay in proptest::collection::vec(proptest::sample::select(&b"aAbB@`[{x\0"[..]), 0..80),
+        ) {
+            let patterns: Vec<MpmPattern<'_>> = specs
+                .iter()
+                .enumerate()
+                .map(|(id, (bytes, nocase))| MpmPattern { bytes, nocase: *nocase, id: id as u32 })
+                .collect();
+            let want = naive(&patterns, &hay);
+            let hash = hash::HashMatcher::build(&patterns).unwrap();
+            proptest::prop_assert_eq!(scan_all(&hash, &hay), want.clone());
+            if patterns.len() <= few::FEW_PATTERNS_MAX {
+                let few = few::FewMatcher::build(&patterns).unwrap();
+                proptest::prop_assert_eq!(scan_all(&few, &hay), want);
+            }
+        }
+    }
+
+    #[test]
+    fn small_sets_get_the_few_pattern_matcher() {
+        let m = build_matcher(MpmKind::Hash, &pats()[..few::FEW_PATTERNS_MAX]).unwrap();
+        let hay = b"xxABCabcaBcabc\x00\xffBc{x`y[x@y[X@y`";
+        assert_eq!(
+            scan_all(&*m, hay),
+            naive(&pats()[..few::FEW_PATTERNS_MAX], hay)
+        );
+        assert!(m.memory_usage() < hash::HashMatcher::build(&pats()).unwrap().memory_usage());
     }
 
     #[test]

@@ -20,7 +20,7 @@ const FOLD4: u32 = 0x2020_2020;
 const WINDOW: usize = 4;
 
 /// How common a byte is in web traffic (higher = more common); windows minimise the sum.
-fn commonness(b: u8) -> u32 {
+pub(super) fn commonness(b: u8) -> u32 {
     match b.to_ascii_lowercase() {
         b' ' | b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 9,
         b'h' | b'l' | b'd' | b'c' | b'u' | b'm' | b'p' | b'/' | b'.' | b'=' => 7,
