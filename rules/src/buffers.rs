@@ -117,20 +117,24 @@ pub struct CollectOutcome {
 /// Buffers updated by (nearly) every event of a message: the packet, and the growing bodies.
 const VOLATILE: [Buffer; 3] = [Buffer::Packet, Buffer::FileData, Buffer::HttpClientBody];
 
-/// Which HTTP rules can match an event: per address class pair ([`crate::addr`]) of the
-/// event's packet, the HTTP rules whose addresses can match it, with per buffer a matcher
+/// Which HTTP rules can match an event: per direction and address class pair
+/// ([`crate::addr`]) of the event's packet, the HTTP rules whose `flow` direction and addresses
+/// can match it, with per buffer a matcher
 /// ([`crate::mpm`], the back end of `detect.mpm`) over the fast patterns that those rules take
 /// from that buffer (matched ASCII case-insensitively: a superset, the prefilter only has to be
 /// sound), and the rules with no fast pattern.
 #[derive(Debug, Default)]
 pub(crate) struct HttpIndex {
-    /// Indexed by class pair; pairs whose rules are the same share one.
-    by_pair: Vec<Arc<HttpPatterns>>,
+    /// Indexed by `to_server as usize * pairs + pair`; cells whose rules are the same share
+    /// one. A request's event then never scans a response body for the `to_client` rules
+    /// that read it (ET Open's file_data rules, when the bodies are still there at the next
+    /// request of a keep-alive connection).
+    by_cell: Vec<Arc<HttpPatterns>>,
     /// The runs of each HTTP rule, by rule index (None for packet rules).
     runs: Vec<Option<BufferRuns>>,
 }
 
-/// The HTTP rules of one or more address class pairs.
+/// The HTTP rules of one or more (direction, address class pair) cells.
 #[derive(Clone, Debug, Default)]
 struct HttpPatterns {
     by_buffer: Vec<BufferPatterns>,
@@ -174,7 +178,8 @@ struct BufferPatterns {
 
 impl HttpIndex {
     /// Matchers are built with the back end `kind` resolves to per buffer (call
-    /// [`HttpIndex::prepare_scratch`] before scanning), one set per class pair of `addrs`.
+    /// [`HttpIndex::prepare_scratch`] before scanning), one set per direction and class pair
+    /// of `addrs`.
     pub fn build(
         rules: &[Rule],
         addrs: &AddressBook,
@@ -190,20 +195,26 @@ impl HttpIndex {
             })
             .collect();
         let mut index = HttpIndex {
-            by_pair: Vec::with_capacity(addrs.pair_count()),
+            by_cell: Vec::with_capacity(2 * addrs.pair_count()),
             runs,
         };
         let mut shared: HashMap<Vec<u32>, Arc<HttpPatterns>> = HashMap::new();
         let mut matchers = HttpMatcherCache::new();
-        for pair in 0..addrs.pair_count() {
-            let members: Vec<u32> = (0..rules.len())
-                .filter(|&r| index.runs[r].is_some() && addrs.rule_in_pair(r, pair))
-                .map(|r| r as u32)
-                .collect();
-            let patterns = shared.entry(members).or_insert_with_key(|members| {
-                Arc::new(index.patterns_of(members, rules, kind, disk, &mut matchers))
-            });
-            index.by_pair.push(Arc::clone(patterns));
+        for to_server in [false, true] {
+            for pair in 0..addrs.pair_count() {
+                let members: Vec<u32> = (0..rules.len())
+                    .filter(|&r| {
+                        index.runs[r].is_some()
+                            && rules[r].flow.to_server.is_none_or(|d| d == to_server)
+                            && addrs.rule_in_pair(r, pair)
+                    })
+                    .map(|r| r as u32)
+                    .collect();
+                let patterns = shared.entry(members).or_insert_with_key(|members| {
+                    Arc::new(index.patterns_of(members, rules, kind, disk, &mut matchers))
+                });
+                index.by_cell.push(Arc::clone(patterns));
+            }
         }
         index
     }
@@ -311,7 +322,7 @@ impl HttpIndex {
     /// be prepared is dropped and its rules become candidates of every event (logged).
     pub fn prepare_scratch(&mut self, prototype: &mut MpmScratch) {
         let (mut prepared, mut failed) = (Vec::new(), Vec::new());
-        for patterns in self.by_pair.iter().flat_map(|p| p.by_buffer.iter()) {
+        for patterns in self.by_cell.iter().flat_map(|p| p.by_buffer.iter()) {
             if prepared.contains(&patterns.source) || failed.contains(&patterns.source) {
                 continue;
             }
@@ -326,7 +337,7 @@ impl HttpIndex {
         if failed.is_empty() {
             return;
         }
-        for slot in &mut self.by_pair {
+        for slot in &mut self.by_cell {
             if slot.by_buffer.iter().all(|b| !failed.contains(&b.source)) {
                 continue;
             }
@@ -356,7 +367,8 @@ impl HttpIndex {
         self.runs.get(r).and_then(Option::as_ref)
     }
 
-    /// Calls `candidate` for every rule whose fast pattern occurs in its buffer and every rule
+    /// Calls `candidate` for every rule of the event's cell (its packet's direction and
+    /// address class pair) whose fast pattern occurs in its buffer and every rule of it
     /// without one (duplicates possible), skipping buffers whose rules read nothing the event
     /// updated; the caller filters by buffers present and updated. Growing bodies are scanned
     /// from where `memory` (the event direction's) says the last scan ended (less the longest
@@ -366,7 +378,7 @@ impl HttpIndex {
     /// `other` (the other direction's) already covers all of it.
     pub fn collect(
         &self,
-        pair: usize,
+        (to_server, pair): (bool, usize),
         buffers: &dyn AppBuffers,
         memory: &mut HttpScanMemory,
         other: &HttpScanMemory,
@@ -380,7 +392,8 @@ impl HttpIndex {
             memory.reset();
         }
         let mut outcome = CollectOutcome::default();
-        let Some(index) = self.by_pair.get(pair) else {
+        let cell = usize::from(to_server) * (self.by_cell.len() / 2) + pair;
+        let Some(index) = self.by_cell.get(cell) else {
             return outcome;
         };
         for patterns in &index.by_buffer {
@@ -1020,6 +1033,47 @@ mod growing_tests {
         let event = packet_only(b"xx evilpay");
         assert!(sids_with(&set, &event, &mut memory, &mut scratch).is_empty());
         assert_eq!(scratch.stats().http_bodies_reused, 1);
+    }
+
+    #[test]
+    fn a_request_never_scans_the_response_body_for_to_client_rules() {
+        let set = rules_of(&[
+            r#"alert tcp any any -> any any (flow:to_client; content:"/get"; http_uri; file_data; content:"evilpayload"; fast_pattern; sid:1;)"#,
+        ]);
+        let mut scratch = set.new_scratch();
+        let request = Event {
+            buffers: vec![
+                (Buffer::HttpUri, b"/get"),
+                (Buffer::FileData, b"xx evilpayload"),
+            ],
+            updated: vec![Buffer::HttpUri],
+        };
+        let to_server = crate::ruleset::PacketContext::for_tests(
+            6,
+            80,
+            true,
+            Some(crate::ast::AppProto::Http),
+            crate::ruleset::BufferKind::Stream,
+        );
+        let mut out = Vec::new();
+        let (mut memory, other) = (HttpScanMemory::default(), HttpScanMemory::default());
+        let mut bits = crate::ruleset::FlowBits::default();
+        set.detect_app_with_memory(
+            &to_server,
+            &request,
+            &mut memory,
+            &other,
+            &mut bits,
+            &mut scratch,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(
+            (scratch.stats().candidates, scratch.stats().pattern_hits),
+            (0, 0)
+        );
+        // The response direction still finds it.
+        assert_eq!(sids_with(&set, &request, &mut memory, &mut scratch), [1]);
     }
 
     #[test]

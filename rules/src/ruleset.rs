@@ -850,15 +850,20 @@ impl RuleSet {
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let (seen, epoch) = (&mut scratch.seen, scratch.epoch);
-        let outcome = self
-            .http
-            .collect(pair, buffers, memory, other, &mut scratch.mpm, |r| {
+        let outcome = self.http.collect(
+            (ctx.flow.to_server, pair),
+            buffers,
+            memory,
+            other,
+            &mut scratch.mpm,
+            |r| {
                 let slot = &mut seen[r as usize];
                 if *slot != epoch {
                     *slot = epoch;
                     candidates.push(r);
                 }
-            });
+            },
+        );
         scratch.stats.pattern_hits += outcome.hits;
         scratch.stats.http_body_rescans += u64::from(outcome.whole_rescan);
         scratch.stats.http_bodies_reused += outcome.bodies_reused;
