@@ -293,16 +293,38 @@ fn entry_of(patterns: &[MpmPattern<'_>], disk: &DiskCache) -> (u128, std::path::
     (key, disk.dir.join(format!("{key:032x}.hsdb")))
 }
 
+/// The CPU Vectorscan compiles for here: its tuning and feature flags. A database compiled on
+/// one CPU deserializes on another of the same family, but runs its code paths (under
+/// valgrind, whose CPU lacks AVX-512, the native cache's databases loaded and ran slower).
+fn platform() -> [u8; 12] {
+    let mut info = ffi::hs_platform_info_t {
+        tune: 0,
+        cpu_features: 0,
+        reserved1: 0,
+        reserved2: 0,
+    };
+    // SAFETY: hs_populate_platform writes one hs_platform_info_t to the valid pointer. On
+    // failure the zeroed value stands, which only makes a key that never matches a real one.
+    unsafe { ffi::hs_populate_platform(&mut info) };
+    let mut out = [0; 12];
+    out[..4].copy_from_slice(&info.tune.to_le_bytes());
+    out[4..].copy_from_slice(&info.cpu_features.to_le_bytes());
+    out
+}
+
 /// 128 bits naming a pattern set's database: two differently seeded FNV-1a hashes over the
-/// entry format, the Vectorscan version and every pattern's length, bytes, flags and id.
+/// entry format, the Vectorscan version, the CPU it compiles for and every pattern's length,
+/// bytes, flags and id.
 fn cache_key(patterns: &[MpmPattern<'_>]) -> u128 {
     // SAFETY: hs_version returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(ffi::hs_version()) }.to_bytes();
+    let platform = platform();
     let mut halves = [FNV_OFFSET, FNV_OFFSET ^ 0x9e37_79b9_7f4a_7c15];
     for (seed, hash) in halves.iter_mut().enumerate() {
         *hash = fnv1a(*hash, &[seed as u8]);
         *hash = fnv1a(*hash, ENTRY_MAGIC);
         *hash = fnv1a(*hash, version);
+        *hash = fnv1a(*hash, &platform);
         for p in patterns {
             *hash = fnv1a(*hash, &(p.bytes.len() as u64).to_le_bytes());
             *hash = fnv1a(*hash, p.bytes);
