@@ -215,3 +215,31 @@ fn app_proto_names_round_trip() {
     );
     assert_eq!(AppProto::from_header_word("dcerpc"), None);
 }
+
+#[test]
+fn app_protocol_rules_are_scanned_only_in_flows_of_their_protocol() {
+    let set = rules(&[
+        r#"alert tls any any -> any any (content:"|16 03 01|"; content:"evilcert"; sid:1;)"#,
+        r#"alert tcp any any -> any any (content:"evilcert"; sid:2;)"#,
+    ]);
+    let payload = b"\x16\x03\x01 evilcert";
+    let scan = |app_proto| {
+        let mut scratch = set.new_scratch();
+        let mut out = Vec::new();
+        set.detect(
+            &ctx(6, 443, app_proto),
+            payload,
+            &mut FlowBits::default(),
+            &mut scratch,
+            &mut out,
+        );
+        let sids: Vec<u32> = out.iter().map(|id| set.rule(*id).sid).collect();
+        (sids, scratch.stats().candidates)
+    };
+    // Another protocol's flow (or one not detected yet) never makes the tls rule a candidate.
+    assert_eq!(scan(None), (vec![2], 1));
+    assert_eq!(scan(Some(AppProto::Ssh)), (vec![2], 1));
+    let (mut sids, candidates) = scan(Some(AppProto::Tls));
+    sids.sort_unstable();
+    assert_eq!((sids, candidates), (vec![1, 2], 2));
+}

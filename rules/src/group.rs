@@ -1,20 +1,23 @@
 //! Rule groups: which rules a packet can match, found with one multi-pattern pass per group.
 //!
-//! Rules are split by protocol class (tcp, udp, icmp, other) and flow direction (a
-//! `flow:to_server` rule joins only the to-server side; a rule without one joins both), then,
-//! for tcp and udp, by port as Snort does: a rule naming specific destination ports joins those
-//! ports' destination groups (a `<>` rule also joins the same ports' source groups); failing
-//! that, specific source ports place it in source groups; otherwise it is generic (`ip` rules
-//! are generic in every class). A packet runs its class and direction's generic group plus its
+//! Rules are split by protocol class (tcp, udp, icmp, other), flow direction (a
+//! `flow:to_server` rule joins only the to-server side; a rule without one joins both) and
+//! address class pair (a rule joins the (source class, destination class) pairs its addresses
+//! can match, see [`crate::addr`]). A rule whose header names an application protocol
+//! (`alert tls`) joins its protocol's group, scanned only in flows detected as that protocol.
+//! The others are split, for tcp and udp, by port as Snort does: a rule naming specific
+//! destination ports joins those ports' destination groups (a `<>` rule also joins the same
+//! ports' source groups); failing that, specific source ports place it in source groups;
+//! otherwise it is generic (`ip` rules are generic in every class). A packet runs its class and direction's generic group plus its
 //! destination-port and source-port groups when they exist. Port groups hold only their
 //! port-specific rules, so the big generic automaton is built once rather than copied into
 //! every port group (that copy cost ~300 MiB and 2 s on ET Open); port groups with the same
 //! rules share one compiled [`Group`].
 //!
 //! Rules without a fast pattern (ET Open has ~2,600 IP-reputation rules of that kind, each with
-//! a long address list) are indexed by address when their source (or else destination) is a
-//! specific list: a packet makes them candidates only when its source or destination falls in
-//! one of those ranges. The rest are candidates in every packet of their group.
+//! a long address list) are indexed by address when a side's list is not settled by the
+//! group's class pair ([`AddressBook::index_key`]): a packet makes them candidates only when
+//! its source or destination falls in one of those ranges. The rest are candidates in every packet of their group.
 //!
 //! Each group has one matcher ([`crate::mpm`], chosen by `BuildOptions::mpm`) over its rules'
 //! fast patterns, each with its own case sensitivity. With `hash` and `hs` the 1-3 byte
@@ -34,7 +37,7 @@ use std::sync::Arc;
 use aho_corasick::AhoCorasickKind;
 
 use crate::addr::{self, AddressBook, SetId};
-use crate::ast::{Content, DetectOption, FastPattern, PortSet, Protocol, Rule, Value};
+use crate::ast::{AppProto, Content, DetectOption, FastPattern, PortSet, Protocol, Rule, Value};
 use crate::mpm::{self, AcMatcher, MpmInput, MpmKind, MpmPattern, MpmScratch, MultiPatternMatcher};
 
 /// A port set naming more ports than this is treated as "any" for grouping (the header check
@@ -611,15 +614,27 @@ pub(crate) struct ClassGroups {
     generic: Option<Arc<Group>>,
     by_dst: HashMap<u16, Arc<Group>>,
     by_src: HashMap<u16, Arc<Group>>,
+    /// Rules whose header names an application protocol (`alert tls`, `alert dns` ...), by
+    /// [`AppProto`] index: they can match only flows detected as that protocol, so only those
+    /// flows scan their patterns (ET Open's Suricata flavour has ~1,100 `alert tls` rules, most
+    /// of them without a port, which would otherwise be scanned in every TCP packet).
+    by_app: [Option<Arc<Group>>; AppProto::ALL.len()],
 }
 
 impl ClassGroups {
-    /// The groups to run for a packet: generic, destination port, source port.
-    pub(crate) fn for_ports(&self, src_port: u16, dst_port: u16) -> [Option<&Group>; 3] {
+    /// The groups to run for a packet: generic, destination port, source port, and its flow's
+    /// application protocol.
+    pub(crate) fn for_packet(
+        &self,
+        src_port: u16,
+        dst_port: u16,
+        app_proto: Option<AppProto>,
+    ) -> [Option<&Group>; 4] {
         [
             self.generic.as_deref(),
             self.by_dst.get(&dst_port).map(|g| &**g),
             self.by_src.get(&src_port).map(|g| &**g),
+            app_proto.and_then(|p| self.by_app[p as usize].as_deref()),
         ]
     }
 }
@@ -736,6 +751,7 @@ pub(crate) fn build_groups(
     let mut generic: Vec<Vec<u32>> = vec![Vec::new(); cells];
     let mut by_dst: Vec<HashMap<u16, Vec<u32>>> = vec![HashMap::new(); cells];
     let mut by_src: Vec<HashMap<u16, Vec<u32>>> = vec![HashMap::new(); cells];
+    let mut by_app: Vec<[Vec<u32>; AppProto::ALL.len()]> = vec![Default::default(); cells];
     let mut rule_pairs = Vec::with_capacity(pairs);
     for (index, rule) in rules.iter().enumerate() {
         let r = index as u32;
@@ -754,6 +770,11 @@ pub(crate) fn build_groups(
         let src = ported.then(|| specific_ports(&rule.src_ports)).flatten();
         for cell in slots_of(rule).flat_map(|slot| rule_pairs.iter().map(move |p| slot * pairs + p))
         {
+            if let Some(app) = rule.app_proto {
+                // Ports are still checked exactly; few app-layer rules name one.
+                by_app[cell][app as usize].push(r);
+                continue;
+            }
             let (first, second, ports) = match (&dst, &src) {
                 (Some(d), _) => (&mut by_dst[cell], &mut by_src[cell], d),
                 (None, Some(s)) => (&mut by_src[cell], &mut by_dst[cell], s),
@@ -778,6 +799,7 @@ pub(crate) fn build_groups(
                 .values()
                 .chain(by_src[cell].values())
                 .chain(std::iter::once(&generic[cell]))
+                .chain(by_app[cell].iter())
                 .filter(|m| !m.is_empty())
                 .map(|m| {
                     let mut m = m.clone();
@@ -833,6 +855,11 @@ pub(crate) fn build_groups(
         let members = std::mem::take(&mut generic[cell]);
         if !members.is_empty() {
             out.generic = Some(intern(members, pair));
+        }
+        for (slot, members) in out.by_app.iter_mut().zip(std::mem::take(&mut by_app[cell])) {
+            if !members.is_empty() {
+                *slot = Some(intern(members, pair));
+            }
         }
         by_slot_pair.push(out);
     }

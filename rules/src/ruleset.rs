@@ -1009,10 +1009,10 @@ impl RuleSet {
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.clear();
         let slot = group::slot_of(ctx.ip_proto, ctx.flow.to_server);
-        let groups = self
-            .groups
-            .get(slot, pair)
-            .for_ports(ctx.src_port, ctx.dst_port);
+        let groups =
+            self.groups
+                .get(slot, pair)
+                .for_packet(ctx.src_port, ctx.dst_port, ctx.flow.app_proto);
         let mut lowered = std::mem::take(&mut scratch.lowered);
         lowered.clear();
         if groups.iter().flatten().any(|g| g.wants_lowered()) {
