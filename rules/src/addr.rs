@@ -27,7 +27,7 @@ use crate::ast::{AddrSet, Direction, Rule};
 /// class pair, so the number of pairs, and of matchers to compile, grows with its square.
 pub const MAX_ADDRESS_CLASSES: usize = 16;
 
-/// An address class: an index below [`AddressBook::class_count`].
+/// An address class: an index below [`AddressStats::classes`].
 pub(crate) type AddrClass = u8;
 
 /// Index of a distinct address set in its [`AddressBook`].
@@ -437,13 +437,14 @@ impl AddressBook {
         self.stats
     }
 
-    pub(crate) fn class_count(&self) -> usize {
-        self.classes
-    }
-
-    /// Class pairs (source class, destination class), numbered `src * classes + dst`.
+    /// Class pairs (source class, destination class), numbered by [`AddressBook::pair`].
     pub(crate) fn pair_count(&self) -> usize {
         self.classes * self.classes
+    }
+
+    /// The number of the pair (source class, destination class).
+    pub(crate) fn pair(&self, src: AddrClass, dst: AddrClass) -> usize {
+        usize::from(src) * self.classes + usize::from(dst)
     }
 
     pub(crate) fn class_of(&self, addr: IpAddr) -> AddrClass {
@@ -632,7 +633,7 @@ mod tests {
         let outside = book.class_of(ip("198.18.2.1"));
         assert_ne!(inside, outside);
         assert_eq!(book.class_of(ip("::1")), outside);
-        let pair = |s, d| usize::from(s) * book.class_count() + usize::from(d);
+        let pair = |s, d| book.pair(s, d);
         // EXTERNAL -> HOME: only outside-to-inside packets.
         assert!(book.rule_in_pair(0, pair(outside, inside)));
         assert!(!book.rule_in_pair(0, pair(inside, inside)));
@@ -694,7 +695,7 @@ mod tests {
             book.class_of(ip("198.18.1.1")),
             book.class_of(ip("8.8.8.8")),
         );
-        let pair = usize::from(inside) * book.class_count() + usize::from(outside);
+        let pair = book.pair(inside, outside);
         let key: Vec<_> = book
             .key_ranges(book.index_key(0, &rules[0], pair).unwrap())
             .collect();
@@ -811,7 +812,7 @@ mod tests {
             }
             prop_assume!(!rules.is_empty());
             let book = AddressBook::build(&rules, max_classes);
-            prop_assert!(book.class_count() <= max_classes);
+            prop_assert!(book.stats().classes <= max_classes);
             let mut addresses = probes();
             addresses.extend(extra.iter().map(|&k| IpAddr::from(std::net::Ipv4Addr::from(k))));
             for (r, rule) in rules.iter().enumerate() {
@@ -827,7 +828,7 @@ mod tests {
                         }
                     }
                     for &b in &addresses {
-                        let pair = usize::from(class) * book.class_count() + usize::from(book.class_of(b));
+                        let pair = book.pair(class, book.class_of(b));
                         let matches = (rule.src.contains(a) && rule.dst.contains(b))
                             || (rule.direction == Direction::Both && rule.src.contains(b) && rule.dst.contains(a));
                         if matches {

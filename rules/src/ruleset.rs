@@ -894,7 +894,7 @@ impl RuleSet {
     fn classify_addresses(&self, ctx: &PacketContext, scratch: &mut Scratch) -> usize {
         let classes = (self.addrs.class_of(ctx.src), self.addrs.class_of(ctx.dst));
         scratch.addr_classes = classes;
-        usize::from(classes.0) * self.addrs.class_count() + usize::from(classes.1)
+        self.addrs.pair(classes.0, classes.1)
     }
 
     /// Makes `scratch` fit this set and starts a new candidate epoch.
