@@ -355,3 +355,15 @@ fn tls_parser_state_is_charged_to_the_stream_memcap() {
     assert_eq!(summary_counter(&tight, "app.memcap_released"), 1, "{tight}");
     assert_eq!(summary_counter(&tight, "app.tls_sni"), 0, "{tight}");
 }
+
+#[test]
+fn bytes_seen_before_the_protocol_was_known_are_scanned_for_its_rules() {
+    // The ClientHello's first two bytes arrive alone: the flow is not known to be TLS until
+    // the second segment, so the `alert tls` rule's pattern lies wholly in bytes its group
+    // never scanned. The view that reveals the protocol is scanned whole.
+    let rules = r#"alert tls any any -> any any (msg:"record header"; flow:established,to_server; content:"|16 03|"; depth:2; sid:1;)"#;
+    let hello = client_hello(Some("example.com"));
+    let mut c = TcpConversation::new("10.0.0.1:40000", "10.0.0.2:443");
+    c.handshake().client_sends(&hello, &[2]);
+    assert_eq!(sids(&alerts(rules, &c.into_packets())), [1]);
+}

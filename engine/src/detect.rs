@@ -259,6 +259,12 @@ pub struct PendingSlot<'s> {
     pub to_server: bool,
     /// The flow's slot number for this direction (0: no pending candidates).
     pub slot: &'s mut u32,
+    /// The flow's application protocol before this packet. When this packet made it known,
+    /// the view's older bytes were inspected without that protocol's rules (`alert tls` ...):
+    /// the view is scanned whole (counted with the other full-view scans), and the check
+    /// that drops matches already reported for the older bytes sees them as they were
+    /// inspected, with the protocol they had then.
+    pub app_proto_before: Option<AppProto>,
 }
 
 impl Detector {
@@ -359,12 +365,17 @@ impl Detector {
                 buffer: BufferKind::Stream,
                 ..*ctx
             };
-            let pending = self.pending.begin(
+            let mut pending = self.pending.begin(
                 session.flow_id,
                 session.to_server,
                 *session.slot,
                 view.stream_offset,
             );
+            if session.app_proto_before != ctx.flow.app_proto && !pending.full_scan && new_from > 0
+            {
+                pending.full_scan = true;
+                self.pending.full_scans += 1;
+            }
             let rules = &*self.plan.rules;
             // The rules a later view may still complete: those with a fast pattern (others
             // are candidates anyway) that can match stream data at all.
@@ -438,8 +449,15 @@ impl Detector {
                 // Rare (a stream match): the flowbits copy keeps this re-check side-effect free.
                 let mut old_bits = bits.clone();
                 self.buffer_hits.clear();
+                let old_ctx = PacketContext {
+                    flow: FlowContext {
+                        app_proto: session.app_proto_before,
+                        ..stream_ctx.flow
+                    },
+                    ..stream_ctx
+                };
                 self.plan.rules.detect(
-                    &stream_ctx,
+                    &old_ctx,
                     old,
                     &mut old_bits,
                     &mut self.scratch,
@@ -536,8 +554,9 @@ impl Detector {
         &self.http.counters
     }
 
-    /// Views scanned whole (a pending list overflowed or was evicted) and pending lists
-    /// evicted because the worker's slab was full.
+    /// Views scanned whole (a pending list overflowed or was evicted, or the flow's
+    /// application protocol became known) and pending lists evicted because the worker's slab
+    /// was full.
     pub fn pending_counters(&self) -> (u64, u64) {
         (self.pending.full_scans, self.pending.evictions)
     }

@@ -501,6 +501,7 @@ impl Worker {
         // App-layer detection first, so the packet that reveals the protocol is inspected
         // with it.
         let rules = &self.detector.plan().rules;
+        let app_before = flow.app_layer.proto();
         let app_update = match (&pkt.transport, view) {
             (Transport::Tcp(_), Some(v)) => self.applayer.on_tcp(
                 &mut flow.app_layer,
@@ -560,6 +561,7 @@ impl Worker {
                     flow_id,
                     to_server,
                     slot,
+                    app_proto_before: app_before,
                 };
                 (view, session)
             });
