@@ -391,8 +391,11 @@ pub struct Scratch {
     mpm: MpmScratch,
     /// The [`RuleSet`] this scratch was made for.
     set_id: u64,
-    /// The address classes of the current buffer's source and destination.
+    /// The address classes of the current buffer's source and destination, and the
+    /// addresses they were found for: successive buffers of one packet or flow direction
+    /// (packet, stream view, HTTP events) reuse them.
     addr_classes: (AddrClass, AddrClass),
+    classified: Option<(IpAddr, IpAddr)>,
     stats: DetectStats,
 }
 
@@ -741,6 +744,7 @@ impl RuleSet {
             }),
             set_id: self.id,
             addr_classes: (0, 0),
+            classified: None,
             stats: DetectStats::default(),
         }
     }
@@ -892,9 +896,12 @@ impl RuleSet {
     /// Finds the address classes of the buffer's source and destination (kept in `scratch`
     /// for the candidates' header checks) and returns their pair.
     fn classify_addresses(&self, ctx: &PacketContext, scratch: &mut Scratch) -> usize {
-        let classes = (self.addrs.class_of(ctx.src), self.addrs.class_of(ctx.dst));
-        scratch.addr_classes = classes;
-        self.addrs.pair(classes.0, classes.1)
+        if scratch.classified != Some((ctx.src, ctx.dst)) {
+            scratch.addr_classes = (self.addrs.class_of(ctx.src), self.addrs.class_of(ctx.dst));
+            scratch.classified = Some((ctx.src, ctx.dst));
+        }
+        self.addrs
+            .pair(scratch.addr_classes.0, scratch.addr_classes.1)
     }
 
     /// Makes `scratch` fit this set and starts a new candidate epoch.
