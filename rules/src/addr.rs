@@ -60,27 +60,22 @@ trait Key: Copy + Ord + std::hash::Hash + std::fmt::Debug + Into<u128> {
     fn pred(self) -> Option<Self>;
 }
 
-impl Key for u32 {
-    const ZERO: u32 = 0;
-    const MAX: u32 = u32::MAX;
-    fn succ(self) -> Option<u32> {
-        self.checked_add(1)
-    }
-    fn pred(self) -> Option<u32> {
-        self.checked_sub(1)
-    }
+macro_rules! key {
+    ($($t:ty),*) => {$(
+        impl Key for $t {
+            const ZERO: $t = 0;
+            const MAX: $t = <$t>::MAX;
+            fn succ(self) -> Option<$t> {
+                self.checked_add(1)
+            }
+            fn pred(self) -> Option<$t> {
+                self.checked_sub(1)
+            }
+        }
+    )*};
 }
 
-impl Key for u128 {
-    const ZERO: u128 = 0;
-    const MAX: u128 = u128::MAX;
-    fn succ(self) -> Option<u128> {
-        self.checked_add(1)
-    }
-    fn pred(self) -> Option<u128> {
-        self.checked_sub(1)
-    }
-}
+key!(u32, u128);
 
 /// Addresses of one family as inclusive ranges.
 ///

@@ -125,6 +125,8 @@ const VOLATILE: [Buffer; 3] = [Buffer::Packet, Buffer::FileData, Buffer::HttpCli
 /// sound), and the rules with no fast pattern.
 #[derive(Debug, Default)]
 pub(crate) struct HttpIndex {
+    /// Address class pairs ([`AddressBook::pair_count`]).
+    pairs: usize,
     /// Indexed by `to_server as usize * pairs + pair`; cells whose rules are the same share
     /// one. A request's event then never scans a response body for the `to_client` rules
     /// that read it (ET Open's file_data rules, when the bodies are still there at the next
@@ -195,6 +197,7 @@ impl HttpIndex {
             })
             .collect();
         let mut index = HttpIndex {
+            pairs: addrs.pair_count(),
             by_cell: Vec::with_capacity(2 * addrs.pair_count()),
             runs,
         };
@@ -392,7 +395,7 @@ impl HttpIndex {
             memory.reset();
         }
         let mut outcome = CollectOutcome::default();
-        let cell = usize::from(to_server) * (self.by_cell.len() / 2) + pair;
+        let cell = usize::from(to_server) * self.pairs + pair;
         let Some(index) = self.by_cell.get(cell) else {
             return outcome;
         };
@@ -1048,26 +1051,16 @@ mod growing_tests {
             ],
             updated: vec![Buffer::HttpUri],
         };
-        let to_server = crate::ruleset::PacketContext::for_tests(
-            6,
-            80,
-            true,
-            Some(crate::ast::AppProto::Http),
-            crate::ruleset::BufferKind::Stream,
-        );
-        let mut out = Vec::new();
         let (mut memory, other) = (HttpScanMemory::default(), HttpScanMemory::default());
-        let mut bits = crate::ruleset::FlowBits::default();
-        set.detect_app_with_memory(
-            &to_server,
+        let sids = sids_in(
+            &set,
+            &request_ctx(),
             &request,
             &mut memory,
             &other,
-            &mut bits,
             &mut scratch,
-            &mut out,
         );
-        assert!(out.is_empty());
+        assert!(sids.is_empty());
         assert_eq!(
             (scratch.stats().candidates, scratch.stats().pattern_hits),
             (0, 0)
@@ -1100,24 +1093,14 @@ mod growing_tests {
             ],
             updated: vec![Buffer::HttpUri],
         };
-        let client_to_server = crate::ruleset::PacketContext::for_tests(
-            6,
-            80,
-            true,
-            Some(crate::ast::AppProto::Http),
-            crate::ruleset::BufferKind::Stream,
-        );
-        let mut out = Vec::new();
-        set.detect_app_with_memory(
-            &client_to_server,
+        let sids = sids_in(
+            &set,
+            &request_ctx(),
             &request,
             &mut requests,
             &responses,
-            &mut crate::ruleset::FlowBits::default(),
             &mut scratch,
-            &mut out,
         );
-        let sids: Vec<u32> = out.iter().map(|id| set.rule(*id).sid).collect();
         assert_eq!(sids, [2]);
         assert_eq!(scratch.stats().http_bodies_reused, 0);
     }
@@ -1237,6 +1220,17 @@ mod detect_tests_support {
         sids_with_other(set, event, memory, &HttpScanMemory::default(), scratch)
     }
 
+    /// A request packet (client 10.0.0.1 to server 10.0.0.2) of an HTTP flow.
+    pub fn request_ctx() -> PacketContext {
+        PacketContext::for_tests(
+            6,
+            80,
+            true,
+            Some(crate::ast::AppProto::Http),
+            BufferKind::Stream,
+        )
+    }
+
     /// [`sids_with`] with the other direction's memory.
     pub fn sids_with_other(
         set: &RuleSet,
@@ -1245,9 +1239,21 @@ mod detect_tests_support {
         other: &HttpScanMemory,
         scratch: &mut Scratch,
     ) -> Vec<u32> {
+        sids_in(set, &ctx(), event, memory, other, scratch)
+    }
+
+    /// Sorted sids matching `event` of a packet in `ctx`, with both directions' memories.
+    pub fn sids_in(
+        set: &RuleSet,
+        ctx: &PacketContext,
+        event: &Event,
+        memory: &mut HttpScanMemory,
+        other: &HttpScanMemory,
+        scratch: &mut Scratch,
+    ) -> Vec<u32> {
         let mut out = Vec::new();
         set.detect_app_with_memory(
-            &ctx(),
+            ctx,
             event,
             memory,
             other,

@@ -8,8 +8,9 @@
 //! The others are split, for tcp and udp, by port as Snort does: a rule naming specific
 //! destination ports joins those ports' destination groups (a `<>` rule also joins the same
 //! ports' source groups); failing that, specific source ports place it in source groups;
-//! otherwise it is generic (`ip` rules are generic in every class). A packet runs its class and direction's generic group plus its
-//! destination-port and source-port groups when they exist. Port groups hold only their
+//! otherwise it is generic (`ip` rules are generic in every class). A packet runs its class,
+//! direction and class pair's generic group plus its destination-port, source-port and
+//! application-protocol groups when they exist. Port groups hold only their
 //! port-specific rules, so the big generic automaton is built once rather than copied into
 //! every port group (that copy cost ~300 MiB and 2 s on ET Open); port groups with the same
 //! rules share one compiled [`Group`].
@@ -17,7 +18,8 @@
 //! Rules without a fast pattern (ET Open has ~2,600 IP-reputation rules of that kind, each with
 //! a long address list) are indexed by address when a side's list is not settled by the
 //! group's class pair ([`AddressBook::index_key`]): a packet makes them candidates only when
-//! its source or destination falls in one of those ranges. The rest are candidates in every packet of their group.
+//! its source or destination falls in one of those ranges. The rest are candidates in every
+//! packet of their group.
 //!
 //! Each group has one matcher ([`crate::mpm`], chosen by `BuildOptions::mpm`) over its rules'
 //! fast patterns, each with its own case sensitivity. With `hash` and `hs` the 1-3 byte
