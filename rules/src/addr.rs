@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -338,17 +339,17 @@ impl AddressBook {
     /// 1..=[`MAX_ADDRESS_CLASSES`]). Classes are cut by the sets used by at least 1/64 of the
     /// rules (and by two), most used first; a set that would make more classes than allowed
     /// is skipped, and later ones are still tried.
-    pub(crate) fn build<'a>(rules: &'a [Rule], max_classes: usize) -> AddressBook {
+    pub(crate) fn build(rules: &[Rule], max_classes: usize) -> AddressBook {
         let max_classes = max_classes.clamp(1, MAX_ADDRESS_CLASSES);
         let mut ids: HashMap<AddrRanges, SetId> = HashMap::new();
         let mut sets: Vec<AddrRanges> = Vec::new();
         let mut uses: Vec<usize> = Vec::new();
         let mut rule_sets = Vec::with_capacity(rules.len());
-        // Rules share their variables' sets; compile each distinct list once.
-        let mut seen: HashMap<(&[IpNet], &[IpNet]), SetId> = HashMap::new();
+        // The loader hands equal lists out as one allocation: compile each one once.
+        let mut seen: HashMap<(*const [IpNet], *const [IpNet]), SetId> = HashMap::new();
         for rule in rules {
-            let mut side = |set: &'a AddrSet| -> SetId {
-                let key = (&set.include[..], &set.exclude[..]);
+            let mut side = |set: &AddrSet| -> SetId {
+                let key = (Arc::as_ptr(&set.include), Arc::as_ptr(&set.exclude));
                 let id = *seen.entry(key).or_insert_with(|| {
                     let ranges = AddrRanges::of(set);
                     *ids.entry(ranges).or_insert_with_key(|ranges| {

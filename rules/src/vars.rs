@@ -222,8 +222,8 @@ impl<T: Clone> Flat<T> {
         }
     }
 
-    /// The final sets, without spare capacity: every rule keeps its own (ET Open: ~10,000
-    /// port and address lists).
+    /// The final sets, without spare capacity: every rule keeps its own port lists (ET Open:
+    /// ~10,000); address lists are then interned by [`Vars::resolve_addr`].
     fn into_sets(mut self) -> (Vec<T>, Vec<T>) {
         let include = if self.include_any {
             Vec::new()
